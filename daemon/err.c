@@ -1,0 +1,25 @@
+#include "daemon/rz_err.h"
+
+static const char *const rz_err_text[] = {
+	[0] = "ok",
+	[1] = "out of memory",
+	[2] = "invalid argument",
+	[3] = "I/O error",
+	[4] = "syntax error",
+	[5] = "invalid domain name",
+	[6] = "not found",
+	[7] = "value out of range",
+	[8] = "wrong type",
+	[9] = "configuration error",
+	[10] = "bad profile parameter",
+	[11] = "value too long",
+	[12] = "database error",
+	[13] = "already exists",
+};
+
+const char *rz_strerror(int code)
+{
+	if (code > 0 || code <= RZ_E__MIN)
+		return "unknown error";
+	return rz_err_text[-code];
+}

@@ -1,0 +1,46 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "daemon/log.h"
+
+static enum rz_log_level log_max = RZ_LOG_INFO;
+
+void rz_log_set_level(enum rz_log_level max)
+{
+	log_max = max;
+}
+
+static void log_v(enum rz_log_level lvl, const char *zone, const char *fmt, va_list ap)
+{
+	static const char *const names[8] = { "", "", "", "error", "warning", "", "info", "debug" };
+	char msg[2048];
+
+	if (lvl > log_max)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* One write per line so concurrent threads do not interleave. */
+	if (zone != NULL)
+		fprintf(stderr, "<%d>%s: [%s] %s\n", (int)lvl, names[lvl], zone, msg);
+	else
+		fprintf(stderr, "<%d>%s: %s\n", (int)lvl, names[lvl], msg);
+}
+
+void rz_log(enum rz_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(lvl, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void rz_log_zone(enum rz_log_level lvl, const char *zone, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(lvl, zone, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,22 @@
+# Turn sql/NNN_name.sql into a C table so regzoned and regzonectl carry their
+# migrations and never depend on where the files were installed.
+# Usage: cmake -DSQL_DIR=... -DOUT=... -P embed.cmake
+file(GLOB files RELATIVE ${SQL_DIR} ${SQL_DIR}/[0-9][0-9][0-9]_*.sql)
+list(SORT files)
+set(body "/* generated from sql/ by sql/embed.cmake: do not edit */\n#include \"daemon/db.h\"\n\n")
+set(table "const struct db_migration db_migrations[] = {\n")
+set(n 0)
+foreach(f ${files})
+  string(REGEX MATCH "^([0-9][0-9][0-9])_(.*)\\.sql$" _ ${f})
+  set(version ${CMAKE_MATCH_1})
+  set(name ${CMAKE_MATCH_2})
+  string(REGEX REPLACE "^0+" "" vnum "${version}")
+  file(READ ${SQL_DIR}/${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND body "static const char sql_${version}[] = {${hex}0x00};\n")
+  string(APPEND table "\t{ ${vnum}, \"${name}\", sql_${version} },\n")
+  math(EXPR n "${n} + 1")
+endforeach()
+string(APPEND table "};\nconst size_t db_n_migrations = ${n};\n")
+file(WRITE ${OUT}.tmp "${body}\n${table}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
