@@ -15,6 +15,9 @@ static const char *const rz_err_text[] = {
 	[11] = "value too long",
 	[12] = "database error",
 	[13] = "already exists",
+	[14] = "Knot refused the operation",
+	[15] = "busy",
+	[16] = "conflicting records",
 };
 
 const char *rz_strerror(int code)

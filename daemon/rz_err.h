@@ -24,7 +24,10 @@ enum rz_err {
 	RZ_ETOOLONG = -11,   /* value too long */
 	RZ_EDB = -12,        /* database error */
 	RZ_EEXIST = -13,     /* already exists */
-	RZ_E__MIN = -14      /* sentinel: codes are > RZ_E__MIN */
+	RZ_EKNOT = -14,      /* Knot refused a control operation */
+	RZ_EBUSY = -15,      /* resource busy (a zone transaction is open) */
+	RZ_ECONFLICT = -16,  /* a customer's records clash with ours */
+	RZ_E__MIN = -17      /* sentinel: codes are > RZ_E__MIN */
 };
 
 /* Fixed text for an RZ_E* code; never NULL. */

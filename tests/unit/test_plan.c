@@ -1,0 +1,137 @@
+/* Conflict rules of a publication: a customer's records are never touched. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "daemon/rz_err.h"
+#include "zonegen/knot.h"
+
+#define R(o, t, ty, d) { o, t, ty, d }
+
+static const struct zg_krec want[] = {
+	R("_xmpp-client._tcp.example.test.", 3600, "SRV", "5 1 5222 xmpp.example.net."),
+	R("conference.example.test.", 3600, "CNAME", "xmpp.example.net."),
+	R("example.test.", 3600, "TXT", "\"verify=abc\""),
+	R("example.test.", 3600, "A", "192.0.2.1"),
+};
+#define N_WANT (sizeof(want) / sizeof(want[0]))
+
+struct pcase {
+	const char *name;
+	struct zg_krec existing[4];
+	size_t n_existing;
+	struct zg_krec owned[3];
+	size_t n_owned;
+	int ret;
+	size_t n_set, n_unset, n_keep;
+	const char *conflict;    /* substring naming the clash */
+};
+
+static const struct pcase cases[] = {
+	{ "empty zone: everything set", { { "", 0, "", "" } }, 0, { { "", 0, "", "" } }, 0,
+	  0, 4, 0, 0, NULL },
+	{ "all there already (retry): nothing set",
+	  { want[0], want[1], want[2], want[3] }, 4, { want[0], want[1], want[2] }, 3,
+	  0, 0, 0, 4, NULL },
+	{ "customer SOA/NS-like data elsewhere at the apex: TXT additive, other types fine",
+	  { R("example.test.", 3600, "TXT", "\"v=spf1 -all\""),
+	    R("example.test.", 3600, "NS", "ns1.example.test.") }, 2, { { "", 0, "", "" } }, 0,
+	  0, 4, 0, 0, NULL },
+	{ "a different SRV", { R("_xmpp-client._tcp.example.test.", 3600, "SRV",
+	                          "0 5 5222 other.example.") }, 1, { { "", 0, "", "" } }, 0,
+	  RZ_ECONFLICT, 0, 0, 0, "_xmpp-client._tcp.example.test. 3600 SRV 0 5 5222 other.example." },
+	{ "a CNAME where our SRV goes", { R("_xmpp-client._tcp.example.test.", 300, "CNAME",
+	                                     "elsewhere.example.") }, 1, { { "", 0, "", "" } }, 0,
+	  RZ_ECONFLICT, 0, 0, 0, "a CNAME where our records go" },
+	{ "data where our CNAME goes", { R("conference.example.test.", 3600, "A", "192.0.2.9") },
+	  1, { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "data where our CNAME goes" },
+	{ "another CNAME", { R("conference.example.test.", 3600, "CNAME", "x.example.") }, 1,
+	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "another CNAME" },
+	{ "an A where ours goes", { R("example.test.", 3600, "A", "198.51.100.7") }, 1,
+	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "198.51.100.7" },
+	{ "same record, other TTL", { R("example.test.", 60, "A", "192.0.2.1") }, 1,
+	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "another TTL" },
+	{ "customer TXT set with another TTL", { R("example.test.", 300, "TXT", "\"spf\"") }, 1,
+	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "set has another TTL" },
+	{ "identical customer record: kept, not ours",
+	  { R("_xmpp-client._tcp.example.test.", 3600, "SRV", "5 1 5222 xmpp.example.net.") }, 1,
+	  { { "", 0, "", "" } }, 0, 0, 3, 0, 1, NULL },
+	{ "two clashes named together",
+	  { R("example.test.", 3600, "A", "198.51.100.7"),
+	    R("conference.example.test.", 3600, "AAAA", "2001:db8::9") }, 2,
+	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "198.51.100.7 (another record of the "
+	  "same type); conference.example.test. 3600 AAAA 2001:db8::9" },
+	{ "profile changed: our old SRV removed, not a conflict",
+	  { R("_xmpp-client._tcp.example.test.", 3600, "SRV", "5 1 5222 old.example.net.") }, 1,
+	  { R("_xmpp-client._tcp.example.test.", 3600, "SRV", "5 1 5222 old.example.net.") }, 1,
+	  0, 4, 1, 0, NULL },
+	{ "owned record already gone: nothing to unset",
+	  { { "", 0, "", "" } }, 0,
+	  { R("proxy.example.test.", 3600, "CNAME", "old.example.net.") }, 1, 0, 4, 0, 0, NULL },
+};
+
+static void test_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct pcase *c = &cases[i];
+		struct zg_plan p;
+		int ret = zg_plan_publish(want, N_WANT, c->existing, c->n_existing, c->owned,
+		                          c->n_owned, &p);
+
+		if (ret != c->ret || p.n_set != c->n_set || p.n_unset != c->n_unset ||
+		    p.n_keep != c->n_keep ||
+		    (c->conflict != NULL && strstr(p.conflict, c->conflict) == NULL) ||
+		    (c->conflict == NULL && p.conflict[0] != '\0'))
+			fail_msg("%s: ret %d set %zu unset %zu keep %zu conflict '%s'", c->name, ret,
+			         p.n_set, p.n_unset, p.n_keep, p.conflict);
+		if (ret == RZ_ECONFLICT)
+			assert_true(p.set == NULL && p.unset == NULL);
+		zg_plan_clear(&p);
+	}
+}
+
+static void test_removal(void **state)
+{
+	const struct zg_krec existing[] = {
+		want[0], want[1], R("www.example.test.", 3600, "A", "192.0.2.80"),
+	};
+	const struct zg_krec owned[] = { want[0], want[1], want[2] };
+	struct zg_plan p;
+
+	(void)state;
+	/* disable: nothing wanted; only our records that are there go */
+	assert_int_equal(zg_plan_publish(NULL, 0, existing, 3, owned, 3, &p), 0);
+	assert_int_equal(p.n_set, 0);
+	assert_int_equal(p.n_unset, 2);
+	assert_true(zg_krec_equal(&p.unset[0], &want[0]));
+	assert_true(zg_krec_equal(&p.unset[1], &want[1]));
+	zg_plan_clear(&p);
+}
+
+static void test_from_rr(void **state)
+{
+	struct zg_rr rr = { .owner = "a.example.test.", .ttl = 60, .type = ZG_RR_CAA,
+	                    .data = "0 issue \"letsencrypt.org\"" };
+	struct zg_krec k;
+
+	(void)state;
+	zg_krec_from_rr(&rr, &k);
+	assert_string_equal(k.type, "CAA");
+	assert_string_equal(k.data, "0 issue \"letsencrypt.org\"");
+	assert_int_equal(k.ttl, 60);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_removal),
+		cmocka_unit_test(test_from_rr),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,349 @@
+/*
+ * knot.c - knotd's control socket: zone transactions, reads, zone lookup.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libknot/libknot.h>
+
+#include "daemon/rz_err.h"
+#include "zonegen/knot.h"
+
+struct zg_knot {
+	knot_ctl_t *ctl;
+};
+
+/* Collects the DATA units of one reply. */
+struct reply {
+	struct zg_krec *recs;
+	size_t n;
+	char *text;          /* for diff: "+"/"-" lines */
+	size_t text_len;
+	bool want_recs;
+	bool want_text;
+	bool any_data;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, fmt, a, b);
+}
+
+int zg_knot_open(const char *socket_path, uint32_t timeout_ms, struct zg_knot **out,
+                 char *err, size_t errlen)
+{
+	struct zg_knot *k = calloc(1, sizeof(*k));
+	int ret;
+
+	*out = NULL;
+	if (k == NULL || (k->ctl = knot_ctl_alloc()) == NULL) {
+		free(k);
+		seterr(err, errlen, "%s%s", "out of memory", "");
+		return RZ_ENOMEM;
+	}
+	knot_ctl_set_timeout(k->ctl, (int)timeout_ms);
+	ret = knot_ctl_connect(k->ctl, socket_path);
+	if (ret != KNOT_EOK) {
+		seterr(err, errlen, "cannot connect to knotd's control socket %s: %s",
+		       socket_path, knot_strerror(ret));
+		knot_ctl_free(k->ctl);
+		free(k);
+		return RZ_EIO;
+	}
+	*out = k;
+	return 0;
+}
+
+void zg_knot_close(struct zg_knot *k)
+{
+	if (k == NULL)
+		return;
+	knot_ctl_send(k->ctl, KNOT_CTL_TYPE_END, NULL);
+	knot_ctl_close(k->ctl);
+	knot_ctl_free(k->ctl);
+	free(k);
+}
+
+/* Knot's error text -> our code. */
+static int map_error(const char *msg)
+{
+	if (strstr(msg, "too many transactions") != NULL)
+		return RZ_EBUSY;
+	if (strstr(msg, "no such node") != NULL || strstr(msg, "no such record") != NULL ||
+	    strstr(msg, "no such zone") != NULL)
+		return RZ_ENOENT;
+	return RZ_EKNOT;
+}
+
+static int copy_rec(struct reply *r, knot_ctl_data_t *d)
+{
+	const char *owner = (*d)[KNOT_CTL_IDX_OWNER], *type = (*d)[KNOT_CTL_IDX_TYPE];
+	const char *ttl = (*d)[KNOT_CTL_IDX_TTL], *data = (*d)[KNOT_CTL_IDX_DATA];
+	struct zg_krec *tmp, *rec;
+
+	if (owner == NULL || type == NULL || data == NULL)
+		return 0;   /* not a record (status lines and the like) */
+	tmp = realloc(r->recs, (r->n + 1) * sizeof(*tmp));
+	if (tmp == NULL)
+		return RZ_ENOMEM;
+	r->recs = tmp;
+	rec = &r->recs[r->n++];
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->owner, sizeof(rec->owner), "%s", owner);
+	for (char *c = rec->owner; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	rec->ttl = ttl != NULL ? (uint32_t)strtoul(ttl, NULL, 10) : 0;
+	snprintf(rec->type, sizeof(rec->type), "%s", type);
+	snprintf(rec->data, sizeof(rec->data), "%s", data);
+	/* Knot 3.2 ends some dumps (CAA) with a space: compare without it */
+	for (size_t len = strlen(rec->data); len > 0 && rec->data[len - 1] == ' '; len--)
+		rec->data[len - 1] = '\0';
+	return 0;
+}
+
+static int append_text(struct reply *r, knot_ctl_data_t *d)
+{
+	const char *flags = (*d)[KNOT_CTL_IDX_FLAGS];
+	char line[ZG_OWNER_SIZE + ZG_DATA_SIZE + 64];
+	int n;
+	char *tmp;
+
+	if ((*d)[KNOT_CTL_IDX_OWNER] == NULL || (*d)[KNOT_CTL_IDX_TYPE] == NULL)
+		return 0;
+	n = snprintf(line, sizeof(line), "%s%s %s %s %s\n",
+	             flags != NULL && strchr(flags, '-') ? "-" : "+",
+	             (*d)[KNOT_CTL_IDX_OWNER],
+	             (*d)[KNOT_CTL_IDX_TTL] ? (*d)[KNOT_CTL_IDX_TTL] : "",
+	             (*d)[KNOT_CTL_IDX_TYPE],
+	             (*d)[KNOT_CTL_IDX_DATA] ? (*d)[KNOT_CTL_IDX_DATA] : "");
+	if (n < 0)
+		return RZ_EINVAL;
+	if ((size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	tmp = realloc(r->text, r->text_len + (size_t)n + 1);
+	if (tmp == NULL)
+		return RZ_ENOMEM;
+	memcpy(tmp + r->text_len, line, (size_t)n);
+	r->text_len += (size_t)n;
+	tmp[r->text_len] = '\0';
+	r->text = tmp;
+	return 0;
+}
+
+/*
+ * One command: DATA + BLOCK out, then every unit until the BLOCK that ends
+ * the answer.  An ERROR item in any unit fails the command (its text goes to
+ * err), but the answer is still read to its end so the connection stays in
+ * step for the next command.
+ */
+static int ctl_cmd(struct zg_knot *k, const char *cmd, const char *zone,
+                   const struct zg_krec *rec, const char *owner, struct reply *r,
+                   char *err, size_t errlen)
+{
+	knot_ctl_data_t q = { 0 };
+	char ttl[16];
+	int ret, code = 0;
+
+	if (zone == NULL || zone[0] == '\0') {
+		seterr(err, errlen, "%s: %s", cmd, "refusing an empty zone name");
+		return RZ_EINVAL;
+	}
+	q[KNOT_CTL_IDX_CMD] = cmd;
+	q[KNOT_CTL_IDX_ZONE] = zone;
+	if (rec != NULL) {
+		snprintf(ttl, sizeof(ttl), "%u", rec->ttl);
+		q[KNOT_CTL_IDX_OWNER] = rec->owner;
+		q[KNOT_CTL_IDX_TTL] = ttl;
+		q[KNOT_CTL_IDX_TYPE] = rec->type;
+		q[KNOT_CTL_IDX_DATA] = rec->data;
+	} else if (owner != NULL) {
+		q[KNOT_CTL_IDX_OWNER] = owner;
+	}
+	if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_DATA, &q)) != KNOT_EOK ||
+	    (ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_BLOCK, NULL)) != KNOT_EOK) {
+		seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
+		return RZ_EIO;
+	}
+	for (;;) {
+		knot_ctl_type_t type;
+		knot_ctl_data_t d = { 0 };
+
+		ret = knot_ctl_receive(k->ctl, &type, &d);
+		if (ret != KNOT_EOK) {
+			seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
+			return RZ_EIO;
+		}
+		if (type == KNOT_CTL_TYPE_BLOCK)
+			break;
+		if (type == KNOT_CTL_TYPE_END) {
+			seterr(err, errlen, "%s: %s", cmd, "knotd ended the connection");
+			return RZ_EIO;
+		}
+		if (d[KNOT_CTL_IDX_ERROR] != NULL) {
+			if (code == 0) {
+				code = map_error(d[KNOT_CTL_IDX_ERROR]);
+				seterr(err, errlen, "%s: %s", cmd, d[KNOT_CTL_IDX_ERROR]);
+			}
+			continue;
+		}
+		if (r == NULL || code != 0)
+			continue;
+		r->any_data = true;
+		if (r->want_recs && (ret = copy_rec(r, &d)) != 0)
+			code = ret;
+		else if (r->want_text && (ret = append_text(r, &d)) != 0)
+			code = ret;
+	}
+	return code;
+}
+
+int zg_knot_begin(struct zg_knot *k, const char *zone, char *err, size_t errlen)
+{
+	return ctl_cmd(k, "zone-begin", zone, NULL, NULL, NULL, err, errlen);
+}
+
+static int get_or_read(struct zg_knot *k, const char *cmd, const char *zone, const char *owner,
+                       struct zg_krec **out, size_t *n, char *err, size_t errlen)
+{
+	struct reply r = { .want_recs = true };
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	ret = ctl_cmd(k, cmd, zone, NULL, owner, &r, err, errlen);
+	if (ret == RZ_ENOENT && strstr(err, "no such zone") == NULL)
+		ret = 0;   /* no node at that owner: nothing there */
+	if (ret != 0) {
+		free(r.recs);
+		return ret;
+	}
+	*out = r.recs;
+	*n = r.n;
+	return 0;
+}
+
+int zg_knot_get(struct zg_knot *k, const char *zone, const char *owner,
+                struct zg_krec **out, size_t *n, char *err, size_t errlen)
+{
+	return get_or_read(k, "zone-get", zone, owner, out, n, err, errlen);
+}
+
+int zg_knot_read(struct zg_knot *k, const char *zone, const char *owner,
+                 struct zg_krec **out, size_t *n, char *err, size_t errlen)
+{
+	return get_or_read(k, "zone-read", zone, owner, out, n, err, errlen);
+}
+
+/* Nothing Knot's zone parser could read as syntax may reach zone-set. */
+static int rec_safe(const struct zg_krec *rec, char *err, size_t errlen)
+{
+	const char *fields[] = { rec->owner, rec->type, rec->data };
+
+	for (size_t i = 0; i < 3; i++) {
+		bool quoted = false;
+
+		for (const char *c = fields[i]; *c != '\0'; c++) {
+			unsigned char ch = (unsigned char)*c;
+
+			if (i == 2 && ch == '"') {
+				quoted = !quoted;
+				continue;
+			}
+			if (ch < 0x20 || ch > 0x7e || ch == ';' || ch == '(' || ch == ')' ||
+			    ch == '\\' || ch == '"' || (i < 2 && ch == ' ')) {
+				seterr(err, errlen, "refusing record %s %s: unsafe character",
+				       rec->owner, rec->type);
+				return RZ_EINVAL;
+			}
+		}
+		if (quoted) {
+			seterr(err, errlen, "refusing record %s %s: unbalanced quote",
+			       rec->owner, rec->type);
+			return RZ_EINVAL;
+		}
+	}
+	if (rec->owner[0] == '\0' || rec->owner[strlen(rec->owner) - 1] != '.') {
+		seterr(err, errlen, "refusing record %s %s: owner not fully qualified",
+		       rec->owner, rec->type);
+		return RZ_EINVAL;
+	}
+	return 0;
+}
+
+int zg_knot_set(struct zg_knot *k, const char *zone, const struct zg_krec *rec,
+                char *err, size_t errlen)
+{
+	int ret = rec_safe(rec, err, errlen);
+
+	return ret != 0 ? ret : ctl_cmd(k, "zone-set", zone, rec, NULL, NULL, err, errlen);
+}
+
+int zg_knot_unset(struct zg_knot *k, const char *zone, const struct zg_krec *rec,
+                  char *err, size_t errlen)
+{
+	int ret = rec_safe(rec, err, errlen);
+
+	return ret != 0 ? ret : ctl_cmd(k, "zone-unset", zone, rec, NULL, NULL, err, errlen);
+}
+
+int zg_knot_diff(struct zg_knot *k, const char *zone, char **text, char *err, size_t errlen)
+{
+	struct reply r = { .want_text = true };
+	int ret = ctl_cmd(k, "zone-diff", zone, NULL, NULL, &r, err, errlen);
+
+	*text = NULL;
+	if (ret != 0) {
+		free(r.text);
+		return ret;
+	}
+	*text = r.text != NULL ? r.text : strdup("");
+	return *text != NULL ? 0 : RZ_ENOMEM;
+}
+
+int zg_knot_commit(struct zg_knot *k, const char *zone, char *err, size_t errlen)
+{
+	int ret = ctl_cmd(k, "zone-commit", zone, NULL, NULL, NULL, err, errlen);
+
+	if (ret != 0)
+		zg_knot_abort(k, zone);
+	return ret;
+}
+
+void zg_knot_abort(struct zg_knot *k, const char *zone)
+{
+	char err[256];
+
+	(void)ctl_cmd(k, "zone-abort", zone, NULL, NULL, NULL, err, sizeof(err));
+}
+
+int zg_knot_zone_of(struct zg_knot *k, const char *domain, char *zone, size_t zonelen,
+                    char *err, size_t errlen)
+{
+	const char *cand = domain;
+
+	/* The domain itself, then each parent with at least two labels left:
+	 * a registrar serves registered domains, never a TLD on its own. */
+	while (cand != NULL && strchr(cand, '.') != NULL) {
+		char e[256] = "";
+		int ret = ctl_cmd(k, "zone-status", cand, NULL, NULL, NULL, e, sizeof(e));
+
+		if (ret == 0) {
+			snprintf(zone, zonelen, "%s", cand);
+			return 0;
+		}
+		if (ret != RZ_ENOENT) {
+			seterr(err, errlen, "%s%s", e, "");
+			return ret;
+		}
+		cand = strchr(cand, '.');
+		if (cand != NULL)
+			cand++;
+	}
+	seterr(err, errlen, "no zone served by knotd holds %s%s", domain, "");
+	return RZ_ENOENT;
+}
