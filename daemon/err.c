@@ -18,6 +18,7 @@ static const char *const rz_err_text[] = {
 	[14] = "Knot refused the operation",
 	[15] = "busy",
 	[16] = "conflicting records",
+	[17] = "not served yet",
 };
 
 const char *rz_strerror(int code)

@@ -27,7 +27,8 @@ enum rz_err {
 	RZ_EKNOT = -14,      /* Knot refused a control operation */
 	RZ_EBUSY = -15,      /* resource busy (a zone transaction is open) */
 	RZ_ECONFLICT = -16,  /* a customer's records clash with ours */
-	RZ_E__MIN = -17      /* sentinel: codes are > RZ_E__MIN */
+	RZ_EAGAIN = -17,     /* not served yet: ask again later */
+	RZ_E__MIN = -18      /* sentinel: codes are > RZ_E__MIN */
 };
 
 /* Fixed text for an RZ_E* code; never NULL. */
