@@ -19,6 +19,14 @@ static int db_fail(PGconn *c, const PGresult *r, const char *what, char *err, si
 	return RZ_EDB;
 }
 
+/* Server notices ("relation already exists, skipping") are not errors:
+ * keep them off stderr unless debugging. */
+static void db_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	rz_log(RZ_LOG_DEBUG, "postgresql: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
 int db_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
 {
 	PGconn *c = PQconnectdb(conninfo);
@@ -33,6 +41,7 @@ int db_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
 		PQfinish(c);
 		return RZ_EDB;
 	}
+	PQsetNoticeProcessor(c, db_notice, NULL);
 	*out = c;
 	return 0;
 }

@@ -3,16 +3,67 @@
  *
  *   regzoned -c FILE           run
  *   regzoned -c FILE --check   validate FILE and exit (0 ok, 1 error)
+ *
+ * main() reads the configuration, applies the schema, binds the request
+ * (ROUTER) and feed (PUB) sockets, starts the worker threads and serves
+ * requests until SIGTERM or SIGINT.  A request is checked, stored in one
+ * PostgreSQL transaction and only then acknowledged; the workers drive Knot
+ * toward the stored desired state (reconcile.c).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
 
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/log.h"
+#include "daemon/reconcile.h"
+#include "daemon/request.h"
 #include "daemon/rz_err.h"
+#include "daemon/store.h"
+#include "zonegen/knot.h"
+
+#define MAX_WORKERS 64
+#define ZONE_CACHE 1024
+#define ZONE_CACHE_TTL 60      /* seconds a "zone is served" answer is trusted */
+#define WAIT_CAP 5.0           /* longest idle wait of a worker, seconds */
+
+/* Zones recently seen served by knotd (intake checks every enable). */
+struct zone_cache {
+	char zone[ZONE_CACHE][ZG_OWNER_SIZE];
+	time_t until[ZONE_CACHE];
+};
+
+struct daemon {
+	const struct rz_config *cfg;
+	void *zctx;
+	void *pub;
+	pthread_mutex_t pub_lock;
+	int stop_fd;                   /* eventfd: readable once stopping */
+	atomic_bool stopping;
+	char host[64];
+	struct zone_cache zones;
+};
+
+struct worker {
+	struct daemon *d;
+	pthread_t thread;
+	int index;
+};
 
 static void usage(FILE *f)
 {
@@ -35,6 +86,526 @@ static enum rz_log_level level_from_name(const char *name)
 	return RZ_LOG_INFO;
 }
 
+/* Publish one state object on the feed: [domain][json]. */
+static void feed_publish(struct daemon *d, const struct rz_state *st)
+{
+	json_t *j = rz_state_json(st);
+	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (text == NULL)
+		return;
+	pthread_mutex_lock(&d->pub_lock);
+	if (zmq_send(d->pub, st->domain, strlen(st->domain), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+		zmq_send(d->pub, text, strlen(text), ZMQ_DONTWAIT);
+	pthread_mutex_unlock(&d->pub_lock);
+	free(text);
+}
+
+/* Wait up to secs for fd to be readable or for the stop signal. */
+static void wait_fd(struct daemon *d, int fd, double secs)
+{
+	struct pollfd p[2] = { { .fd = d->stop_fd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+
+	poll(p, fd >= 0 ? 2 : 1, (int)(secs * 1000.0));
+}
+
+static PGconn *worker_connect(struct worker *w)
+{
+	char err[512];
+	double delay = 0.5;
+
+	while (!atomic_load(&w->d->stopping)) {
+		PGconn *c = NULL;
+		PGresult *r;
+
+		if (db_connect(w->d->cfg->db_conninfo, &c, err, sizeof(err)) == 0) {
+			r = PQexec(c, "LISTEN rz_jobs");
+			if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+				PQclear(r);
+				return c;
+			}
+			snprintf(err, sizeof(err), "LISTEN: %s", PQerrorMessage(c));
+			PQclear(r);
+			PQfinish(c);
+		}
+		rz_log(RZ_LOG_WARN, "worker %d: %s; retrying in %.1f s", w->index, err, delay);
+		wait_fd(w->d, -1, delay);
+		delay = delay < 10 ? delay * 2 : 10;
+	}
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct daemon *d = w->d;
+	char name[128], err[1024];
+	PGconn *db = NULL;
+
+	snprintf(name, sizeof(name), "%s:%ld:w%d", d->host, (long)getpid(), w->index);
+	while (!atomic_load(&d->stopping)) {
+		struct rz_job job;
+		struct rz_step_out out;
+		struct rz_state st;
+		bool got = false, stale = false, changed = false;
+		double secs;
+		PGnotify *n;
+
+		if (db == NULL && (db = worker_connect(w)) == NULL)
+			break;
+		if (store_job_claim(db, name, &job, &got, err, sizeof(err)) != 0) {
+			rz_log(RZ_LOG_WARN, "worker %d: %s", w->index, err);
+			PQfinish(db);
+			db = NULL;
+			continue;
+		}
+		if (!got) {
+			if (store_job_wait(db, WAIT_CAP, &secs, err, sizeof(err)) != 0) {
+				PQfinish(db);
+				db = NULL;
+				continue;
+			}
+			if (secs > 0)
+				wait_fd(d, PQsocket(db), secs);
+			if (!PQconsumeInput(db)) {
+				PQfinish(db);
+				db = NULL;
+				continue;
+			}
+			while ((n = PQnotifies(db)) != NULL)
+				PQfreemem(n);
+			continue;
+		}
+		rz_step_run(d->cfg, db, &job, &out);
+		if (store_job_finish(db, &job, &out.res, &stale, &changed, &st, err,
+		                     sizeof(err)) != 0) {
+			/* The claim dies with this connection: another worker retakes it. */
+			rz_log_zone(RZ_LOG_WARN, job.domain, "cannot record step %s: %s", job.step, err);
+			PQfinish(db);
+			db = NULL;
+		} else if (changed) {
+			rz_log_zone(RZ_LOG_INFO, job.domain, "dns %s%s%s", st.dns,
+			            st.last_error[0] ? ": " : "", st.last_error);
+			feed_publish(d, &st);
+		}
+		free(out.state_json);
+		rz_job_clear(&job);
+	}
+	if (db != NULL) {
+		if (store_release_claims(db, err, sizeof(err)) != 0)
+			rz_log(RZ_LOG_WARN, "worker %d: releasing claims: %s", w->index, err);
+		PQfinish(db);
+	}
+	return NULL;
+}
+
+/* Is domain in a zone knotd serves?  0 with zone set, RZ_ENOENT, or an
+ * error (knotd unreachable) with err set. */
+static int zone_lookup(struct daemon *d, const char *domain, char *zone, size_t zonelen,
+                       char *err, size_t errlen)
+{
+	struct zone_cache *zc = &d->zones;
+	time_t now = time(NULL);
+	struct zg_knot *k = NULL;
+	unsigned h = 5381;
+	int ret;
+
+	/* the domain or one of its parents, as cached */
+	for (const char *c = domain; c != NULL; c = strchr(c, '.') ? strchr(c, '.') + 1 : NULL) {
+		h = 5381;
+		for (const char *p = c; *p; p++)
+			h = h * 33 + (unsigned char)*p;
+		h %= ZONE_CACHE;
+		if (zc->until[h] > now && strcmp(zc->zone[h], c) == 0) {
+			snprintf(zone, zonelen, "%s", c);
+			return 0;
+		}
+	}
+	if ((ret = zg_knot_open(d->cfg->knot_socket, d->cfg->knot_timeout_ms, &k, err,
+	                        errlen)) != 0)
+		return ret;
+	ret = zg_knot_zone_of(k, domain, zone, zonelen, err, errlen);
+	zg_knot_close(k);
+	if (ret == 0) {
+		h = 5381;
+		for (const char *p = zone; *p; p++)
+			h = h * 33 + (unsigned char)*p;
+		h %= ZONE_CACHE;
+		snprintf(zc->zone[h], sizeof(zc->zone[h]), "%s", zone);
+		zc->until[h] = now + ZONE_CACHE_TTL;
+	}
+	return ret;
+}
+
+/* One request -> one reply (malloc'ed). */
+static char *handle_request(struct daemon *d, PGconn **db, const char *buf, size_t len)
+{
+	struct rz_req req;
+	struct rz_req_error rerr;
+	struct rz_state st;
+	char zone[ZG_OWNER_SIZE] = "", err[1024] = "", *reply = NULL;
+	bool replayed = false, changed = false, found;
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	if (rz_req_parse(d->cfg, buf, len, &req, &rerr) != 0) {
+		rz_log(RZ_LOG_INFO, "request %s refused: %s: %s", req.id[0] ? req.id : "(no id)",
+		       rz_rcode_name(rerr.code), rerr.message);
+		reply = rz_reply_error(req.id, rerr.code, rerr.message);
+		goto out;
+	}
+	if (req.action == RZ_ACT_RENEW) {
+		reply = rz_reply_error(req.id, RZ_RC_BAD_REQUEST, "renew: this regzoned does not "
+		                       "manage certificates yet");
+		goto out;
+	}
+	if (req.action == RZ_ACT_ENABLE) {
+		ret = zone_lookup(d, req.domain, zone, sizeof(zone), err, sizeof(err));
+		if (ret == RZ_ENOENT) {
+			reply = rz_reply_error(req.id, RZ_RC_ZONE_NOT_SERVED, err);
+			goto out;
+		}
+		if (ret != 0) {
+			rz_log_zone(RZ_LOG_WARN, req.domain, "request %s: %s", req.id, err);
+			reply = rz_reply_error(req.id, RZ_RC_UNAVAILABLE, "cannot reach knotd to check "
+			                       "the zone; try again later");
+			goto out;
+		}
+	}
+	/* PostgreSQL: one try, one reconnect; never "ok" unless committed. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (*db == NULL || PQstatus(*db) != CONNECTION_OK) {
+			PQfinish(*db);
+			*db = NULL;
+			if (db_connect(d->cfg->db_conninfo, db, err, sizeof(err)) != 0)
+				continue;
+		}
+		if (req.action == RZ_ACT_STATUS) {
+			ret = store_state(*db, req.domain, req.service, &st, &found, err, sizeof(err));
+			if (ret == 0) {
+				json_t *j = rz_state_json(&st);
+
+				reply = rz_reply_ok(req.id, j);
+				json_decref(j);
+				goto out;
+			}
+		} else {
+			ret = store_intake(*db, &req, zone, &reply, &replayed, &changed, &st, err,
+			                   sizeof(err));
+			if (ret == 0) {
+				rz_log_zone(RZ_LOG_INFO, req.domain, "event %s: %s%s", req.id,
+				            rz_action_name(req.action), replayed ? " (replay)" :
+				            changed ? "" : " (no change)");
+				if (changed)
+					feed_publish(d, &st);
+				goto out;
+			}
+		}
+		if (PQstatus(*db) == CONNECTION_OK)
+			break;   /* a real SQL error, not a lost connection */
+		PQfinish(*db);
+		*db = NULL;
+	}
+	rz_log_zone(RZ_LOG_ERR, req.domain, "request %s not stored: %s", req.id, err);
+	reply = rz_reply_error(req.id, RZ_RC_UNAVAILABLE, "the database is unavailable; "
+	                       "nothing was stored, try again later");
+out:
+	rz_req_clear(&req);
+	return reply;
+}
+
+/* Read a Z85 CURVE key file (40 characters); secret files must be private. */
+static int read_key(const char *path, bool secret, char key[41], char *err, size_t errlen)
+{
+	struct stat sb;
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return RZ_EIO;
+	}
+	if (secret && (sb.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: a secret key must not be readable by group or others "
+		         "(chmod 600)", path);
+		close(fd);
+		return RZ_EINVAL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 40 || (n > 40 && buf[40] != '\n' && buf[40] != '\r')) {
+		snprintf(err, errlen, "%s: not a Z85 CURVE key (40 characters)", path);
+		explicit_bzero(buf, sizeof(buf));
+		return RZ_EINVAL;
+	}
+	memcpy(key, buf, 40);
+	key[40] = '\0';
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+/* ZAP handler (RFC 27): CURVE clients whose key is on the allow-list pass. */
+static void *zap_main(void *arg)
+{
+	struct daemon *d = arg;
+	void *s = zmq_socket(d->zctx, ZMQ_REP);
+
+	if (s == NULL || zmq_bind(s, "inproc://zeromq.zap.01") != 0) {
+		rz_log(RZ_LOG_ERR, "ZAP handler: %s", zmq_strerror(errno));
+		if (s != NULL)
+			zmq_close(s);
+		return NULL;
+	}
+	for (;;) {
+		char frames[7][256];
+		size_t sizes[7];
+		int more = 1, nf = 0;
+		size_t ml = sizeof(more);
+		const char *status = "400", *text = "not allowed";
+		char z85[41] = "";
+
+		while (more && nf < 7) {
+			int n = zmq_recv(s, frames[nf], sizeof(frames[nf]), 0);
+
+			if (n < 0)
+				goto done;   /* ETERM: shutting down */
+			sizes[nf++] = (size_t)n < sizeof(frames[0]) ? (size_t)n : sizeof(frames[0]);
+			zmq_getsockopt(s, ZMQ_RCVMORE, &more, &ml);
+		}
+		while (more) {   /* drain anything unexpected */
+			char junk[64];
+
+			if (zmq_recv(s, junk, sizeof(junk), 0) < 0)
+				goto done;
+			zmq_getsockopt(s, ZMQ_RCVMORE, &more, &ml);
+		}
+		if (nf >= 7 && sizes[5] == 5 && memcmp(frames[5], "CURVE", 5) == 0 &&
+		    sizes[6] == 32 && zmq_z85_encode(z85, (uint8_t *)frames[6], 32) != NULL) {
+			for (size_t i = 0; i < d->cfg->n_curve_clients; i++)
+				if (strcmp(z85, d->cfg->curve_clients[i]) == 0) {
+					status = "200";
+					text = "OK";
+				}
+			if (strcmp(status, "200") != 0)
+				rz_log(RZ_LOG_WARN, "refused a CURVE client with an unknown key %s", z85);
+		}
+		/* version, request id, status, text, user id, metadata */
+		zmq_send(s, "1.0", 3, ZMQ_SNDMORE);
+		zmq_send(s, frames[1], nf > 1 ? sizes[1] : 0, ZMQ_SNDMORE);
+		zmq_send(s, status, 3, ZMQ_SNDMORE);
+		zmq_send(s, text, strlen(text), ZMQ_SNDMORE);
+		zmq_send(s, z85, strcmp(status, "200") == 0 ? strlen(z85) : 0, ZMQ_SNDMORE);
+		zmq_send(s, "", 0, 0);
+	}
+done:
+	zmq_close(s);
+	return NULL;
+}
+
+/* Receive one multipart message into frames; returns the count or -1. */
+static int recv_msg(void *s, zmq_msg_t *frames, int max)
+{
+	int n = 0, more = 1;
+
+	while (more) {
+		zmq_msg_t m;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			for (int i = 0; i < n; i++)
+				zmq_msg_close(&frames[i]);
+			return -1;
+		}
+		more = zmq_msg_more(&m);
+		if (n < max)
+			frames[n++] = m;
+		else
+			zmq_msg_close(&m);
+	}
+	return n;
+}
+
+static int serve(struct daemon *d, int sigfd)
+{
+	const struct rz_config *cfg = d->cfg;
+	void *router = zmq_socket(d->zctx, ZMQ_ROUTER);
+	PGconn *db = NULL;
+	char err[512], secret[41] = "";
+	int zero = 0, one = 1, rc = 1;
+
+	if (router == NULL)
+		return 1;
+	zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof(zero));
+	if (cfg->curve_secret_file != NULL) {
+		if (read_key(cfg->curve_secret_file, true, secret, err, sizeof(err)) != 0) {
+			rz_log(RZ_LOG_ERR, "CURVE: %s", err);
+			goto out;
+		}
+		zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one, sizeof(one));
+		zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY, secret, 40);
+		zmq_setsockopt(router, ZMQ_ZAP_DOMAIN, "regzone", 7);
+		explicit_bzero(secret, sizeof(secret));
+	}
+	if (zmq_bind(router, cfg->requests) != 0) {
+		rz_log(RZ_LOG_ERR, "cannot bind requests endpoint %s: %s", cfg->requests,
+		       zmq_strerror(errno));
+		goto out;
+	}
+	rz_log(RZ_LOG_INFO, "serving requests on %s%s, state feed on %s", cfg->requests,
+	       cfg->curve_secret_file ? " (CURVE)" : "", cfg->feed);
+	if (db_connect(cfg->db_conninfo, &db, err, sizeof(err)) != 0)
+		rz_log(RZ_LOG_WARN, "%s (requests answer 'unavailable' until it is back)", err);
+
+	while (!atomic_load(&d->stopping)) {
+		zmq_pollitem_t items[2] = {
+			{ .socket = router, .events = ZMQ_POLLIN },
+			{ .fd = sigfd, .events = ZMQ_POLLIN },
+		};
+
+		if (zmq_poll(items, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rz_log(RZ_LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
+			break;
+		}
+		if (items[1].revents & ZMQ_POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si))
+				rz_log(RZ_LOG_INFO, "signal %u: stopping", si.ssi_signo);
+			break;
+		}
+		for (;;) {   /* every message waiting, then back to poll */
+			zmq_msg_t f[4];
+			int n = recv_msg(router, f, 4);
+			char *reply;
+
+			if (n < 0)
+				break;
+			/* [identity][empty][json] from DEALER/REQ, or [identity][json] */
+			if (n == 3 && zmq_msg_size(&f[1]) == 0) {
+				reply = handle_request(d, &db, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
+			} else if (n == 2) {
+				reply = handle_request(d, &db, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
+			} else {
+				reply = rz_reply_error(NULL, RZ_RC_BAD_REQUEST, "expected one JSON "
+				                       "object per message");
+			}
+			if (reply != NULL) {
+				zmq_send(router, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), ZMQ_SNDMORE);
+				if (n == 3)
+					zmq_send(router, "", 0, ZMQ_SNDMORE);
+				zmq_send(router, reply, strlen(reply), 0);
+				free(reply);
+			}
+			for (int i = 0; i < n; i++)
+				zmq_msg_close(&f[i]);
+		}
+	}
+	rc = 0;
+out:
+	zmq_close(router);
+	PQfinish(db);
+	return rc;
+}
+
+static int run(const struct rz_config *cfg)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct worker workers[MAX_WORKERS];
+	pthread_t zap;
+	bool zap_started = false;
+	sigset_t mask;
+	PGconn *db = NULL;
+	char err[1024];
+	int sigfd = -1, applied, rc = 1, zero = 0;
+	uint32_t n_workers = cfg->workers < MAX_WORKERS ? cfg->workers : MAX_WORKERS;
+	uint32_t started = 0;
+
+	if (d == NULL)
+		return 1;
+	d->cfg = cfg;
+	pthread_mutex_init(&d->pub_lock, NULL);
+	gethostname(d->host, sizeof(d->host) - 1);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+
+	/* Signals are read from a signalfd by the intake loop only. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (sigfd < 0 || d->stop_fd < 0) {
+		rz_log(RZ_LOG_ERR, "signalfd/eventfd: %s", strerror(errno));
+		goto out;
+	}
+	if (db_connect(cfg->db_conninfo, &db, err, sizeof(err)) != 0 ||
+	    db_migrate(db, &applied, err, sizeof(err)) != 0) {
+		rz_log(RZ_LOG_ERR, "%s", err);
+		goto out;
+	}
+	PQfinish(db);
+	db = NULL;
+	if (applied > 0)
+		rz_log(RZ_LOG_INFO, "%d migrations applied", applied);
+
+	d->zctx = zmq_ctx_new();
+	d->pub = zmq_socket(d->zctx, ZMQ_PUB);
+	zmq_setsockopt(d->pub, ZMQ_LINGER, &zero, sizeof(zero));
+	if (zmq_bind(d->pub, cfg->feed) != 0) {
+		rz_log(RZ_LOG_ERR, "cannot bind feed endpoint %s: %s", cfg->feed, zmq_strerror(errno));
+		goto stop;
+	}
+	if (cfg->curve_secret_file != NULL) {
+		if (pthread_create(&zap, NULL, zap_main, d) != 0)
+			goto stop;
+		zap_started = true;
+	}
+	for (started = 0; started < n_workers; started++) {
+		workers[started].d = d;
+		workers[started].index = (int)started;
+		if (pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]))
+			break;
+	}
+	rz_log(RZ_LOG_INFO, "regzoned %s: %u workers", REGZONE_VERSION, started);
+	rc = serve(d, sigfd);
+stop:
+	atomic_store(&d->stopping, true);
+	{
+		uint64_t one = 1;
+
+		if (write(d->stop_fd, &one, sizeof(one)) != sizeof(one))
+			rz_log(RZ_LOG_WARN, "cannot wake the workers: %s", strerror(errno));
+	}
+	for (uint32_t i = 0; i < started; i++)
+		pthread_join(workers[i].thread, NULL);
+	if (d->pub != NULL)
+		zmq_close(d->pub);
+	if (d->zctx != NULL)
+		zmq_ctx_shutdown(d->zctx);
+	if (zap_started)
+		pthread_join(zap, NULL);
+	if (d->zctx != NULL)
+		zmq_ctx_term(d->zctx);
+	rz_log(RZ_LOG_INFO, "stopped");
+out:
+	PQfinish(db);
+	if (sigfd >= 0)
+		close(sigfd);
+	if (d->stop_fd > 0)
+		close(d->stop_fd);
+	pthread_mutex_destroy(&d->pub_lock);
+	free(d);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -46,9 +617,8 @@ int main(int argc, char **argv)
 	};
 	struct rz_config *cfg = NULL;
 	const char *path = NULL;
-	PGconn *db = NULL;
 	char err[1024];
-	int check = 0, opt, applied, rc = 1;
+	int check = 0, opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -70,21 +640,11 @@ int main(int argc, char **argv)
 	if (check) {
 		printf("%s: ok (%zu profiles, default '%s')\n", path, cfg->n_profiles,
 		       cfg->default_profile);
-		rc = 0;
-		goto out;
+		rz_config_free(cfg);
+		return 0;
 	}
 	rz_log_set_level(level_from_name(cfg->log_level));
-	if (db_connect(cfg->db_conninfo, &db, err, sizeof(err)) != 0 ||
-	    db_migrate(db, &applied, err, sizeof(err)) != 0) {
-		rz_log(RZ_LOG_ERR, "%s", err);
-		goto out;
-	}
-	rz_log(RZ_LOG_INFO, "schema up to date (%d migrations applied now)", applied);
-	/* The request intake and reconciler come with the DNS spine; until then
-	 * the daemon only prepares the database and says so. */
-	rz_log(RZ_LOG_ERR, "request intake not built yet: nothing to serve, exiting");
-out:
-	PQfinish(db);
+	rc = run(cfg);
 	rz_config_free(cfg);
 	return rc;
 }

@@ -11,7 +11,7 @@ CREATE TABLE events (
     profile      text,
     params       jsonb NOT NULL DEFAULT '{}'::jsonb,
     body_sha256  text NOT NULL,               -- same id + other body is refused
-    reply        jsonb NOT NULL               -- what the first request got back
+    reply        text NOT NULL                -- the first reply, byte for byte
 );
 CREATE INDEX events_domain_idx ON events (domain, received_at);
 

@@ -1,6 +1,7 @@
 /*
  * knot.c - knotd's control socket: zone transactions, reads, zone lookup.
  */
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,32 @@ static int map_error(const char *msg)
 	return RZ_EKNOT;
 }
 
+/*
+ * Knot prints data as it was written: bring what it prints to the form
+ * zonegen generates, so that equal records compare equal.  CAA dumps end
+ * with a space on 3.2; names inside CNAME, MX and SRV may have capitals a
+ * customer typed; addresses are re-rendered by the C library.
+ */
+static void normalise(struct zg_krec *rec)
+{
+	unsigned char bin[16];
+	size_t len;
+
+	for (len = strlen(rec->data); len > 0 && rec->data[len - 1] == ' '; len--)
+		rec->data[len - 1] = '\0';
+	if (strcasecmp(rec->type, "CNAME") == 0 || strcasecmp(rec->type, "MX") == 0 ||
+	    strcasecmp(rec->type, "SRV") == 0) {
+		for (char *c = rec->data; *c != '\0'; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+	} else if (strcasecmp(rec->type, "A") == 0 && inet_pton(AF_INET, rec->data, bin) == 1) {
+		inet_ntop(AF_INET, bin, rec->data, sizeof(rec->data));
+	} else if (strcasecmp(rec->type, "AAAA") == 0 &&
+	           inet_pton(AF_INET6, rec->data, bin) == 1) {
+		inet_ntop(AF_INET6, bin, rec->data, sizeof(rec->data));
+	}
+}
+
 static int copy_rec(struct reply *r, knot_ctl_data_t *d)
 {
 	const char *owner = (*d)[KNOT_CTL_IDX_OWNER], *type = (*d)[KNOT_CTL_IDX_TYPE];
@@ -100,9 +127,7 @@ static int copy_rec(struct reply *r, knot_ctl_data_t *d)
 	rec->ttl = ttl != NULL ? (uint32_t)strtoul(ttl, NULL, 10) : 0;
 	snprintf(rec->type, sizeof(rec->type), "%s", type);
 	snprintf(rec->data, sizeof(rec->data), "%s", data);
-	/* Knot 3.2 ends some dumps (CAA) with a space: compare without it */
-	for (size_t len = strlen(rec->data); len > 0 && rec->data[len - 1] == ' '; len--)
-		rec->data[len - 1] = '\0';
+	normalise(rec);
 	return 0;
 }
 

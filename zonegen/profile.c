@@ -451,7 +451,7 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 		if (inet_pton(af, val, bin) != 1)
 			return failv(RZ_EPARAM, err, errlen, "%s %s: '%.64s' is not an address",
 			             rr->owner, rtype_names[r->type], val);
-		inet_ntop(af, bin, val, sizeof(val));   /* canonical form, as Knot prints it */
+		inet_ntop(af, bin, val, sizeof(val));   /* canonical C-library form (knot.c re-renders what Knot prints the same way) */
 	}
 	if (r->text != NULL) {
 		if ((ret = subst(p, domain, kv, n_kv, r->text, val, sizeof(val), err, errlen)) != 0)

@@ -1,0 +1,459 @@
+/*
+ * reconcile.c - the steps of a dns job.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "daemon/log.h"
+#include "daemon/reconcile.h"
+#include "daemon/rz_err.h"
+#include "zonegen/dnscheck.h"
+#include "zonegen/knot.h"
+
+#define BACKOFF_BASE 1.0
+#define BACKOFF_CAP 600.0
+#define ERROR_AFTER 5            /* failures before dns shows "error" */
+
+double rz_backoff(int attempts, double base, double cap, double jitter)
+{
+	double d = base;
+
+	for (int i = 1; i < attempts && d < cap; i++)
+		d *= 2;
+	if (d > cap)
+		d = cap;
+	return d * (0.75 + 0.5 * jitter);
+}
+
+double rz_check_delay(int polls)
+{
+	double d = 0.02;
+
+	for (int i = 0; i < polls && d < 2.0; i++)
+		d *= 1.6;
+	return d < 2.0 ? d : 2.0;
+}
+
+static double jitter(void)
+{
+	return (double)(random() % 10000) / 10000.0;
+}
+
+static void result(struct rz_step_out *o, const char *next, double delay, const char *dns,
+                   int active)
+{
+	o->res.next_step = next;
+	o->res.delay_s = delay;
+	o->res.dns = dns;
+	o->res.active = active;
+}
+
+/* A failure: retry the same (or given) step with backoff; dns becomes
+ * "error" after a few. */
+static void failure(struct rz_step_out *o, const struct rz_job *job, const char *retry_step,
+                    const char *fmt, const char *a, const char *b)
+{
+	snprintf(o->last_error, sizeof(o->last_error), fmt, a, b);
+	result(o, retry_step, rz_backoff(job->attempts + 1, BACKOFF_BASE, BACKOFF_CAP, jitter()),
+	       job->attempts + 1 >= ERROR_AFTER ? "error" : NULL, -1);
+	o->res.failed = true;
+	o->res.last_error = o->last_error;
+	o->res.audit_kind = "error";
+	snprintf(o->audit, sizeof(o->audit), "%s: %s", job->step, o->last_error);
+	o->res.audit_msg = o->audit;
+	rz_log_zone(RZ_LOG_WARN, job->domain, "%s failed (attempt %d): %s", job->step,
+	            job->attempts + 1, o->last_error);
+}
+
+/* The profile's records for this job, as generated. */
+static int want_records(const struct rz_config *cfg, const struct rz_job *job,
+                        struct zg_rr *rrs, size_t *n, char *err, size_t errlen)
+{
+	const struct zg_profile *p = rz_config_profile(cfg, job->profile);
+	struct zg_kv kv[ZG_MAX_PARAMS];
+	json_t *params = NULL, *v;
+	const char *key;
+	size_t n_kv = 0;
+	int ret;
+
+	*n = 0;
+	if (p == NULL) {
+		snprintf(err, errlen, "profile '%s' is no longer in the configuration", job->profile);
+		return RZ_ENOENT;
+	}
+	params = json_loads(job->params_json, 0, NULL);
+	if (!json_is_object(params)) {
+		json_decref(params);
+		snprintf(err, errlen, "stored params are not a JSON object");
+		return RZ_EINVAL;
+	}
+	json_object_foreach(params, key, v) {
+		if (!json_is_string(v) || n_kv == ZG_MAX_PARAMS) {
+			json_decref(params);
+			snprintf(err, errlen, "stored params are not string values");
+			return RZ_EINVAL;
+		}
+		kv[n_kv].key = key;
+		kv[n_kv++].val = json_string_value(v);
+	}
+	ret = zg_expand(p, job->domain, kv, n_kv, rrs, n, err, errlen);
+	json_decref(params);
+	return ret;
+}
+
+/* Every configured authoritative server; malloc'ed. */
+static struct zg_dns_server *servers_of(const struct rz_config *cfg)
+{
+	struct zg_dns_server *s = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*s));
+
+	for (size_t i = 0; s != NULL && i < cfg->n_servers; i++) {
+		s[i].address = cfg->servers[i].address;
+		s[i].port = cfg->servers[i].port;
+	}
+	return s;
+}
+
+/* Records as Knot-form krecs. */
+static void to_krecs(const struct zg_rr *rrs, size_t n, struct zg_krec *out)
+{
+	for (size_t i = 0; i < n; i++)
+		zg_krec_from_rr(&rrs[i], &out[i]);
+}
+
+/* The distinct owners of two record lists. */
+static size_t owners_of(const struct zg_krec *a, size_t na, const struct zg_krec *b,
+                        size_t nb, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < na + nb; i++) {
+		const char *o = i < na ? a[i].owner : b[i - na].owner;
+		size_t j;
+
+		for (j = 0; j < n; j++)
+			if (strcmp(out[j], o) == 0)
+				break;
+		if (j == n && n < max)
+			out[n++] = o;
+	}
+	return n;
+}
+
+/*
+ * One Knot transaction on the job's zone: read the owners concerned, plan
+ * against the ledger, record pending rows, set/unset, commit.  want may be
+ * empty (removal).  On success *plan holds what was done.
+ */
+static int knot_apply(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                      const struct zg_krec *want, size_t n_want, const struct zg_krec *owned,
+                      size_t n_owned, struct zg_plan *plan, char **diff,
+                      char *err, size_t errlen)
+{
+	struct zg_knot *k = NULL;
+	struct zg_krec *existing = NULL;
+	const char *owners[2 * ZG_MAX_RECORDS + 64];
+	size_t n_existing = 0, n_owners;
+	bool open_txn = false;
+	int ret;
+
+	memset(plan, 0, sizeof(*plan));
+	*diff = NULL;
+	if ((ret = zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, errlen)) != 0)
+		return ret;
+	if ((ret = zg_knot_begin(k, job->zone, err, errlen)) != 0)
+		goto out;
+	open_txn = true;
+	n_owners = owners_of(want, n_want, owned, n_owned, owners,
+	                     sizeof(owners) / sizeof(owners[0]));
+	for (size_t i = 0; i < n_owners; i++) {
+		struct zg_krec *got = NULL, *tmp;
+		size_t n_got = 0;
+
+		if ((ret = zg_knot_get(k, job->zone, owners[i], &got, &n_got, err, errlen)) != 0)
+			goto out;
+		tmp = n_got ? realloc(existing, (n_existing + n_got) * sizeof(*tmp)) : existing;
+		if (n_got && tmp == NULL) {
+			free(got);
+			ret = RZ_ENOMEM;
+			goto out;
+		}
+		existing = tmp;
+		if (n_got)
+			memcpy(existing + n_existing, got, n_got * sizeof(*got));
+		n_existing += n_got;
+		free(got);
+	}
+	ret = zg_plan_publish(want, n_want, existing, n_existing, owned, n_owned, plan);
+	if (ret != 0) {
+		if (ret == RZ_ECONFLICT)
+			snprintf(err, errlen, "%s", plan->conflict);
+		goto out;
+	}
+	if (plan->n_set == 0 && plan->n_unset == 0)
+		goto out;    /* nothing to change: abort the empty transaction */
+	if ((ret = store_ledger_pending(db, job, plan->set, plan->n_set, err, errlen)) != 0)
+		goto out;
+	for (size_t i = 0; i < plan->n_unset; i++)
+		if ((ret = zg_knot_unset(k, job->zone, &plan->unset[i], err, errlen)) != 0)
+			goto out;
+	for (size_t i = 0; i < plan->n_set; i++)
+		if ((ret = zg_knot_set(k, job->zone, &plan->set[i], err, errlen)) != 0)
+			goto out;
+	if ((ret = zg_knot_diff(k, job->zone, diff, err, errlen)) != 0)
+		goto out;
+	ret = zg_knot_commit(k, job->zone, err, errlen);
+	open_txn = false;   /* committed, or aborted by zg_knot_commit */
+out:
+	if (open_txn)
+		zg_knot_abort(k, job->zone);
+	zg_knot_close(k);
+	free(existing);
+	if (ret != 0 && ret != RZ_ECONFLICT)
+		zg_plan_clear(plan);
+	return ret;
+}
+
+static void step_publish(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                         struct rz_step_out *o)
+{
+	struct zg_rr rrs[ZG_MAX_RECORDS];
+	struct zg_krec want[ZG_MAX_RECORDS], *owned = NULL;
+	struct zg_plan plan;
+	size_t n = 0, n_owned = 0;
+	char err[2048] = "", *diff = NULL;
+	int ret;
+
+	if ((ret = want_records(cfg, job, rrs, &n, err, sizeof(err))) != 0) {
+		failure(o, job, "publish", "%s%s", err, "");
+		return;
+	}
+	to_krecs(rrs, n, want);
+	if ((ret = store_ledger_live(db, job->domain, job->service, &owned, &n_owned, err,
+	                             sizeof(err))) != 0) {
+		failure(o, job, "publish", "%s%s", err, "");
+		return;
+	}
+	ret = knot_apply(cfg, db, job, want, n, owned, n_owned, &plan, &diff, err, sizeof(err));
+	if (ret == RZ_ECONFLICT) {
+		snprintf(o->last_error, sizeof(o->last_error), "conflict with existing records: %s",
+		         plan.conflict);
+		result(o, NULL, 0, "conflict", 0);
+		o->res.last_error = o->last_error;
+		o->res.audit_kind = "error";
+		o->res.audit_msg = o->last_error;
+		rz_log_zone(RZ_LOG_WARN, job->domain, "conflict: %s", plan.conflict);
+		goto out;
+	}
+	if (ret != 0) {
+		failure(o, job, "publish", "knot: %s%s", err, "");
+		goto out;
+	}
+	/* Pending rows of what is now there become live; removed ones close. */
+	ret = store_ledger_settle(db, job, want, n, plan.unset, plan.n_unset, err, sizeof(err));
+	if (ret != 0) {
+		failure(o, job, "publish", "%s%s", err, "");
+		goto out;
+	}
+	snprintf(o->audit, sizeof(o->audit), "zone %s: %zu records added, %zu removed, %zu "
+	         "already there%s%s", job->zone, plan.n_set, plan.n_unset, plan.n_keep,
+	         diff != NULL && diff[0] != '\0' ? "; diff:\n" : "", diff != NULL ? diff : "");
+	rz_log_zone(RZ_LOG_INFO, job->domain, "publish: zone %s, %zu added, %zu removed, %zu "
+	            "already there", job->zone, plan.n_set, plan.n_unset, plan.n_keep);
+	result(o, "verify", rz_check_delay(0), NULL, -1);
+	o->res.audit_kind = "step";
+	o->res.audit_msg = o->audit;
+out:
+	zg_plan_clear(&plan);
+	free(owned);
+	free(diff);
+}
+
+/* Are these records served by every authoritative server (present) or by
+ * none (absent)?  Schedules the next check or moves on. */
+static void step_check(const struct rz_config *cfg, const struct rz_job *job,
+                       const struct zg_rr *rrs, size_t n, int present, struct rz_step_out *o)
+{
+	struct zg_dns_server *servers = servers_of(cfg);
+	size_t n_servers = cfg->n_servers;
+	char err[1024] = "";
+	int ret;
+
+	ret = servers == NULL ? RZ_ENOMEM :
+	      zg_dns_check(servers, n_servers, rrs, n, present, cfg->dns_timeout_ms, err,
+	                   sizeof(err));
+	free(servers);
+	if (ret == RZ_ENOMEM)
+		snprintf(err, sizeof(err), "out of memory");
+	if (ret == 0) {
+		result(o, NULL, 0, present ? "published" : "removed", present ? 1 : 0);
+		snprintf(o->audit, sizeof(o->audit), "%s on all %zu authoritative servers after "
+		         "%.2f s", present ? "served" : "gone", n_servers, job->step_age);
+		o->res.audit_kind = "state";
+		o->res.audit_msg = o->audit;
+		rz_log_zone(RZ_LOG_INFO, job->domain, "%s", o->audit);
+		return;
+	}
+	if (job->step_age > cfg->dns_check_max_s) {
+		/* Give up waiting: publish (or remove) again, with backoff. */
+		failure(o, job, present ? "publish" : "remove",
+		        "not %s by every authoritative server after the check deadline: %s",
+		        present ? "served" : "removed", err);
+		return;
+	}
+	/* Not yet: look again soon, a little later each time. */
+	result(o, job->step, rz_check_delay(job->attempts), NULL, -1);
+	o->res.failed = true;   /* counts the polls */
+	if (ret == RZ_EIO) {
+		snprintf(o->last_error, sizeof(o->last_error), "%s", err);
+		o->res.last_error = o->last_error;
+		o->res.delay_s = rz_backoff(job->attempts + 1, 0.5, 10.0, jitter());
+	}
+}
+
+static void step_verify(const struct rz_config *cfg, const struct rz_job *job,
+                        struct rz_step_out *o)
+{
+	struct zg_rr rrs[ZG_MAX_RECORDS];
+	size_t n = 0;
+	char err[1024];
+
+	if (want_records(cfg, job, rrs, &n, err, sizeof(err)) != 0) {
+		failure(o, job, "publish", "%s%s", err, "");
+		return;
+	}
+	step_check(cfg, job, rrs, n, 1, o);
+}
+
+static void step_remove(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                        struct rz_step_out *o)
+{
+	struct zg_krec *owned = NULL;
+	struct zg_plan plan;
+	size_t n_owned = 0;
+	char err[2048] = "", *diff = NULL;
+	json_t *arr = NULL;
+	int ret;
+
+	memset(&plan, 0, sizeof(plan));
+	if ((ret = store_ledger_live(db, job->domain, job->service, &owned, &n_owned, err,
+	                             sizeof(err))) != 0) {
+		failure(o, job, "remove", "%s%s", err, "");
+		return;
+	}
+	if (n_owned > 0) {
+		ret = knot_apply(cfg, db, job, NULL, 0, owned, n_owned, &plan, &diff, err,
+		                 sizeof(err));
+		if (ret == RZ_ENOENT && strstr(err, "no such zone") != NULL) {
+			rz_log_zone(RZ_LOG_WARN, job->domain, "zone %s no longer served: its records "
+			            "went with it", job->zone);
+			ret = 0;
+		}
+		if (ret != 0) {
+			failure(o, job, "remove", "knot: %s%s", err, "");
+			goto out;
+		}
+	}
+	/* Every ledger row closes: what was there is unset now, what was not is
+	 * gone already.  The check afterwards looks for all of them. */
+	if ((ret = store_ledger_settle(db, job, NULL, 0, owned, n_owned, err, sizeof(err))) != 0) {
+		failure(o, job, "remove", "%s%s", err, "");
+		goto out;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr != NULL && i < n_owned; i++)
+		json_array_append_new(arr, json_pack("[s,i,s,s]", owned[i].owner,
+		                                     (json_int_t)owned[i].ttl, owned[i].type,
+		                                     owned[i].data));
+	{
+		json_t *obj = json_object();
+
+		if (obj != NULL && arr != NULL && json_object_set(obj, "removed", arr) == 0)
+			o->state_json = json_dumps(obj, JSON_COMPACT);
+		json_decref(obj);
+	}
+	if (o->state_json == NULL) {
+		failure(o, job, "remove", "%s%s", "out of memory", "");
+		goto out;
+	}
+	o->res.state_json = o->state_json;
+	snprintf(o->audit, sizeof(o->audit), "zone %s: %zu records removed", job->zone,
+	         plan.n_unset);
+	rz_log_zone(RZ_LOG_INFO, job->domain, "%s", o->audit);
+	result(o, "verify_removed", rz_check_delay(0), NULL, -1);
+	o->res.audit_kind = "step";
+	o->res.audit_msg = o->audit;
+out:
+	json_decref(arr);
+	zg_plan_clear(&plan);
+	free(owned);
+	free(diff);
+}
+
+static void step_verify_removed(const struct rz_config *cfg, const struct rz_job *job,
+                                struct rz_step_out *o)
+{
+	struct zg_rr rrs[2 * ZG_MAX_RECORDS];
+	json_t *st = json_loads(job->state_json, 0, NULL);
+	json_t *arr = json_object_get(st, "removed"), *e;
+	size_t n = 0, i;
+
+	json_array_foreach(arr, i, e) {
+		const char *owner, *type, *data;
+		json_int_t ttl;
+		enum zg_rtype t;
+
+		if (n == sizeof(rrs) / sizeof(rrs[0]) ||
+		    json_unpack(e, "[s,I,s,s]", &owner, &ttl, &type, &data) != 0 ||
+		    zg_rtype_from_name(type, &t) != 0)
+			continue;
+		memset(&rrs[n], 0, sizeof(rrs[n]));
+		snprintf(rrs[n].owner, sizeof(rrs[n].owner), "%s", owner);
+		rrs[n].ttl = (uint32_t)ttl;
+		rrs[n].type = t;
+		snprintf(rrs[n].data, sizeof(rrs[n].data), "%s", data);
+		n++;
+	}
+	json_decref(st);
+	step_check(cfg, job, rrs, n, 0, o);
+}
+
+void rz_step_run(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                 struct rz_step_out *o)
+{
+	static const struct {
+		const char *step;
+		const char *desired;     /* the step only makes sense for this */
+	} valid[] = {
+		{ "publish", "enabled" }, { "verify", "enabled" },
+		{ "remove", "disabled" }, { "verify_removed", "disabled" },
+	};
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	o->res.active = -1;
+	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
+		if (strcmp(job->step, valid[i].step) == 0)
+			break;
+	if (i == sizeof(valid) / sizeof(valid[0]) || strcmp(job->kind, "dns") != 0) {
+		failure(o, job, NULL, "unknown step '%s' of a %s job", job->step, job->kind);
+		return;
+	}
+	if (strcmp(job->desired, valid[i].desired) != 0) {
+		/* The event that changed desired also rescheduled the job. */
+		result(o, strcmp(job->desired, "enabled") == 0 ? "publish" : "remove", 0, NULL, -1);
+		return;
+	}
+	rz_log_zone(RZ_LOG_DEBUG, job->domain, "step %s (attempt %d)", job->step, job->attempts + 1);
+	if (strcmp(job->step, "publish") == 0)
+		step_publish(cfg, db, job, o);
+	else if (strcmp(job->step, "verify") == 0)
+		step_verify(cfg, job, o);
+	else if (strcmp(job->step, "remove") == 0)
+		step_remove(cfg, db, job, o);
+	else
+		step_verify_removed(cfg, job, o);
+}

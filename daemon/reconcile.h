@@ -1,0 +1,45 @@
+/*
+ * reconcile.h - one step of a job: drive what Knot serves toward the
+ * desired state.  Steps of a "dns" job:
+ *
+ *   publish --> verify --> (parked: published)
+ *      |           \-- not on every server yet: verify again, growing delay
+ *      \-- a customer's record clashes: parked, dns = conflict
+ *   remove --> verify_removed --> (parked: removed)
+ *
+ * Every step is idempotent and persisted before the next one starts, so a
+ * crash anywhere resumes from PostgreSQL.  Waiting is the job's
+ * next_attempt_at, never a sleeping thread.
+ */
+#ifndef RZ_RECONCILE_H
+#define RZ_RECONCILE_H
+
+#include <libpq-fe.h>
+
+#include "daemon/config.h"
+#include "daemon/store.h"
+
+/* What a step leaves for store_job_finish(); strings live in the struct. */
+struct rz_step_out {
+	struct rz_step_result res;
+	char last_error[2600];
+	char audit[4096];
+	char *state_json;        /* malloc'ed or NULL */
+};
+
+/* Run the claimed job's current step.  Never fails: failures become a
+ * result that retries with backoff.  Free out->state_json after use. */
+void rz_step_run(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                 struct rz_step_out *out);
+
+/*
+ * Delay before retry number attempts (1 = first retry) of a failed step:
+ * base * 2^(attempts-1), at most cap, then spread by jitter in [0,1)
+ * over +-25% so that many domains failing together do not retry together.
+ */
+double rz_backoff(int attempts, double base, double cap, double jitter);
+
+/* Delay before the next propagation check: short first, growing to 2 s. */
+double rz_check_delay(int polls);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * store.h - the daemon's PostgreSQL operations: intake, state, jobs, ledger,
+ * audit.  Every value goes through PQexecParams.  Each function that writes
+ * does so in one transaction and returns RZ_EDB (message in err) on any
+ * database failure, with the transaction rolled back.
+ */
+#ifndef RZ_STORE_H
+#define RZ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#include "daemon/request.h"
+#include "zonegen/knot.h"
+
+/*
+ * Store one checked request and compute its reply, in one transaction:
+ * the event (unique on its id), the desired state, the job, the audit
+ * line, a NOTIFY for the workers.  A replayed id gets the first reply back
+ * (*replayed set) and changes nothing; the same id with another body gets a
+ * bad_request reply.  zone: the Knot zone holding the domain (enable).
+ * On success *reply is a malloc'ed JSON reply and *changed says whether the
+ * state changed (to publish on the feed; *state is then filled).
+ */
+int store_intake(PGconn *c, const struct rz_req *req, const char *zone, char **reply,
+                 bool *replayed, bool *changed, struct rz_state *state,
+                 char *err, size_t errlen);
+
+/* The state of (domain, service); a domain never enabled reads as
+ * desired=disabled, dns=removed.  *found says which. */
+int store_state(PGconn *c, const char *domain, const char *service, struct rz_state *st,
+                bool *found, char *err, size_t errlen);
+
+/* One claimed job and what it needs. */
+struct rz_job {
+	long long id;
+	char domain[ZG_OWNER_SIZE];
+	char service[RZ_SERVICE_MAX + 1];
+	char kind[8];
+	char step[32];
+	long long generation;
+	int attempts;            /* failures so far in this step */
+	double step_age;         /* seconds since this step first ran */
+	char zone[ZG_OWNER_SIZE];
+	char profile[RZ_PROFILE_MAX + 1];
+	char desired[16];
+	char *params_json;       /* owned */
+	char *state_json;        /* owned: step data */
+};
+
+void rz_job_clear(struct rz_job *j);
+
+/* Claim the most overdue job whose claim is free or whose claimer's backend
+ * is gone (FOR UPDATE SKIP LOCKED).  *got false when none is due. */
+int store_job_claim(PGconn *c, const char *worker, struct rz_job *job, bool *got,
+                    char *err, size_t errlen);
+
+/* Seconds until the next job is due (capped at cap; 0 when one is due). */
+int store_job_wait(PGconn *c, double cap, double *secs, char *err, size_t errlen);
+
+/* How a step ended. */
+struct rz_step_result {
+	const char *next_step;   /* NULL: park the job (nothing left to do) */
+	double delay_s;          /* next attempt after this many seconds */
+	bool failed;             /* counts as a failure (attempts + 1) */
+	const char *dns;         /* new services.dns, or NULL to keep */
+	int active;              /* -1 keep, 0/1 set */
+	const char *last_error;  /* NULL clears it (unless failed) */
+	const char *state_json;  /* step data for the next step, or NULL to keep */
+	const char *audit_kind;  /* one audit line for the step, or NULL */
+	const char *audit_msg;
+};
+
+/* Persist a step's outcome and release the claim, unless the desired state
+ * changed meanwhile (generation): then only the claim is released and the
+ * newer work runs next.  *stale tells which; *changed whether services.dns
+ * or active changed (then *state is filled for the feed). */
+int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_result *r,
+                     bool *stale, bool *changed, struct rz_state *state,
+                     char *err, size_t errlen);
+
+/* Release every claim this connection holds (shutdown). */
+int store_release_claims(PGconn *c, char *err, size_t errlen);
+
+/* The ledger: records regzone put into the zone for (domain, service),
+ * not yet removed, pending ones included.  *out malloc'ed. */
+int store_ledger_live(PGconn *c, const char *domain, const char *service,
+                      struct zg_krec **out, size_t *n, char *err, size_t errlen);
+
+/* Write 'pending' ledger rows for records about to be set (inside the Knot
+ * transaction, before its commit). */
+int store_ledger_pending(PGconn *c, const struct rz_job *job, const struct zg_krec *recs,
+                         size_t n, char *err, size_t errlen);
+
+/* After a commit: wanted records become 'live', removed ones get their
+ * removed_at, and one audit line each. */
+int store_ledger_settle(PGconn *c, const struct rz_job *job,
+                        const struct zg_krec *want, size_t n_want,
+                        const struct zg_krec *removed, size_t n_removed,
+                        char *err, size_t errlen);
+
+/* One audit line (kind: event|step|record_added|record_removed|error|...). */
+int store_audit(PGconn *c, const char *domain, const char *service, const char *event_id,
+                const char *kind, const char *message, const char *detail_json,
+                char *err, size_t errlen);
+
+#endif
