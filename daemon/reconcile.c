@@ -169,24 +169,9 @@ static int knot_apply(const struct rz_config *cfg, PGconn *db, const struct rz_j
 	open_txn = true;
 	n_owners = owners_of(want, n_want, owned, n_owned, owners,
 	                     sizeof(owners) / sizeof(owners[0]));
-	for (size_t i = 0; i < n_owners; i++) {
-		struct zg_krec *got = NULL, *tmp;
-		size_t n_got = 0;
-
-		if ((ret = zg_knot_get(k, job->zone, owners[i], &got, &n_got, err, errlen)) != 0)
-			goto out;
-		tmp = n_got ? realloc(existing, (n_existing + n_got) * sizeof(*tmp)) : existing;
-		if (n_got && tmp == NULL) {
-			free(got);
-			ret = RZ_ENOMEM;
-			goto out;
-		}
-		existing = tmp;
-		if (n_got)
-			memcpy(existing + n_existing, got, n_got * sizeof(*got));
-		n_existing += n_got;
-		free(got);
-	}
+	if ((ret = zg_knot_get_many(k, job->zone, owners, n_owners, &existing, &n_existing, err,
+	                            errlen)) != 0)
+		goto out;
 	ret = zg_plan_publish(want, n_want, existing, n_existing, owned, n_owned, plan);
 	if (ret != 0) {
 		if (ret == RZ_ECONFLICT)
@@ -197,12 +182,9 @@ static int knot_apply(const struct rz_config *cfg, PGconn *db, const struct rz_j
 		goto out;    /* nothing to change: abort the empty transaction */
 	if ((ret = store_ledger_pending(db, job, plan->set, plan->n_set, err, errlen)) != 0)
 		goto out;
-	for (size_t i = 0; i < plan->n_unset; i++)
-		if ((ret = zg_knot_unset(k, job->zone, &plan->unset[i], err, errlen)) != 0)
-			goto out;
-	for (size_t i = 0; i < plan->n_set; i++)
-		if ((ret = zg_knot_set(k, job->zone, &plan->set[i], err, errlen)) != 0)
-			goto out;
+	if ((ret = zg_knot_unset_many(k, job->zone, plan->unset, plan->n_unset, err, errlen)) != 0 ||
+	    (ret = zg_knot_set_many(k, job->zone, plan->set, plan->n_set, err, errlen)) != 0)
+		goto out;
 	if ((ret = zg_knot_diff(k, job->zone, diff, err, errlen)) != 0)
 		goto out;
 	ret = zg_knot_commit(k, job->zone, err, errlen);

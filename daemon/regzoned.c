@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,14 +39,19 @@
 #include "zonegen/knot.h"
 
 #define MAX_WORKERS 64
-#define ZONE_CACHE 1024
-#define ZONE_CACHE_TTL 60      /* seconds a "zone is served" answer is trusted */
+#define ZONES_MAX_AGE 60.0     /* relist knotd's zones at least this often, s */
+#define ZONES_MIN_AGE 1.0      /* ... and on a miss at most this often */
 #define WAIT_CAP 5.0           /* longest idle wait of a worker, seconds */
+#define INTAKE_BATCH 256       /* requests stored in one transaction, at most */
 
-/* Zones recently seen served by knotd (intake checks every enable). */
-struct zone_cache {
-	char zone[ZONE_CACHE][ZG_OWNER_SIZE];
-	time_t until[ZONE_CACHE];
+/* The zones knotd serves, as of the last listing (intake checks every
+ * enable against it without a control round trip per request). */
+struct zone_set {
+	char **names;
+	size_t n;
+	char **slots;            /* open addressing over names */
+	size_t n_slots;
+	double loaded;           /* monotonic seconds; 0 = never */
 };
 
 struct daemon {
@@ -56,7 +62,7 @@ struct daemon {
 	int stop_fd;                   /* eventfd: readable once stopping */
 	atomic_bool stopping;
 	char host[64];
-	struct zone_cache zones;
+	struct zone_set zones;
 };
 
 struct worker {
@@ -200,119 +206,263 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Is domain in a zone knotd serves?  0 with zone set, RZ_ENOENT, or an
- * error (knotd unreachable) with err set. */
-static int zone_lookup(struct daemon *d, const char *domain, char *zone, size_t zonelen,
-                       char *err, size_t errlen)
+static double mono(void)
 {
-	struct zone_cache *zc = &d->zones;
-	time_t now = time(NULL);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t zone_hash(const char *name, size_t n_slots)
+{
+	size_t h = 5381;
+
+	for (const char *p = name; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return h % n_slots;
+}
+
+static bool zones_has(const struct zone_set *zs, const char *name)
+{
+	if (zs->n_slots == 0)
+		return false;
+	for (size_t h = zone_hash(name, zs->n_slots); zs->slots[h] != NULL;
+	     h = (h + 1) % zs->n_slots)
+		if (strcmp(zs->slots[h], name) == 0)
+			return true;
+	return false;
+}
+
+static void zones_clear(struct zone_set *zs)
+{
+	zg_knot_zones_free(zs->names, zs->n);
+	free(zs->slots);
+	memset(zs, 0, sizeof(*zs));
+}
+
+/* List knotd's zones again; on failure the old list stays. */
+static int zones_refresh(struct daemon *d, char *err, size_t errlen)
+{
+	struct zone_set next = { 0 };
 	struct zg_knot *k = NULL;
-	unsigned h = 5381;
 	int ret;
 
-	/* the domain or one of its parents, as cached */
-	for (const char *c = domain; c != NULL; c = strchr(c, '.') ? strchr(c, '.') + 1 : NULL) {
-		h = 5381;
-		for (const char *p = c; *p; p++)
-			h = h * 33 + (unsigned char)*p;
-		h %= ZONE_CACHE;
-		if (zc->until[h] > now && strcmp(zc->zone[h], c) == 0) {
-			snprintf(zone, zonelen, "%s", c);
-			return 0;
-		}
-	}
 	if ((ret = zg_knot_open(d->cfg->knot_socket, d->cfg->knot_timeout_ms, &k, err,
 	                        errlen)) != 0)
 		return ret;
-	ret = zg_knot_zone_of(k, domain, zone, zonelen, err, errlen);
+	ret = zg_knot_zones(k, &next.names, &next.n, err, errlen);
 	zg_knot_close(k);
-	if (ret == 0) {
-		h = 5381;
-		for (const char *p = zone; *p; p++)
-			h = h * 33 + (unsigned char)*p;
-		h %= ZONE_CACHE;
-		snprintf(zc->zone[h], sizeof(zc->zone[h]), "%s", zone);
-		zc->until[h] = now + ZONE_CACHE_TTL;
+	if (ret != 0)
+		return ret;
+	next.n_slots = next.n * 2 + 1;
+	if ((next.slots = calloc(next.n_slots, sizeof(*next.slots))) == NULL) {
+		zones_clear(&next);
+		return RZ_ENOMEM;
 	}
-	return ret;
+	for (size_t i = 0; i < next.n; i++) {
+		size_t h = zone_hash(next.names[i], next.n_slots);
+
+		while (next.slots[h] != NULL)
+			h = (h + 1) % next.n_slots;
+		next.slots[h] = next.names[i];
+	}
+	next.loaded = mono();
+	zones_clear(&d->zones);
+	d->zones = next;
+	return 0;
 }
 
-/* One request -> one reply (malloc'ed). */
-static char *handle_request(struct daemon *d, PGconn **db, const char *buf, size_t len)
+/* Is domain in a zone knotd serves (the domain itself or its closest
+ * parent with two labels or more)?  0 with zone set, RZ_ENOENT, or an
+ * error (knotd unreachable and no list yet) with err set. */
+static int zone_lookup(struct daemon *d, const char *domain, char *zone, size_t zonelen,
+                       char *err, size_t errlen)
 {
-	struct rz_req req;
-	struct rz_req_error rerr;
-	struct rz_state st;
-	char zone[ZG_OWNER_SIZE] = "", err[1024] = "", *reply = NULL;
-	bool replayed = false, changed = false, found;
+	double age = mono() - d->zones.loaded;
 	int ret;
 
-	memset(&req, 0, sizeof(req));
-	if (rz_req_parse(d->cfg, buf, len, &req, &rerr) != 0) {
-		rz_log(RZ_LOG_INFO, "request %s refused: %s: %s", req.id[0] ? req.id : "(no id)",
-		       rz_rcode_name(rerr.code), rerr.message);
-		reply = rz_reply_error(req.id, rerr.code, rerr.message);
-		goto out;
+	if (d->zones.loaded == 0 || age > ZONES_MAX_AGE) {
+		ret = zones_refresh(d, err, errlen);
+		if (ret != 0 && d->zones.loaded == 0)
+			return ret;
+		if (ret != 0)
+			rz_log(RZ_LOG_WARN, "cannot list knotd's zones (using the list from %.0f s "
+			       "ago): %s", age, err);
 	}
-	if (req.action == RZ_ACT_RENEW) {
-		reply = rz_reply_error(req.id, RZ_RC_BAD_REQUEST, "renew: this regzoned does not "
-		                       "manage certificates yet");
-		goto out;
+	for (int pass = 0; pass < 2; pass++) {
+		for (const char *c = domain; c != NULL && strchr(c, '.') != NULL;
+		     c = strchr(c, '.') + 1) {
+			if (zones_has(&d->zones, c)) {
+				snprintf(zone, zonelen, "%s", c);
+				return 0;
+			}
+		}
+		/* A zone added since the last listing: look again, not too often. */
+		if (pass > 0 || mono() - d->zones.loaded < ZONES_MIN_AGE ||
+		    zones_refresh(d, err, errlen) != 0)
+			break;
 	}
-	if (req.action == RZ_ACT_ENABLE) {
-		ret = zone_lookup(d, req.domain, zone, sizeof(zone), err, sizeof(err));
+	snprintf(err, errlen, "no zone served by knotd holds %s", domain);
+	return RZ_ENOENT;
+}
+
+/* (Re)connect the intake's database connection. */
+static int intake_connect(struct daemon *d, PGconn **db, char *err, size_t errlen)
+{
+	if (*db != NULL && PQstatus(*db) == CONNECTION_OK)
+		return 0;
+	PQfinish(*db);
+	*db = NULL;
+	if (db_connect(d->cfg->db_conninfo, db, err, errlen) != 0)
+		return RZ_EDB;
+	if (store_intake_prepare(*db, err, errlen) != 0) {
+		PQfinish(*db);
+		*db = NULL;
+		return RZ_EDB;
+	}
+	return 0;
+}
+
+/* One message from the request socket and what becomes of it. */
+struct msg {
+	zmq_msg_t frames[4];
+	int n_frames;
+	struct rz_req req;
+	char zone[ZG_OWNER_SIZE];
+	char *reply;            /* set once answered */
+	bool in_batch;
+	struct store_intake_item item;
+};
+
+static void msg_free(struct msg *m)
+{
+	for (int i = 0; i < m->n_frames; i++)
+		zmq_msg_close(&m->frames[i]);
+	rz_req_clear(&m->req);
+	free(m->reply);
+	free(m->item.reply);
+}
+
+/* Check one request; answer it unless it needs the database batch. */
+static void intake_check(struct daemon *d, struct msg *m)
+{
+	struct rz_req_error rerr;
+	const zmq_msg_t *body;
+	char err[1024] = "";
+	int ret;
+
+	memset(&m->req, 0, sizeof(m->req));
+	if (!(m->n_frames == 3 && zmq_msg_size(&m->frames[1]) == 0) && m->n_frames != 2) {
+		m->reply = rz_reply_error(NULL, RZ_RC_BAD_REQUEST, "expected one JSON object per "
+		                          "message");
+		return;
+	}
+	body = &m->frames[m->n_frames - 1];
+	if (rz_req_parse(d->cfg, zmq_msg_data((zmq_msg_t *)body), zmq_msg_size(body), &m->req,
+	                 &rerr) != 0) {
+		rz_log(RZ_LOG_INFO, "request %s refused: %s: %s",
+		       m->req.id[0] ? m->req.id : "(no id)", rz_rcode_name(rerr.code), rerr.message);
+		m->reply = rz_reply_error(m->req.id, rerr.code, rerr.message);
+		return;
+	}
+	if (m->req.action == RZ_ACT_RENEW) {
+		m->reply = rz_reply_error(m->req.id, RZ_RC_BAD_REQUEST, "renew: this regzoned does "
+		                          "not manage certificates yet");
+		return;
+	}
+	if (m->req.action == RZ_ACT_ENABLE) {
+		ret = zone_lookup(d, m->req.domain, m->zone, sizeof(m->zone), err, sizeof(err));
 		if (ret == RZ_ENOENT) {
-			reply = rz_reply_error(req.id, RZ_RC_ZONE_NOT_SERVED, err);
-			goto out;
+			m->reply = rz_reply_error(m->req.id, RZ_RC_ZONE_NOT_SERVED, err);
+			return;
 		}
 		if (ret != 0) {
-			rz_log_zone(RZ_LOG_WARN, req.domain, "request %s: %s", req.id, err);
-			reply = rz_reply_error(req.id, RZ_RC_UNAVAILABLE, "cannot reach knotd to check "
-			                       "the zone; try again later");
-			goto out;
+			rz_log_zone(RZ_LOG_WARN, m->req.domain, "request %s: %s", m->req.id, err);
+			m->reply = rz_reply_error(m->req.id, RZ_RC_UNAVAILABLE, "cannot reach knotd to "
+			                          "check the zone; try again later");
+			return;
 		}
 	}
-	/* PostgreSQL: one try, one reconnect; never "ok" unless committed. */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (*db == NULL || PQstatus(*db) != CONNECTION_OK) {
-			PQfinish(*db);
-			*db = NULL;
-			if (db_connect(d->cfg->db_conninfo, db, err, sizeof(err)) != 0)
-				continue;
-		}
-		if (req.action == RZ_ACT_STATUS) {
-			ret = store_state(*db, req.domain, req.service, &st, &found, err, sizeof(err));
-			if (ret == 0) {
-				json_t *j = rz_state_json(&st);
+	if (m->req.action != RZ_ACT_STATUS) {
+		m->in_batch = true;
+		m->item.req = &m->req;
+		m->item.zone = m->zone;
+	}
+}
 
-				reply = rz_reply_ok(req.id, j);
-				json_decref(j);
-				goto out;
-			}
-		} else {
-			ret = store_intake(*db, &req, zone, &reply, &replayed, &changed, &st, err,
-			                   sizeof(err));
-			if (ret == 0) {
-				rz_log_zone(RZ_LOG_INFO, req.domain, "event %s: %s%s", req.id,
-				            rz_action_name(req.action), replayed ? " (replay)" :
-				            changed ? "" : " (no change)");
-				if (changed)
-					feed_publish(d, &st);
-				goto out;
-			}
-		}
-		if (PQstatus(*db) == CONNECTION_OK)
-			break;   /* a real SQL error, not a lost connection */
+static void answer_status(struct daemon *d, PGconn **db, struct msg *m)
+{
+	struct rz_state st;
+	char err[1024];
+	bool found;
+
+	if (intake_connect(d, db, err, sizeof(err)) == 0 &&
+	    store_state(*db, m->req.domain, m->req.service, &st, &found, err, sizeof(err)) == 0) {
+		json_t *j = rz_state_json(&st);
+
+		m->reply = rz_reply_ok(m->req.id, j);
+		json_decref(j);
+		return;
+	}
+	if (*db != NULL && PQstatus(*db) != CONNECTION_OK) {
 		PQfinish(*db);
 		*db = NULL;
 	}
-	rz_log_zone(RZ_LOG_ERR, req.domain, "request %s not stored: %s", req.id, err);
-	reply = rz_reply_error(req.id, RZ_RC_UNAVAILABLE, "the database is unavailable; "
-	                       "nothing was stored, try again later");
-out:
-	rz_req_clear(&req);
-	return reply;
+	rz_log_zone(RZ_LOG_ERR, m->req.domain, "status %s: %s", m->req.id, err);
+	m->reply = rz_reply_error(m->req.id, RZ_RC_UNAVAILABLE, "the database is unavailable; "
+	                          "try again later");
+}
+
+/*
+ * Store the batched requests: one transaction for all; if it fails, once
+ * more after a reconnect, then one by one so that a single bad item cannot
+ * refuse the others.  Nothing is acknowledged that was not committed.
+ */
+static void store_batch(struct daemon *d, PGconn **db, struct msg **batch, size_t n)
+{
+	struct store_intake_item *items = calloc(n, sizeof(*items));
+	char err[1024] = "";
+	int ret = RZ_ENOMEM;
+
+	for (size_t i = 0; items != NULL && i < n; i++)
+		items[i] = batch[i]->item;
+	for (int attempt = 0; items != NULL && attempt < 2; attempt++) {
+		if ((ret = intake_connect(d, db, err, sizeof(err))) != 0)
+			continue;
+		if ((ret = store_intake_batch(*db, items, n, err, sizeof(err))) == 0)
+			break;
+		if (PQstatus(*db) == CONNECTION_OK)
+			break;
+	}
+	if (ret != 0 && n > 1 && items != NULL && *db != NULL && PQstatus(*db) == CONNECTION_OK) {
+		rz_log(RZ_LOG_WARN, "batch of %zu not stored (%s): storing one by one", n, err);
+		for (size_t i = 0; i < n; i++)
+			if (store_intake_batch(*db, &items[i], 1, err, sizeof(err)) != 0)
+				rz_log_zone(RZ_LOG_ERR, items[i].req->domain, "request %s not stored: %s",
+				            items[i].req->id, err);
+		ret = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct msg *m = batch[i];
+
+		if (items != NULL && ret == 0 && items[i].reply != NULL) {
+			m->reply = items[i].reply;
+			items[i].reply = NULL;
+			rz_log_zone(RZ_LOG_INFO, m->req.domain, "event %s: %s%s", m->req.id,
+			            rz_action_name(m->req.action), items[i].replayed ? " (replay)" :
+			            items[i].changed ? "" : " (no change)");
+			if (items[i].changed)
+				feed_publish(d, &items[i].st);
+		} else {
+			if (ret != 0)
+				rz_log_zone(RZ_LOG_ERR, m->req.domain, "request %s not stored: %s",
+				            m->req.id, err);
+			m->reply = rz_reply_error(m->req.id, RZ_RC_UNAVAILABLE, "the database is "
+			                          "unavailable; nothing was stored, try again later");
+		}
+	}
+	free(items);
 }
 
 /* Read a Z85 CURVE key file (40 characters); secret files must be private. */
@@ -458,7 +608,7 @@ static int serve(struct daemon *d, int sigfd)
 	}
 	rz_log(RZ_LOG_INFO, "serving requests on %s%s, state feed on %s", cfg->requests,
 	       cfg->curve_secret_file ? " (CURVE)" : "", cfg->feed);
-	if (db_connect(cfg->db_conninfo, &db, err, sizeof(err)) != 0)
+	if (intake_connect(d, &db, err, sizeof(err)) != 0)
 		rz_log(RZ_LOG_WARN, "%s (requests answer 'unavailable' until it is back)", err);
 
 	while (!atomic_load(&d->stopping)) {
@@ -480,31 +630,51 @@ static int serve(struct daemon *d, int sigfd)
 				rz_log(RZ_LOG_INFO, "signal %u: stopping", si.ssi_signo);
 			break;
 		}
-		for (;;) {   /* every message waiting, then back to poll */
-			zmq_msg_t f[4];
-			int n = recv_msg(router, f, 4);
-			char *reply;
+		/* Every message waiting (up to a batch), checked, then stored in
+		 * one transaction and answered. */
+		for (;;) {
+			struct msg *msgs = calloc(INTAKE_BATCH, sizeof(*msgs));
+			struct msg *batch[INTAKE_BATCH];
+			size_t n = 0, nb = 0;
 
-			if (n < 0)
+			if (msgs == NULL)
 				break;
-			/* [identity][empty][json] from DEALER/REQ, or [identity][json] */
-			if (n == 3 && zmq_msg_size(&f[1]) == 0) {
-				reply = handle_request(d, &db, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
-			} else if (n == 2) {
-				reply = handle_request(d, &db, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
-			} else {
-				reply = rz_reply_error(NULL, RZ_RC_BAD_REQUEST, "expected one JSON "
-				                       "object per message");
+			while (n < INTAKE_BATCH &&
+			       (msgs[n].n_frames = recv_msg(router, msgs[n].frames, 4)) >= 0) {
+				struct msg *m = &msgs[n++];
+				bool dup = false;
+
+				intake_check(d, m);
+				if (m->reply == NULL && m->req.action == RZ_ACT_STATUS)
+					answer_status(d, &db, m);
+				if (!m->in_batch)
+					continue;
+				for (size_t i = 0; i < nb; i++)
+					dup |= strcmp(batch[i]->req.id, m->req.id) == 0;
+				if (dup) {
+					/* the same id twice: the second sees the first stored */
+					store_batch(d, &db, batch, nb);
+					nb = 0;
+				}
+				batch[nb++] = m;
 			}
-			if (reply != NULL) {
-				zmq_send(router, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), ZMQ_SNDMORE);
-				if (n == 3)
-					zmq_send(router, "", 0, ZMQ_SNDMORE);
-				zmq_send(router, reply, strlen(reply), 0);
-				free(reply);
+			if (nb > 0)
+				store_batch(d, &db, batch, nb);
+			for (size_t i = 0; i < n; i++) {
+				struct msg *m = &msgs[i];
+
+				if (m->reply != NULL) {
+					zmq_send(router, zmq_msg_data(&m->frames[0]),
+					         zmq_msg_size(&m->frames[0]), ZMQ_SNDMORE);
+					if (m->n_frames == 3)
+						zmq_send(router, "", 0, ZMQ_SNDMORE);
+					zmq_send(router, m->reply, strlen(m->reply), 0);
+				}
+				msg_free(m);
 			}
-			for (int i = 0; i < n; i++)
-				zmq_msg_close(&f[i]);
+			free(msgs);
+			if (n < INTAKE_BATCH)
+				break;
 		}
 	}
 	rc = 0;
@@ -596,6 +766,7 @@ stop:
 		zmq_ctx_term(d->zctx);
 	rz_log(RZ_LOG_INFO, "stopped");
 out:
+	zones_clear(&d->zones);
 	PQfinish(db);
 	if (sigfd >= 0)
 		close(sigfd);

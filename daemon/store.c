@@ -57,19 +57,24 @@ static void rollback(PGconn *c)
 	"WHERE domain = s.domain AND service = s.service AND revoked_at IS NULL " \
 	"ORDER BY not_after DESC LIMIT 1) ce ON true "
 
-static void state_from_row(const PGresult *r, int row, struct rz_state *st)
+static void state_from_row_at(const PGresult *r, int row, int o, struct rz_state *st)
 {
 	memset(st, 0, sizeof(*st));
-	snprintf(st->domain, sizeof(st->domain), "%s", PQgetvalue(r, row, 0));
-	snprintf(st->service, sizeof(st->service), "%s", PQgetvalue(r, row, 1));
-	snprintf(st->desired, sizeof(st->desired), "%s", PQgetvalue(r, row, 2));
-	snprintf(st->dns, sizeof(st->dns), "%s", PQgetvalue(r, row, 3));
-	snprintf(st->cert_state, sizeof(st->cert_state), "%s", PQgetvalue(r, row, 4));
-	snprintf(st->not_after, sizeof(st->not_after), "%s", PQgetvalue(r, row, 5));
-	snprintf(st->serial, sizeof(st->serial), "%s", PQgetvalue(r, row, 6));
-	st->active = strcmp(PQgetvalue(r, row, 7), "t") == 0;
-	snprintf(st->last_error, sizeof(st->last_error), "%s", PQgetvalue(r, row, 8));
-	snprintf(st->updated_at, sizeof(st->updated_at), "%s", PQgetvalue(r, row, 9));
+	snprintf(st->domain, sizeof(st->domain), "%s", PQgetvalue(r, row, o + 0));
+	snprintf(st->service, sizeof(st->service), "%s", PQgetvalue(r, row, o + 1));
+	snprintf(st->desired, sizeof(st->desired), "%s", PQgetvalue(r, row, o + 2));
+	snprintf(st->dns, sizeof(st->dns), "%s", PQgetvalue(r, row, o + 3));
+	snprintf(st->cert_state, sizeof(st->cert_state), "%s", PQgetvalue(r, row, o + 4));
+	snprintf(st->not_after, sizeof(st->not_after), "%s", PQgetvalue(r, row, o + 5));
+	snprintf(st->serial, sizeof(st->serial), "%s", PQgetvalue(r, row, o + 6));
+	st->active = strcmp(PQgetvalue(r, row, o + 7), "t") == 0;
+	snprintf(st->last_error, sizeof(st->last_error), "%s", PQgetvalue(r, row, o + 8));
+	snprintf(st->updated_at, sizeof(st->updated_at), "%s", PQgetvalue(r, row, o + 9));
+}
+
+static void state_from_row(const PGresult *r, int row, struct rz_state *st)
+{
+	state_from_row_at(r, row, 0, st);
 }
 
 static void state_absent(const char *domain, const char *service, struct rz_state *st)
@@ -101,163 +106,350 @@ int store_state(PGconn *c, const char *domain, const char *service, struct rz_st
 	return 0;
 }
 
-/* The desired-state change of one request, inside the intake transaction.
- * *changed: a row was written. */
-static int apply_action(PGconn *c, const struct rz_req *req, const char *zone, bool *changed,
-                        char *err, size_t errlen)
+/*
+ * The intake's statements, prepared once per connection.  Each returns the
+ * state after the request (STATE_COLS order) and a first column saying
+ * whether it changed anything.  A data-modifying CTE's effect is invisible
+ * to its own outer query, so the new row comes from RETURNING and the old
+ * one from the table only when nothing was written.
+ */
+#define INTAKE_STATE_SEL(src) \
+	"SELECT " STATE_COLS " FROM " src " s LEFT JOIN LATERAL (SELECT not_after, serial " \
+	"FROM certificates WHERE domain = s.domain AND service = s.service AND " \
+	"revoked_at IS NULL ORDER BY not_after DESC LIMIT 1) ce ON true"
+
+static const struct {
+	const char *name;
+	int n_params;
+	const char *sql;
+} intake_stmts[] = {
+	{ "rz_enable", 5,
+	  /* A re-sent enable with the same profile and params changes nothing,
+	   * unless the service is in conflict or error: then it retries. */
+	  "WITH up AS (INSERT INTO services AS s (domain, service, zone, profile, params, desired) "
+	  "VALUES ($1, $2, $3, $4, $5::jsonb, 'enabled') "
+	  "ON CONFLICT (domain, service) DO UPDATE SET desired = 'enabled', "
+	  "zone = EXCLUDED.zone, profile = EXCLUDED.profile, params = EXCLUDED.params, "
+	  "generation = s.generation + 1, dns = 'pending', last_error = NULL, updated_at = now() "
+	  "WHERE s.desired <> 'enabled' OR s.profile <> EXCLUDED.profile "
+	  "OR s.params <> EXCLUDED.params OR s.zone <> EXCLUDED.zone "
+	  "OR s.dns IN ('conflict', 'error') RETURNING *), "
+	  "job AS (INSERT INTO jobs (domain, service, kind, step, generation) "
+	  "SELECT domain, service, 'dns', 'publish', generation FROM up "
+	  "ON CONFLICT (domain, service, kind) DO UPDATE SET step = 'publish', priority = 1, "
+	  "generation = EXCLUDED.generation, next_attempt_at = now(), attempts = 0, "
+	  "first_attempt_at = NULL, last_error = NULL, state = '{}', updated_at = now()) "
+	  "SELECT true, x.* FROM (" INTAKE_STATE_SEL("up") ") x "
+	  "UNION ALL SELECT false, x.* FROM (" INTAKE_STATE_SEL("services") " WHERE s.domain = $1 "
+	  "AND s.service = $2 AND NOT EXISTS (SELECT 1 FROM up)) x" },
+	{ "rz_disable", 2,
+	  "WITH up AS (UPDATE services SET desired = 'disabled', generation = generation + 1, "
+	  "dns = 'removing', active = false, last_error = NULL, updated_at = now() "
+	  "WHERE domain = $1 AND service = $2 AND "
+	  "(desired <> 'disabled' OR dns IN ('conflict', 'error')) RETURNING *), "
+	  "job AS (UPDATE jobs j SET step = 'remove', priority = 1, generation = up.generation, "
+	  "next_attempt_at = now(), attempts = 0, first_attempt_at = NULL, last_error = NULL, "
+	  "state = '{}', updated_at = now() FROM up WHERE j.domain = up.domain "
+	  "AND j.service = up.service AND j.kind = 'dns') "
+	  "SELECT true, x.* FROM (" INTAKE_STATE_SEL("up") ") x "
+	  "UNION ALL SELECT false, x.* FROM (" INTAKE_STATE_SEL("services") " WHERE s.domain = $1 "
+	  "AND s.service = $2 AND NOT EXISTS (SELECT 1 FROM up)) x" },
+	{ "rz_events", 9,
+	  /* Every event of a batch, and its audit line, in one statement. */
+	  "WITH e AS (INSERT INTO events (id, action, service, domain, profile, params, "
+	  "body_sha256, reply) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+	  "$4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[])) "
+	  "INSERT INTO audit (domain, service, event_id, kind, message) "
+	  "SELECT * FROM unnest($4::text[], $3::text[], $1::text[], "
+	  "array_fill('event'::text, ARRAY[cardinality($1::text[])]), $9::text[])" },
+	{ "rz_replays", 1,
+	  "SELECT id, body_sha256, reply FROM events WHERE id = ANY($1::text[])" },
+};
+
+int store_intake_prepare(PGconn *c, char *err, size_t errlen)
 {
-	PGresult *r = NULL;
-	const char *p[6];
-	int ret = 0;
+	for (size_t i = 0; i < sizeof(intake_stmts) / sizeof(intake_stmts[0]); i++) {
+		PGresult *r = PQprepare(c, intake_stmts[i].name, intake_stmts[i].sql,
+		                        intake_stmts[i].n_params, NULL);
 
-	*changed = false;
-	if (req->action == RZ_ACT_ENABLE) {
-		p[0] = req->domain;
-		p[1] = req->service;
-		p[2] = zone;
-		p[3] = req->profile;
-		p[4] = req->params_json;
-		/* A re-sent enable with the same profile and params changes nothing,
-		 * unless the service is in conflict or error: then it retries. */
-		r = q(c, "INSERT INTO services AS s (domain, service, zone, profile, params, desired) "
-		      "VALUES ($1, $2, $3, $4, $5::jsonb, 'enabled') "
-		      "ON CONFLICT (domain, service) DO UPDATE SET desired = 'enabled', "
-		      "zone = EXCLUDED.zone, profile = EXCLUDED.profile, params = EXCLUDED.params, "
-		      "generation = s.generation + 1, dns = 'pending', last_error = NULL, "
-		      "updated_at = now() "
-		      "WHERE s.desired <> 'enabled' OR s.profile <> EXCLUDED.profile "
-		      "OR s.params <> EXCLUDED.params OR s.zone <> EXCLUDED.zone "
-		      "OR s.dns IN ('conflict', 'error') "
-		      "RETURNING generation", 5, p, PGRES_TUPLES_OK, err, errlen);
-		if (r == NULL)
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			snprintf(err, errlen, "database: preparing %s: %.*s", intake_stmts[i].name,
+			         (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+			PQclear(r);
 			return RZ_EDB;
-		if (PQntuples(r) == 1) {
-			const char *jp[] = { req->domain, req->service, PQgetvalue(r, 0, 0) };
-
-			*changed = true;
-			ret = cmd(c, "INSERT INTO jobs (domain, service, kind, step, generation) "
-			          "VALUES ($1, $2, 'dns', 'publish', $3::bigint) "
-			          "ON CONFLICT (domain, service, kind) DO UPDATE SET step = 'publish', "
-			          "generation = EXCLUDED.generation, next_attempt_at = now(), "
-			          "attempts = 0, first_attempt_at = NULL, last_error = NULL, "
-			          "state = '{}', updated_at = now()", 3, jp, err, errlen);
 		}
-	} else if (req->action == RZ_ACT_DISABLE) {
-		p[0] = req->domain;
-		p[1] = req->service;
-		r = q(c, "UPDATE services SET desired = 'disabled', generation = generation + 1, "
-		      "dns = 'removing', active = false, last_error = NULL, updated_at = now() "
-		      "WHERE domain = $1 AND service = $2 AND "
-		      "(desired <> 'disabled' OR dns IN ('conflict', 'error')) "
-		      "RETURNING generation", 2, p, PGRES_TUPLES_OK, err, errlen);
-		if (r == NULL)
-			return RZ_EDB;
-		if (PQntuples(r) == 1) {
-			const char *jp[] = { req->domain, req->service, PQgetvalue(r, 0, 0) };
-
-			*changed = true;
-			ret = cmd(c, "UPDATE jobs SET step = 'remove', generation = $3::bigint, "
-			          "next_attempt_at = now(), attempts = 0, first_attempt_at = NULL, "
-			          "last_error = NULL, state = '{}', updated_at = now() "
-			          "WHERE domain = $1 AND service = $2 AND kind = 'dns'", 3, jp,
-			          err, errlen);
-		}
+		PQclear(r);
 	}
-	PQclear(r);
-	if (ret == 0 && *changed)
-		ret = cmd(c, "NOTIFY rz_jobs", 0, NULL, err, errlen);
-	return ret;
+	return 0;
 }
 
-static int intake_once(PGconn *c, const struct rz_req *req, const char *zone, char **reply,
-                       bool *replayed, bool *changed, struct rz_state *st,
-                       char *err, size_t errlen)
+/* A text[] literal of n values (NULL elements allowed). */
+static char *pg_ptr_array(const char *const *vals, size_t n)
 {
-	const char *p[8];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	fputc('{', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			fputc(',', f);
+		if (vals[i] == NULL) {
+			fputs("NULL", f);
+			continue;
+		}
+		fputc('"', f);
+		for (const char *v = vals[i]; *v != '\0'; v++) {
+			if (*v == '"' || *v == '\\')
+				fputc('\\', f);
+			fputc(*v, f);
+		}
+		fputc('"', f);
+	}
+	fputc('}', f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int exec_prepared(PGconn *c, const char *name, int n, const char *const *p,
+                         PGresult **out, char *err, size_t errlen)
+{
+	PGresult *r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "database: %.*s", (int)strcspn(PQresultErrorMessage(r), "\n"),
+		         PQresultErrorMessage(r));
+		PQclear(r);
+		return RZ_EDB;
+	}
+	if (out != NULL)
+		*out = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
+/* Replays: ids already stored get their first reply (or a refusal when the
+ * body differs) and are not applied again. */
+static int intake_replays(PGconn *c, struct store_intake_item *items, size_t n,
+                          char *err, size_t errlen)
+{
+	const char **ids = calloc(n, sizeof(*ids));
+	char *arr;
 	PGresult *r = NULL;
-	json_t *sj = NULL;
-	char audit[256];
-	bool found;
 	int ret;
 
-	*reply = NULL;
-	*replayed = false;
-	*changed = false;
-	if ((ret = cmd(c, "BEGIN", 0, NULL, err, errlen)) != 0)
-		return ret;
-	p[0] = req->id;
-	r = q(c, "SELECT body_sha256, reply FROM events WHERE id = $1", 1, p,
-	      PGRES_TUPLES_OK, err, errlen);
-	if (r == NULL) {
-		ret = RZ_EDB;
-		goto out;
-	}
-	if (PQntuples(r) == 1) {
-		*replayed = true;
-		if (strcmp(PQgetvalue(r, 0, 0), req->body_sha256) == 0)
-			*reply = strdup(PQgetvalue(r, 0, 1));
-		else
-			*reply = rz_reply_error(req->id, RZ_RC_BAD_REQUEST, "id already used by "
-			                        "another request with a different body");
-		ret = *reply != NULL ? cmd(c, "COMMIT", 0, NULL, err, errlen) : RZ_ENOMEM;
-		goto out;
-	}
-	PQclear(r);
-	r = NULL;
-
-	if ((ret = apply_action(c, req, zone, changed, err, errlen)) != 0)
-		goto out;
-	if ((ret = store_state(c, req->domain, req->service, st, &found, err, errlen)) != 0)
-		goto out;
-	sj = rz_state_json(st);
-	*reply = sj != NULL ? rz_reply_ok(req->id, sj) : NULL;
-	if (*reply == NULL) {
-		ret = RZ_ENOMEM;
-		goto out;
-	}
-	p[1] = rz_action_name(req->action);
-	p[2] = req->service;
-	p[3] = req->domain;
-	p[4] = req->action == RZ_ACT_ENABLE ? req->profile : NULL;
-	p[5] = req->params_json != NULL ? req->params_json : "{}";
-	p[6] = req->body_sha256;
-	p[7] = *reply;
-	ret = cmd(c, "INSERT INTO events (id, action, service, domain, profile, params, "
-	          "body_sha256, reply) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)",
-	          8, p, err, errlen);
+	if (ids == NULL)
+		return RZ_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = items[i].req->id;
+	arr = pg_ptr_array(ids, n);
+	free(ids);
+	if (arr == NULL)
+		return RZ_ENOMEM;
+	ret = exec_prepared(c, "rz_replays", 1, (const char *const *)&arr, &r, err, errlen);
+	free(arr);
 	if (ret != 0)
-		goto out;
-	snprintf(audit, sizeof(audit), "%s requested%s%s%s", rz_action_name(req->action),
-	         req->action == RZ_ACT_ENABLE ? " (profile " : "",
-	         req->action == RZ_ACT_ENABLE ? req->profile : "",
-	         req->action == RZ_ACT_ENABLE ? ")" : "");
-	if (!*changed)
-		strncat(audit, ": already the desired state", sizeof(audit) - strlen(audit) - 1);
-	ret = store_audit(c, req->domain, req->service, req->id, "event", audit,
-	                  req->action == RZ_ACT_ENABLE ? req->params_json : NULL, err, errlen);
-	if (ret == 0)
-		ret = cmd(c, "COMMIT", 0, NULL, err, errlen);
-out:
+		return ret;
+	for (int row = 0; row < PQntuples(r); row++) {
+		for (size_t i = 0; i < n; i++) {
+			struct store_intake_item *it = &items[i];
+
+			if (it->replayed || strcmp(PQgetvalue(r, row, 0), it->req->id) != 0)
+				continue;
+			it->replayed = true;
+			if (strcmp(PQgetvalue(r, row, 1), it->req->body_sha256) == 0)
+				it->reply = strdup(PQgetvalue(r, row, 2));
+			else
+				it->reply = rz_reply_error(it->req->id, RZ_RC_BAD_REQUEST, "id already "
+				                           "used by another request with a different body");
+			if (it->reply == NULL) {
+				PQclear(r);
+				return RZ_ENOMEM;
+			}
+		}
+	}
 	PQclear(r);
-	json_decref(sj);
-	if (ret != 0) {
-		rollback(c);
-		free(*reply);
-		*reply = NULL;
+	return 0;
+}
+
+/* Send every item's state change in one pipeline, then read the states. */
+static int intake_apply(PGconn *c, struct store_intake_item *items, size_t n,
+                        char *err, size_t errlen)
+{
+	size_t sent = 0;
+	int ret = 0;
+
+	if (PQenterPipelineMode(c) != 1) {
+		snprintf(err, errlen, "database: cannot enter pipeline mode");
+		return RZ_EDB;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rz_req *q = items[i].req;
+		const char *pe[] = { q->domain, q->service, items[i].zone, q->profile,
+		                     q->params_json != NULL ? q->params_json : "{}" };
+		int ok;
+
+		if (items[i].replayed)
+			continue;
+		if (q->action == RZ_ACT_ENABLE)
+			ok = PQsendQueryPrepared(c, "rz_enable", 5, pe, NULL, NULL, 0);
+		else
+			ok = PQsendQueryPrepared(c, "rz_disable", 2, pe, NULL, NULL, 0);
+		if (!ok) {
+			snprintf(err, errlen, "database: %s", PQerrorMessage(c));
+			ret = RZ_EDB;
+			break;
+		}
+		sent++;
+	}
+	if (PQpipelineSync(c) != 1 && ret == 0) {
+		snprintf(err, errlen, "database: %s", PQerrorMessage(c));
+		ret = RZ_EDB;
+	}
+	/* Results come in order: one (then NULL) per query, then the sync. */
+	for (size_t i = 0, got = 0; got < sent; i++) {
+		PGresult *r;
+
+		if (items[i].replayed)
+			continue;
+		got++;
+		r = PQgetResult(c);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+			if (ret == 0) {
+				snprintf(err, errlen, "database: %.*s",
+				         (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+				ret = RZ_EDB;
+			}
+		} else if (ret == 0) {
+			items[i].changed = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+			/* the state columns follow the flag */
+			state_from_row_at(r, 0, 1, &items[i].st);
+		}
+		PQclear(r);
+		while ((r = PQgetResult(c)) != NULL)
+			PQclear(r);
+	}
+	for (;;) {   /* up to and including the sync */
+		PGresult *r = PQgetResult(c);
+		ExecStatusType st;
+
+		if (r == NULL)
+			continue;
+		st = PQresultStatus(r);
+		PQclear(r);
+		if (st == PGRES_PIPELINE_SYNC || PQstatus(c) != CONNECTION_OK)
+			break;
+	}
+	if (PQexitPipelineMode(c) != 1 && ret == 0) {
+		snprintf(err, errlen, "database: cannot leave pipeline mode");
+		ret = RZ_EDB;
 	}
 	return ret;
 }
 
-int store_intake(PGconn *c, const struct rz_req *req, const char *zone, char **reply,
-                 bool *replayed, bool *changed, struct rz_state *state,
-                 char *err, size_t errlen)
+/* Store the events (with their replies) and audit lines of the batch. */
+static int intake_events(PGconn *c, struct store_intake_item *items, size_t n,
+                         char *err, size_t errlen)
 {
-	int ret = intake_once(c, req, zone, reply, replayed, changed, state, err, errlen);
+	const char **cols[9];
+	char *arr[9] = { NULL }, (*msgs)[160] = calloc(n, sizeof(*msgs));
+	size_t m = 0;
+	int ret = RZ_ENOMEM;
 
-	/* Two requests with one id at once: the loser's INSERT hits the primary
-	 * key; run again and it is a replay. */
-	if (ret == RZ_EDB && strstr(err, "events_pkey") != NULL)
-		ret = intake_once(c, req, zone, reply, replayed, changed, state, err, errlen);
+	for (int k = 0; k < 9; k++)
+		cols[k] = calloc(n, sizeof(char *));
+	for (int k = 0; k < 9; k++)
+		if (cols[k] == NULL || msgs == NULL)
+			goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct rz_req *q = items[i].req;
+		bool en = q->action == RZ_ACT_ENABLE;
+
+		if (items[i].replayed)
+			continue;
+		snprintf(msgs[m], sizeof(msgs[m]), "%s requested%s%s%s%s", rz_action_name(q->action),
+		         en ? " (profile " : "", en ? q->profile : "", en ? ")" : "",
+		         items[i].changed ? "" : ": already the desired state");
+		cols[0][m] = q->id;
+		cols[1][m] = rz_action_name(q->action);
+		cols[2][m] = q->service;
+		cols[3][m] = q->domain;
+		cols[4][m] = en ? q->profile : NULL;
+		cols[5][m] = q->params_json != NULL ? q->params_json : "{}";
+		cols[6][m] = q->body_sha256;
+		cols[7][m] = items[i].reply;
+		cols[8][m] = msgs[m];
+		m++;
+	}
+	if (m == 0) {
+		ret = 0;
+		goto out;
+	}
+	for (int k = 0; k < 9; k++)
+		if ((arr[k] = pg_ptr_array(cols[k], m)) == NULL)
+			goto out;
+	ret = exec_prepared(c, "rz_events", 9, (const char *const *)arr, NULL, err, errlen);
+out:
+	if (ret == RZ_ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	for (int k = 0; k < 9; k++) {
+		free(cols[k]);
+		free(arr[k]);
+	}
+	free(msgs);
+	return ret;
+}
+
+int store_intake_batch(PGconn *c, struct store_intake_item *items, size_t n,
+                       char *err, size_t errlen)
+{
+	bool any_changed = false;
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		items[i].reply = NULL;
+		items[i].replayed = items[i].changed = false;
+	}
+	if ((ret = cmd(c, "BEGIN", 0, NULL, err, errlen)) != 0)
+		return ret;
+	if ((ret = intake_replays(c, items, n, err, errlen)) != 0 ||
+	    (ret = intake_apply(c, items, n, err, errlen)) != 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		json_t *sj;
+
+		if (items[i].replayed)
+			continue;
+		sj = rz_state_json(&items[i].st);
+		items[i].reply = sj != NULL ? rz_reply_ok(items[i].req->id, sj) : NULL;
+		json_decref(sj);
+		if (items[i].reply == NULL) {
+			snprintf(err, errlen, "out of memory");
+			ret = RZ_ENOMEM;
+			goto fail;
+		}
+		any_changed |= items[i].changed;
+	}
+	if ((ret = intake_events(c, items, n, err, errlen)) != 0)
+		goto fail;
+	if (any_changed && (ret = cmd(c, "NOTIFY rz_jobs", 0, NULL, err, errlen)) != 0)
+		goto fail;
+	if ((ret = cmd(c, "COMMIT", 0, NULL, err, errlen)) != 0)
+		goto fail;
+	return 0;
+fail:
+	rollback(c);
+	for (size_t i = 0; i < n; i++) {
+		free(items[i].reply);
+		items[i].reply = NULL;
+		items[i].replayed = items[i].changed = false;
+	}
 	return ret;
 }
 
@@ -279,7 +471,7 @@ int store_job_claim(PGconn *c, const char *worker, struct rz_job *job, bool *got
 	r = q(c, "WITH j AS (SELECT id FROM jobs WHERE next_attempt_at <= now() AND "
 	      "(claimed_pid IS NULL OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
 	      "WHERE a.pid = jobs.claimed_pid)) "
-	      "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+	      "ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
 	      "UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, "
 	      "claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) "
 	      "FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain "
@@ -360,6 +552,7 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 		 * a new step starts afresh.  NULL next step parks the job. */
 		r = q(c, "UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL, "
 		      "step = coalesce($3, step), "
+		      "priority = CASE WHEN coalesce($3, step) LIKE 'verify%' THEN 0 ELSE 1 END, "
 		      "next_attempt_at = CASE WHEN $3 IS NULL THEN 'infinity' "
 		      "  ELSE now() + make_interval(secs => $4::double precision) END, "
 		      "attempts = CASE WHEN $5::boolean THEN attempts + 1 "
@@ -457,22 +650,71 @@ int store_ledger_live(PGconn *c, const char *domain, const char *service,
 	return 0;
 }
 
-int store_ledger_pending(PGconn *c, const struct rz_job *job, const struct zg_krec *recs,
-                         size_t n, char *err, size_t errlen)
+/* A PostgreSQL array literal of n strings taken at stride from base:
+ * every element quoted, '"' and '\\' escaped.  malloc'ed. */
+static char *pg_text_array(const char *base, size_t stride, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		char ttl[16];
-		const char *p[] = { job->domain, job->service, job->zone, recs[i].owner, ttl,
-		                    recs[i].type, recs[i].data };
-		int ret;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
-		snprintf(ttl, sizeof(ttl), "%u", recs[i].ttl);
-		ret = cmd(c, "INSERT INTO published_records (domain, service, zone, owner, ttl, "
-		          "rtype, rdata, state) VALUES ($1, $2, $3, $4, $5::integer, $6, $7, 'pending') "
-		          "ON CONFLICT (zone, owner, rtype, rdata) WHERE removed_at IS NULL DO NOTHING",
-		          7, p, err, errlen);
-		if (ret != 0)
-			return ret;
+	if (f == NULL)
+		return NULL;
+	fputc('{', f);
+	for (size_t i = 0; i < n; i++) {
+		const char *v = base + i * stride;
+
+		fputs(i > 0 ? ",\"" : "\"", f);
+		for (; *v != '\0'; v++) {
+			if (*v == '"' || *v == '\\')
+				fputc('\\', f);
+			fputc(*v, f);
+		}
+		fputc('"', f);
+	}
+	fputc('}', f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The four columns of records as PostgreSQL array literals. */
+struct rec_arrays {
+	char *owners, *ttls, *types, *datas;
+};
+
+static void rec_arrays_free(struct rec_arrays *a)
+{
+	free(a->owners);
+	free(a->ttls);
+	free(a->types);
+	free(a->datas);
+}
+
+static int rec_arrays(const struct zg_krec *recs, size_t n, struct rec_arrays *a)
+{
+	size_t len = 0;
+	FILE *f;
+
+	memset(a, 0, sizeof(*a));
+	a->owners = pg_text_array(n ? recs[0].owner : "", sizeof(*recs), n);
+	a->types = pg_text_array(n ? recs[0].type : "", sizeof(*recs), n);
+	a->datas = pg_text_array(n ? recs[0].data : "", sizeof(*recs), n);
+	if ((f = open_memstream(&a->ttls, &len)) != NULL) {
+		fputc('{', f);
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "%s%u", i ? "," : "", recs[i].ttl);
+		fputc('}', f);
+		if (fclose(f) != 0) {
+			free(a->ttls);
+			a->ttls = NULL;
+		}
+	}
+	if (a->owners == NULL || a->types == NULL || a->datas == NULL || a->ttls == NULL) {
+		rec_arrays_free(a);
+		return RZ_ENOMEM;
 	}
 	return 0;
 }
@@ -482,52 +724,69 @@ int store_ledger_settle(PGconn *c, const struct rz_job *job,
                         const struct zg_krec *removed, size_t n_removed,
                         char *err, size_t errlen)
 {
-	char line[ZG_OWNER_SIZE + ZG_DATA_SIZE + 64];
+	struct rec_arrays w, r;
 	int ret;
 
-	if ((ret = cmd(c, "BEGIN", 0, NULL, err, errlen)) != 0)
-		return ret;
-	for (size_t i = 0; i < n_want; i++) {
-		const char *p[] = { job->domain, job->service, want[i].owner, want[i].type,
-		                    want[i].data };
-		PGresult *r = q(c, "UPDATE published_records SET state = 'live' "
-		                "WHERE domain = $1 AND service = $2 AND owner = $3 AND rtype = $4 "
-		                "AND rdata = $5 AND removed_at IS NULL AND state = 'pending' "
-		                "RETURNING id", 5, p, PGRES_TUPLES_OK, err, errlen);
-
-		if (r == NULL) {
-			ret = RZ_EDB;
-			goto out;
-		}
-		if (PQntuples(r) > 0) {
-			snprintf(line, sizeof(line), "added %s %u %s %s", want[i].owner, want[i].ttl,
-			         want[i].type, want[i].data);
-			ret = store_audit(c, job->domain, job->service, NULL, "record_added", line,
-			                  NULL, err, errlen);
-		}
-		PQclear(r);
-		if (ret != 0)
-			goto out;
+	if (rec_arrays(want, n_want, &w) != 0)
+		return RZ_ENOMEM;
+	if (rec_arrays(removed, n_removed, &r) != 0) {
+		rec_arrays_free(&w);
+		return RZ_ENOMEM;
 	}
-	for (size_t i = 0; i < n_removed; i++) {
-		const char *p[] = { job->domain, job->service, removed[i].owner, removed[i].type,
-		                    removed[i].data };
+	{
+		/* One statement: pending rows of wanted records go live, removed
+		 * records close, and each change leaves an audit line. */
+		const char *p[] = { job->domain, job->service, w.owners, w.ttls, w.types, w.datas,
+		                    r.owners, r.ttls, r.types, r.datas };
 
-		ret = cmd(c, "UPDATE published_records SET removed_at = now() "
-		          "WHERE domain = $1 AND service = $2 AND owner = $3 AND rtype = $4 "
-		          "AND rdata = $5 AND removed_at IS NULL", 5, p, err, errlen);
-		if (ret != 0)
-			goto out;
-		snprintf(line, sizeof(line), "removed %s %u %s %s", removed[i].owner,
-		         removed[i].ttl, removed[i].type, removed[i].data);
-		if ((ret = store_audit(c, job->domain, job->service, NULL, "record_removed", line,
-		                       NULL, err, errlen)) != 0)
-			goto out;
+		ret = cmd(c, "WITH live AS (UPDATE published_records pr SET state = 'live' "
+		          "  FROM unnest($3::text[], $4::integer[], $5::text[], $6::text[]) AS w(o, t, ty, d) "
+		          "  WHERE pr.domain = $1 AND pr.service = $2 AND pr.owner = w.o "
+		          "  AND pr.rtype = w.ty AND pr.rdata = w.d AND pr.removed_at IS NULL "
+		          "  AND pr.state = 'pending' "
+		          "  RETURNING pr.owner, pr.ttl, pr.rtype, pr.rdata), "
+		          "gone AS (UPDATE published_records pr SET removed_at = now() "
+		          "  FROM unnest($7::text[], $8::integer[], $9::text[], $10::text[]) AS g(o, t, ty, d) "
+		          "  WHERE pr.domain = $1 AND pr.service = $2 AND pr.owner = g.o "
+		          "  AND pr.rtype = g.ty AND pr.rdata = g.d AND pr.removed_at IS NULL "
+		          "  RETURNING pr.owner, pr.ttl, pr.rtype, pr.rdata) "
+		          "INSERT INTO audit (domain, service, kind, message) "
+		          "SELECT $1, $2, 'record_added', 'added ' || owner || ' ' || ttl || ' ' || "
+		          "  rtype || ' ' || rdata FROM live "
+		          "UNION ALL SELECT $1, $2, 'record_removed', 'removed ' || owner || ' ' || "
+		          "  ttl || ' ' || rtype || ' ' || rdata FROM gone",
+		          10, p, err, errlen);
 	}
-	ret = cmd(c, "COMMIT", 0, NULL, err, errlen);
-out:
-	if (ret != 0)
-		rollback(c);
+	rec_arrays_free(&w);
+	rec_arrays_free(&r);
+	return ret;
+}
+
+int store_ledger_pending(PGconn *c, const struct rz_job *job, const struct zg_krec *recs,
+                         size_t n, char *err, size_t errlen)
+{
+	struct rec_arrays a;
+	int ret;
+
+	if (n == 0)
+		return 0;
+	if (rec_arrays(recs, n, &a) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return RZ_ENOMEM;
+	}
+	{
+		const char *p[] = { job->domain, job->service, job->zone, a.owners, a.ttls, a.types,
+		                    a.datas };
+
+		/* One statement for all of them: this runs while the zone's Knot
+		 * transaction is open, so it must be short. */
+		ret = cmd(c, "INSERT INTO published_records (domain, service, zone, owner, ttl, "
+		          "rtype, rdata, state) SELECT $1, $2, $3, o, t, ty, d, 'pending' "
+		          "FROM unnest($4::text[], $5::integer[], $6::text[], $7::text[]) AS r(o, t, ty, d) "
+		          "ON CONFLICT (zone, owner, rtype, rdata) WHERE removed_at IS NULL DO NOTHING",
+		          7, p, err, errlen);
+	}
+	rec_arrays_free(&a);
 	return ret;
 }
 

@@ -14,18 +14,30 @@
 #include "daemon/request.h"
 #include "zonegen/knot.h"
 
+/* One request of an intake batch. */
+struct store_intake_item {
+	const struct rz_req *req;    /* enable or disable, checked */
+	const char *zone;            /* Knot zone holding the domain (enable) */
+	char *reply;                 /* out: malloc'ed JSON reply */
+	bool replayed;               /* out: the id was stored before */
+	bool changed;                /* out: the desired state changed (publish st) */
+	struct rz_state st;          /* out: the state after it */
+};
+
+/* Prepare the intake's statements on a new connection. */
+int store_intake_prepare(PGconn *c, char *err, size_t errlen);
+
 /*
- * Store one checked request and compute its reply, in one transaction:
- * the event (unique on its id), the desired state, the job, the audit
- * line, a NOTIFY for the workers.  A replayed id gets the first reply back
- * (*replayed set) and changes nothing; the same id with another body gets a
- * bad_request reply.  zone: the Knot zone holding the domain (enable).
- * On success *reply is a malloc'ed JSON reply and *changed says whether the
- * state changed (to publish on the feed; *state is then filled).
+ * Store a batch of checked requests in one transaction and compute their
+ * replies: replays get their first reply back (or bad_request when the
+ * same id comes with another body) and change nothing; the others change
+ * the desired state and their job, and store the event with its reply and
+ * an audit line; one NOTIFY wakes the workers.  Ids must be distinct within
+ * a batch.  On failure nothing is stored, no item has a reply, and the
+ * caller may try the items one by one to isolate the one at fault.
  */
-int store_intake(PGconn *c, const struct rz_req *req, const char *zone, char **reply,
-                 bool *replayed, bool *changed, struct rz_state *state,
-                 char *err, size_t errlen);
+int store_intake_batch(PGconn *c, struct store_intake_item *items, size_t n,
+                       char *err, size_t errlen);
 
 /* The state of (domain, service); a domain never enabled reads as
  * desired=disabled, dns=removed.  *found says which. */

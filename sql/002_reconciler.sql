@@ -5,6 +5,11 @@
 -- that backend is gone (the daemon died), the claim is void.
 ALTER TABLE jobs ADD COLUMN claimed_pid integer;
 ALTER TABLE jobs ADD COLUMN first_attempt_at timestamptz;
+-- Checks of propagation (cheap, no Knot transaction) go before publications,
+-- so that workers not holding knotd's control socket keep verifying.
+ALTER TABLE jobs ADD COLUMN priority smallint NOT NULL DEFAULT 1;
+DROP INDEX jobs_due_idx;
+CREATE INDEX jobs_due_idx ON jobs (priority, next_attempt_at);
 
 -- Ledger rows are written as 'pending' inside the Knot transaction, before
 -- its commit, and become 'live' after it: a crash in between leaves a row

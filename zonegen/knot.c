@@ -25,6 +25,7 @@ struct reply {
 	size_t text_len;
 	bool want_recs;
 	bool want_text;
+	bool nonode_ok;      /* "no such node" means an empty owner */
 	bool any_data;
 };
 
@@ -161,36 +162,44 @@ static int append_text(struct reply *r, knot_ctl_data_t *d)
 }
 
 /*
- * One command: DATA + BLOCK out, then every unit until the BLOCK that ends
- * the answer.  An ERROR item in any unit fails the command (its text goes to
- * err), but the answer is still read to its end so the connection stays in
- * step for the next command.
+ * One command, for one or several items: a DATA unit per record or owner
+ * (knotd runs the command once per unit of the block), then BLOCK; then
+ * every unit until the BLOCK that ends the answer.  An ERROR item in any
+ * unit fails the command (its text goes to err; "no such node" only when
+ * the reply does not accept it), but the answer is still read to its end
+ * so the connection stays in step for the next command.
  */
-static int ctl_cmd(struct zg_knot *k, const char *cmd, const char *zone,
-                   const struct zg_krec *rec, const char *owner, struct reply *r,
-                   char *err, size_t errlen)
+static int ctl_multi(struct zg_knot *k, const char *cmd, const char *zone,
+                     const struct zg_krec *recs, size_t n_recs,
+                     const char *const *owners, size_t n_owners,
+                     struct reply *r, char *err, size_t errlen)
 {
-	knot_ctl_data_t q = { 0 };
-	char ttl[16];
+	size_t units = n_recs + n_owners > 0 ? n_recs + n_owners : 1;
 	int ret, code = 0;
 
 	if (zone == NULL || zone[0] == '\0') {
 		seterr(err, errlen, "%s: %s", cmd, "refusing an empty zone name");
 		return RZ_EINVAL;
 	}
-	q[KNOT_CTL_IDX_CMD] = cmd;
-	q[KNOT_CTL_IDX_ZONE] = zone;
-	if (rec != NULL) {
-		snprintf(ttl, sizeof(ttl), "%u", rec->ttl);
-		q[KNOT_CTL_IDX_OWNER] = rec->owner;
-		q[KNOT_CTL_IDX_TTL] = ttl;
-		q[KNOT_CTL_IDX_TYPE] = rec->type;
-		q[KNOT_CTL_IDX_DATA] = rec->data;
-	} else if (owner != NULL) {
-		q[KNOT_CTL_IDX_OWNER] = owner;
+	for (size_t i = 0; i < units; i++) {
+		knot_ctl_data_t q = { [KNOT_CTL_IDX_CMD] = cmd, [KNOT_CTL_IDX_ZONE] = zone };
+		char ttl[16];
+
+		if (i < n_recs) {
+			snprintf(ttl, sizeof(ttl), "%u", recs[i].ttl);
+			q[KNOT_CTL_IDX_OWNER] = recs[i].owner;
+			q[KNOT_CTL_IDX_TTL] = ttl;
+			q[KNOT_CTL_IDX_TYPE] = recs[i].type;
+			q[KNOT_CTL_IDX_DATA] = recs[i].data;
+		} else if (i - n_recs < n_owners) {
+			q[KNOT_CTL_IDX_OWNER] = owners[i - n_recs];
+		}
+		if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_DATA, &q)) != KNOT_EOK) {
+			seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
+			return RZ_EIO;
+		}
 	}
-	if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_DATA, &q)) != KNOT_EOK ||
-	    (ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_BLOCK, NULL)) != KNOT_EOK) {
+	if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_BLOCK, NULL)) != KNOT_EOK) {
 		seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
 		return RZ_EIO;
 	}
@@ -210,6 +219,8 @@ static int ctl_cmd(struct zg_knot *k, const char *cmd, const char *zone,
 			return RZ_EIO;
 		}
 		if (d[KNOT_CTL_IDX_ERROR] != NULL) {
+			if (r != NULL && r->nonode_ok && strstr(d[KNOT_CTL_IDX_ERROR], "no such node"))
+				continue;   /* nothing at that owner */
 			if (code == 0) {
 				code = map_error(d[KNOT_CTL_IDX_ERROR]);
 				seterr(err, errlen, "%s: %s", cmd, d[KNOT_CTL_IDX_ERROR]);
@@ -227,22 +238,30 @@ static int ctl_cmd(struct zg_knot *k, const char *cmd, const char *zone,
 	return code;
 }
 
+static int ctl_cmd(struct zg_knot *k, const char *cmd, const char *zone,
+                   const struct zg_krec *rec, const char *owner, struct reply *r,
+                   char *err, size_t errlen)
+{
+	return ctl_multi(k, cmd, zone, rec, rec != NULL, &owner, owner != NULL, r, err, errlen);
+}
+
 int zg_knot_begin(struct zg_knot *k, const char *zone, char *err, size_t errlen)
 {
 	return ctl_cmd(k, "zone-begin", zone, NULL, NULL, NULL, err, errlen);
 }
 
-static int get_or_read(struct zg_knot *k, const char *cmd, const char *zone, const char *owner,
+static int rec_safe(const struct zg_krec *rec, char *err, size_t errlen);
+
+static int get_or_read(struct zg_knot *k, const char *cmd, const char *zone,
+                       const char *const *owners, size_t n_owners,
                        struct zg_krec **out, size_t *n, char *err, size_t errlen)
 {
-	struct reply r = { .want_recs = true };
+	struct reply r = { .want_recs = true, .nonode_ok = true };
 	int ret;
 
 	*out = NULL;
 	*n = 0;
-	ret = ctl_cmd(k, cmd, zone, NULL, owner, &r, err, errlen);
-	if (ret == RZ_ENOENT && strstr(err, "no such zone") == NULL)
-		ret = 0;   /* no node at that owner: nothing there */
+	ret = ctl_multi(k, cmd, zone, NULL, 0, owners, n_owners, &r, err, errlen);
 	if (ret != 0) {
 		free(r.recs);
 		return ret;
@@ -252,16 +271,51 @@ static int get_or_read(struct zg_knot *k, const char *cmd, const char *zone, con
 	return 0;
 }
 
+int zg_knot_get_many(struct zg_knot *k, const char *zone, const char *const *owners,
+                     size_t n_owners, struct zg_krec **out, size_t *n, char *err, size_t errlen)
+{
+	if (n_owners == 0) {
+		*out = NULL;
+		*n = 0;
+		return 0;
+	}
+	return get_or_read(k, "zone-get", zone, owners, n_owners, out, n, err, errlen);
+}
+
+int zg_knot_set_many(struct zg_knot *k, const char *zone, const struct zg_krec *recs,
+                     size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ret = rec_safe(&recs[i], err, errlen);
+
+		if (ret != 0)
+			return ret;
+	}
+	return n == 0 ? 0 : ctl_multi(k, "zone-set", zone, recs, n, NULL, 0, NULL, err, errlen);
+}
+
+int zg_knot_unset_many(struct zg_knot *k, const char *zone, const struct zg_krec *recs,
+                       size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ret = rec_safe(&recs[i], err, errlen);
+
+		if (ret != 0)
+			return ret;
+	}
+	return n == 0 ? 0 : ctl_multi(k, "zone-unset", zone, recs, n, NULL, 0, NULL, err, errlen);
+}
+
 int zg_knot_get(struct zg_knot *k, const char *zone, const char *owner,
                 struct zg_krec **out, size_t *n, char *err, size_t errlen)
 {
-	return get_or_read(k, "zone-get", zone, owner, out, n, err, errlen);
+	return get_or_read(k, "zone-get", zone, &owner, 1, out, n, err, errlen);
 }
 
 int zg_knot_read(struct zg_knot *k, const char *zone, const char *owner,
                  struct zg_krec **out, size_t *n, char *err, size_t errlen)
 {
-	return get_or_read(k, "zone-read", zone, owner, out, n, err, errlen);
+	return get_or_read(k, "zone-read", zone, &owner, 1, out, n, err, errlen);
 }
 
 /* Nothing Knot's zone parser could read as syntax may reach zone-set. */
@@ -344,6 +398,77 @@ void zg_knot_abort(struct zg_knot *k, const char *zone)
 	char err[256];
 
 	(void)ctl_cmd(k, "zone-abort", zone, NULL, NULL, NULL, err, sizeof(err));
+}
+
+int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t errlen)
+{
+	knot_ctl_data_t q = { [KNOT_CTL_IDX_CMD] = "zone-status" };
+	char **list = NULL;
+	size_t count = 0, cap = 0;
+	int ret, code = 0;
+
+	*names = NULL;
+	*n = 0;
+	/* zone-status without a zone lists every zone: read-only, so the empty
+	 * ZONE is safe here (and only here). */
+	if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_DATA, &q)) != KNOT_EOK ||
+	    (ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_BLOCK, NULL)) != KNOT_EOK) {
+		seterr(err, errlen, "zone-status: %s%s", knot_strerror(ret), "");
+		return RZ_EIO;
+	}
+	for (;;) {
+		knot_ctl_type_t type;
+		knot_ctl_data_t d = { 0 };
+		const char *z;
+
+		if ((ret = knot_ctl_receive(k->ctl, &type, &d)) != KNOT_EOK) {
+			seterr(err, errlen, "zone-status: %s%s", knot_strerror(ret), "");
+			code = RZ_EIO;
+			break;
+		}
+		if (type == KNOT_CTL_TYPE_BLOCK || type == KNOT_CTL_TYPE_END)
+			break;
+		z = d[KNOT_CTL_IDX_ZONE];
+		if (code != 0 || z == NULL || d[KNOT_CTL_IDX_ERROR] != NULL)
+			continue;
+		if (count > 0 && strcasecmp(list[count - 1], z) == 0)
+			continue;   /* several units per zone */
+		if (count == cap) {
+			char **tmp = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*tmp));
+
+			if (tmp == NULL) {
+				code = RZ_ENOMEM;
+				continue;
+			}
+			list = tmp;
+		}
+		if ((list[count] = strdup(z)) == NULL) {
+			code = RZ_ENOMEM;
+			continue;
+		}
+		/* lowercase, without the trailing dot */
+		for (char *c = list[count]; *c != '\0'; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		if (list[count][0] != '\0' && list[count][strlen(list[count]) - 1] == '.' &&
+		    strlen(list[count]) > 1)
+			list[count][strlen(list[count]) - 1] = '\0';
+		count++;
+	}
+	if (code != 0) {
+		zg_knot_zones_free(list, count);
+		return code;
+	}
+	*names = list;
+	*n = count;
+	return 0;
+}
+
+void zg_knot_zones_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 int zg_knot_zone_of(struct zg_knot *k, const char *domain, char *zone, size_t zonelen,

@@ -47,6 +47,11 @@ void zg_knot_close(struct zg_knot *k);
 int zg_knot_zone_of(struct zg_knot *k, const char *domain, char *zone, size_t zonelen,
                     char *err, size_t errlen);
 
+/* Every zone knotd serves (lowercase, no trailing dot); free the list with
+ * zg_knot_zones_free(). */
+int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t errlen);
+void zg_knot_zones_free(char **names, size_t n);
+
 /*
  * Transaction primitives.  zone is a name without trailing dot and must
  * never be empty (an empty ZONE applies to every zone).
@@ -67,6 +72,14 @@ int zg_knot_set(struct zg_knot *k, const char *zone, const struct zg_krec *rec,
                 char *err, size_t errlen);
 int zg_knot_unset(struct zg_knot *k, const char *zone, const struct zg_krec *rec,
                   char *err, size_t errlen);
+/* The same for several owners / records, each in one round trip (knotd
+ * runs a command once per unit of a block). */
+int zg_knot_get_many(struct zg_knot *k, const char *zone, const char *const *owners,
+                     size_t n_owners, struct zg_krec **out, size_t *n, char *err, size_t errlen);
+int zg_knot_set_many(struct zg_knot *k, const char *zone, const struct zg_krec *recs,
+                     size_t n, char *err, size_t errlen);
+int zg_knot_unset_many(struct zg_knot *k, const char *zone, const struct zg_krec *recs,
+                       size_t n, char *err, size_t errlen);
 int zg_knot_diff(struct zg_knot *k, const char *zone, char **text, char *err, size_t errlen);
 int zg_knot_commit(struct zg_knot *k, const char *zone, char *err, size_t errlen);
 void zg_knot_abort(struct zg_knot *k, const char *zone);
