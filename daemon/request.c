@@ -562,7 +562,7 @@ json_t *rz_state_json(const struct rz_state *s)
 	fails |= json_object_set_new(o, "certificate", cert);
 	fails |= json_object_set_new(o, "active", json_boolean(s->active));
 	fails |= STR(o, "last_error", s->last_error, true);
-	fails |= STR(o, "updated_at", s->updated_at, false);
+	fails |= STR(o, "updated_at", s->updated_at, true);
 	if (o == NULL || fails != 0) {
 		json_decref(o);
 		return NULL;

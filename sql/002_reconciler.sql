@@ -29,21 +29,33 @@ CREATE TABLE service_periods (
 CREATE UNIQUE INDEX service_periods_open_idx ON service_periods (domain, service)
     WHERE ended_at IS NULL;
 
-CREATE FUNCTION services_active_period() RETURNS trigger LANGUAGE plpgsql AS $$
+-- active_since is set before the row is written; the period rows after it,
+-- since they refer to the services row.
+CREATE FUNCTION services_active_since() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.active AND (TG_OP = 'INSERT' OR NOT OLD.active) THEN
         NEW.active_since := now();
-        INSERT INTO service_periods (domain, service, started_at)
-            VALUES (NEW.domain, NEW.service, now());
-    ELSIF NOT NEW.active AND TG_OP = 'UPDATE' AND OLD.active THEN
+    ELSIF NOT NEW.active THEN
         NEW.active_since := NULL;
-        UPDATE service_periods SET ended_at = now()
-            WHERE domain = NEW.domain AND service = NEW.service AND ended_at IS NULL;
     END IF;
     RETURN NEW;
 END $$;
 
-CREATE TRIGGER services_active_period BEFORE INSERT OR UPDATE OF active ON services
+CREATE FUNCTION services_active_period() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.active AND (TG_OP = 'INSERT' OR NOT OLD.active) THEN
+        INSERT INTO service_periods (domain, service, started_at)
+            VALUES (NEW.domain, NEW.service, now());
+    ELSIF NOT NEW.active AND TG_OP = 'UPDATE' AND OLD.active THEN
+        UPDATE service_periods SET ended_at = now()
+            WHERE domain = NEW.domain AND service = NEW.service AND ended_at IS NULL;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER services_active_since BEFORE INSERT OR UPDATE OF active ON services
+    FOR EACH ROW EXECUTE FUNCTION services_active_since();
+CREATE TRIGGER services_active_period AFTER INSERT OR UPDATE OF active ON services
     FOR EACH ROW EXECUTE FUNCTION services_active_period();
 
 CREATE VIEW billing_service_status AS
