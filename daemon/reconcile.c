@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -199,6 +200,55 @@ out:
 	return ret;
 }
 
+/*
+ * knotd said a transaction is already open on the zone.  Ours last
+ * milliseconds, so one open for longer than STALE_TXN_S was left by a
+ * writer that died between begin and commit (a kill -9, a crash) or
+ * forgotten in a knotc session: it would block the zone forever, so it is
+ * aborted, loudly.  Until then the step retries soon.  The first sighting
+ * is kept in the job's step data.
+ */
+#define STALE_TXN_S 15.0
+
+static void zone_busy(const struct rz_config *cfg, const struct rz_job *job, const char *step,
+                      const char *why, struct rz_step_out *o)
+{
+	json_t *st = json_loads(job->state_json, 0, NULL);
+	double since = json_number_value(json_object_get(st, "busy_since"));
+	double now = (double)time(NULL);
+	char err[512];
+
+	json_decref(st);
+	if (since > 0 && now - since > STALE_TXN_S) {
+		struct zg_knot *k = NULL;
+
+		if (zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, sizeof(err)) == 0) {
+			zg_knot_abort(k, job->zone);
+			zg_knot_close(k);
+			rz_log_zone(RZ_LOG_WARN, job->domain, "aborted a transaction left open on zone "
+			            "%s for more than %.0f s", job->zone, now - since);
+			snprintf(o->audit, sizeof(o->audit), "aborted a stale Knot transaction on zone "
+			         "%s (open for more than %.0f s)", job->zone, now - since);
+			result(o, step, 0, NULL, -1);
+			o->res.audit_kind = "error";
+			o->res.audit_msg = o->audit;
+			o->state_json = strdup("{}");
+			o->res.state_json = o->state_json;
+			return;
+		}
+	}
+	failure(o, job, step, "knot: %s%s", why, "");
+	o->res.delay_s = 0.5 + jitter();
+	o->res.dns = NULL;    /* busy is waiting, not an error of ours */
+	if (since <= 0) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "{\"busy_since\":%.0f}", now);
+		o->state_json = strdup(buf);
+		o->res.state_json = o->state_json;
+	}
+}
+
 static void step_publish(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
                          struct rz_step_out *o)
 {
@@ -230,6 +280,10 @@ static void step_publish(const struct rz_config *cfg, PGconn *db, const struct r
 		rz_log_zone(RZ_LOG_WARN, job->domain, "conflict: %s", plan.conflict);
 		goto out;
 	}
+	if (ret == RZ_EBUSY) {
+		zone_busy(cfg, job, "publish", err, o);
+		goto out;
+	}
 	if (ret != 0) {
 		failure(o, job, "publish", "knot: %s%s", err, "");
 		goto out;
@@ -246,6 +300,8 @@ static void step_publish(const struct rz_config *cfg, PGconn *db, const struct r
 	rz_log_zone(RZ_LOG_INFO, job->domain, "publish: zone %s, %zu added, %zu removed, %zu "
 	            "already there", job->zone, plan.n_set, plan.n_unset, plan.n_keep);
 	result(o, "verify", rz_check_delay(0), NULL, -1);
+	o->state_json = strdup("{}");      /* forget any busy_since */
+	o->res.state_json = o->state_json;
 	o->res.audit_kind = "step";
 	o->res.audit_msg = o->audit;
 out:
@@ -333,6 +389,10 @@ static void step_remove(const struct rz_config *cfg, PGconn *db, const struct rz
 			rz_log_zone(RZ_LOG_WARN, job->domain, "zone %s no longer served: its records "
 			            "went with it", job->zone);
 			ret = 0;
+		}
+		if (ret == RZ_EBUSY) {
+			zone_busy(cfg, job, "remove", err, o);
+			goto out;
 		}
 		if (ret != 0) {
 			failure(o, job, "remove", "knot: %s%s", err, "");
