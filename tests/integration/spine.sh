@@ -339,7 +339,8 @@ check "ledger empty for example.org.test" \
 "$bin/regzonectl" -c "$dir/regzone.yaml" wait example.org.test --until published --timeout 30 --json >"$tmp/wait1.out" 2>"$tmp/wait1.err" &
 wpid=$!
 for ((i = 0; i < 100; i++)); do subscribed "$wpid" "$feed_port" && break; sleep 0.05; done
-check "regzonectl wait is subscribed to the feed" subscribed "$wpid" "$feed_port"
+check "regzonectl wait is subscribed to the feed $(kill -0 "$wpid" 2>/dev/null || echo "(it exited: $(cat "$tmp/wait1.err"))")" \
+  subscribed "$wpid" "$feed_port"
 kc zone-begin example.org.test >/dev/null &&
   kc zone-unset example.org.test _xmpp-client._tcp SRV $cust_srv >/dev/null &&
   kc zone-commit example.org.test >/dev/null
@@ -411,7 +412,8 @@ check "batch1 and batch3 published within 30 s" \
 "$bin/regzonectl" -c "$dir/regzone.yaml" wait feed.example.org.test --until published --timeout 30 --json >"$tmp/wait2.out" 2>"$tmp/wait2.err" &
 wpid=$!
 for ((i = 0; i < 100; i++)); do subscribed "$wpid" "$feed_port" && break; sleep 0.05; done
-check "regzonectl wait subscribed before the enable" subscribed "$wpid" "$feed_port"
+check "regzonectl wait subscribed before the enable $(kill -0 "$wpid" 2>/dev/null || echo "(it exited: $(cat "$tmp/wait2.err"))")" \
+  subscribed "$wpid" "$feed_port"
 r=$(zreq '{"id":"spine-feed-1","action":"enable","service":"xmpp","domain":"feed.example.org.test"}')
 check "enable feed.example.org.test accepted" test "$(jstr desired <<<"$r")" = enabled
 finish_wait
