@@ -2,6 +2,7 @@
  * reconcile.c - the steps of a dns job.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,8 @@ static size_t owners_of(const struct zg_krec *a, size_t na, const struct zg_krec
  * against the ledger, record pending rows, set/unset, commit.  want may be
  * empty (removal).  On success *plan holds what was done.
  */
-static int knot_apply(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+static int knot_apply(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
+                      const struct rz_job *job,
                       const struct zg_krec *want, size_t n_want, const struct zg_krec *owned,
                       size_t n_owned, struct zg_plan *plan, char **diff,
                       char *err, size_t errlen)
@@ -158,13 +160,24 @@ static int knot_apply(const struct rz_config *cfg, PGconn *db, const struct rz_j
 	struct zg_krec *existing = NULL;
 	const char *owners[2 * ZG_MAX_RECORDS + 64];
 	size_t n_existing = 0, n_owners;
-	bool open_txn = false;
+	bool open_txn = false, locked = false;
 	int ret;
 
 	memset(plan, 0, sizeof(*plan));
 	*diff = NULL;
-	if ((ret = zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, errlen)) != 0)
+	/* One regzone writer per zone, across daemons: the zone's advisory lock
+	 * (released by PostgreSQL if this process dies). */
+	if ((ret = store_zone_trylock(db, job->zone, &locked, err, errlen)) != 0)
 		return ret;
+	if (!locked) {
+		snprintf(err, errlen, "another regzone worker is writing zone %s", job->zone);
+		return RZ_EAGAIN;
+	}
+	/* knotd serves one control connection at a time: queue here, not in
+	 * its listen backlog. */
+	pthread_mutex_lock(knot_lock);
+	if ((ret = zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, errlen)) != 0)
+		goto out;
 	if ((ret = zg_knot_begin(k, job->zone, err, errlen)) != 0)
 		goto out;
 	open_txn = true;
@@ -194,6 +207,11 @@ out:
 	if (open_txn)
 		zg_knot_abort(k, job->zone);
 	zg_knot_close(k);
+	pthread_mutex_unlock(knot_lock);
+	if (store_zone_unlock(db, job->zone) != 0 && ret == 0) {
+		snprintf(err, errlen, "cannot release the zone lock: %s", PQerrorMessage(db));
+		ret = RZ_EDB;   /* the session is suspect: the caller drops it */
+	}
 	free(existing);
 	if (ret != 0 && ret != RZ_ECONFLICT)
 		zg_plan_clear(plan);
@@ -201,17 +219,20 @@ out:
 }
 
 /*
- * knotd said a transaction is already open on the zone.  Ours last
- * milliseconds, so one open for longer than STALE_TXN_S was left by a
- * writer that died between begin and commit (a kill -9, a crash) or
- * forgotten in a knotc session: it would block the zone forever, so it is
- * aborted, loudly.  Until then the step retries soon.  The first sighting
- * is kept in the job's step data.
+ * knotd said a transaction is already open on the zone, while this worker
+ * holds the zone's advisory lock, which every regzone writer (of every
+ * daemon on this database) holds around its transactions: so it is not a
+ * live one of ours.  It was left by a writer that died between begin and
+ * commit (a kill -9: its lock died with its PostgreSQL session) or is a
+ * knotc session.  It would block the zone forever, so once it has been
+ * seen for more than STALE_TXN_S it is aborted, loudly; until then the
+ * step retries soon.  The first sighting is kept in the job's step data.
  */
-#define STALE_TXN_S 15.0
+#define STALE_TXN_S 5.0
 
-static void zone_busy(const struct rz_config *cfg, const struct rz_job *job, const char *step,
-                      const char *why, struct rz_step_out *o)
+static void zone_busy(const struct rz_config *cfg, pthread_mutex_t *knot_lock,
+                      const struct rz_job *job, const char *step, const char *why,
+                      struct rz_step_out *o)
 {
 	json_t *st = json_loads(job->state_json, 0, NULL);
 	double since = json_number_value(json_object_get(st, "busy_since"));
@@ -222,9 +243,16 @@ static void zone_busy(const struct rz_config *cfg, const struct rz_job *job, con
 	if (since > 0 && now - since > STALE_TXN_S) {
 		struct zg_knot *k = NULL;
 
-		if (zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, sizeof(err)) == 0) {
+		int opened;
+
+		pthread_mutex_lock(knot_lock);
+		opened = zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, sizeof(err));
+		if (opened == 0) {
 			zg_knot_abort(k, job->zone);
 			zg_knot_close(k);
+		}
+		pthread_mutex_unlock(knot_lock);
+		if (opened == 0) {
 			rz_log_zone(RZ_LOG_WARN, job->domain, "aborted a transaction left open on zone "
 			            "%s for more than %.0f s", job->zone, now - since);
 			snprintf(o->audit, sizeof(o->audit), "aborted a stale Knot transaction on zone "
@@ -249,8 +277,8 @@ static void zone_busy(const struct rz_config *cfg, const struct rz_job *job, con
 	}
 }
 
-static void step_publish(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
-                         struct rz_step_out *o)
+static void step_publish(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
+                         const struct rz_job *job, struct rz_step_out *o)
 {
 	struct zg_rr rrs[ZG_MAX_RECORDS];
 	struct zg_krec want[ZG_MAX_RECORDS], *owned = NULL;
@@ -269,7 +297,8 @@ static void step_publish(const struct rz_config *cfg, PGconn *db, const struct r
 		failure(o, job, "publish", "%s%s", err, "");
 		return;
 	}
-	ret = knot_apply(cfg, db, job, want, n, owned, n_owned, &plan, &diff, err, sizeof(err));
+	ret = knot_apply(cfg, knot_lock, db, job, want, n, owned, n_owned, &plan, &diff, err,
+	                 sizeof(err));
 	if (ret == RZ_ECONFLICT) {
 		snprintf(o->last_error, sizeof(o->last_error), "conflict with existing records: %s",
 		         plan.conflict);
@@ -280,8 +309,12 @@ static void step_publish(const struct rz_config *cfg, PGconn *db, const struct r
 		rz_log_zone(RZ_LOG_WARN, job->domain, "conflict: %s", plan.conflict);
 		goto out;
 	}
+	if (ret == RZ_EAGAIN) {     /* another worker of ours has the zone */
+		result(o, "publish", 0.05 + 0.1 * jitter(), NULL, -1);
+		goto out;
+	}
 	if (ret == RZ_EBUSY) {
-		zone_busy(cfg, job, "publish", err, o);
+		zone_busy(cfg, knot_lock, job, "publish", err, o);
 		goto out;
 	}
 	if (ret != 0) {
@@ -366,8 +399,8 @@ static void step_verify(const struct rz_config *cfg, const struct rz_job *job,
 	step_check(cfg, job, rrs, n, 1, o);
 }
 
-static void step_remove(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
-                        struct rz_step_out *o)
+static void step_remove(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
+                        const struct rz_job *job, struct rz_step_out *o)
 {
 	struct zg_krec *owned = NULL;
 	struct zg_plan plan;
@@ -383,15 +416,19 @@ static void step_remove(const struct rz_config *cfg, PGconn *db, const struct rz
 		return;
 	}
 	if (n_owned > 0) {
-		ret = knot_apply(cfg, db, job, NULL, 0, owned, n_owned, &plan, &diff, err,
+		ret = knot_apply(cfg, knot_lock, db, job, NULL, 0, owned, n_owned, &plan, &diff, err,
 		                 sizeof(err));
 		if (ret == RZ_ENOENT && strstr(err, "no such zone") != NULL) {
 			rz_log_zone(RZ_LOG_WARN, job->domain, "zone %s no longer served: its records "
 			            "went with it", job->zone);
 			ret = 0;
 		}
+		if (ret == RZ_EAGAIN) {
+			result(o, "remove", 0.05 + 0.1 * jitter(), NULL, -1);
+			goto out;
+		}
 		if (ret == RZ_EBUSY) {
-			zone_busy(cfg, job, "remove", err, o);
+			zone_busy(cfg, knot_lock, job, "remove", err, o);
 			goto out;
 		}
 		if (ret != 0) {
@@ -463,8 +500,8 @@ static void step_verify_removed(const struct rz_config *cfg, const struct rz_job
 	step_check(cfg, job, rrs, n, 0, o);
 }
 
-void rz_step_run(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
-                 struct rz_step_out *o)
+void rz_step_run(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
+                 const struct rz_job *job, struct rz_step_out *o)
 {
 	static const struct {
 		const char *step;
@@ -491,11 +528,11 @@ void rz_step_run(const struct rz_config *cfg, PGconn *db, const struct rz_job *j
 	}
 	rz_log_zone(RZ_LOG_DEBUG, job->domain, "step %s (attempt %d)", job->step, job->attempts + 1);
 	if (strcmp(job->step, "publish") == 0)
-		step_publish(cfg, db, job, o);
+		step_publish(cfg, knot_lock, db, job, o);
 	else if (strcmp(job->step, "verify") == 0)
 		step_verify(cfg, job, o);
 	else if (strcmp(job->step, "remove") == 0)
-		step_remove(cfg, db, job, o);
+		step_remove(cfg, knot_lock, db, job, o);
 	else
 		step_verify_removed(cfg, job, o);
 }

@@ -14,6 +14,8 @@
 #ifndef RZ_RECONCILE_H
 #define RZ_RECONCILE_H
 
+#include <pthread.h>
+#include <pthread.h>
 #include <libpq-fe.h>
 
 #include "daemon/config.h"
@@ -28,9 +30,11 @@ struct rz_step_out {
 };
 
 /* Run the claimed job's current step.  Never fails: failures become a
- * result that retries with backoff.  Free out->state_json after use. */
-void rz_step_run(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
-                 struct rz_step_out *out);
+ * result that retries with backoff.  knot_lock serialises this process's
+ * use of knotd's control socket (knotd serves one connection at a time).
+ * Free out->state_json after use. */
+void rz_step_run(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
+                 const struct rz_job *job, struct rz_step_out *out);
 
 /*
  * Delay before retry number attempts (1 = first retry) of a failed step:

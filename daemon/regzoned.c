@@ -59,6 +59,7 @@ struct daemon {
 	void *zctx;
 	void *pub;
 	pthread_mutex_t pub_lock;
+	pthread_mutex_t knot_lock;      /* workers' use of knotd's control socket */
 	int stop_fd;                   /* eventfd: readable once stopping */
 	atomic_bool stopping;
 	char host[64];
@@ -183,7 +184,7 @@ static void *worker_main(void *arg)
 				PQfreemem(n);
 			continue;
 		}
-		rz_step_run(d->cfg, db, &job, &out);
+		rz_step_run(d->cfg, &d->knot_lock, db, &job, &out);
 		if (store_job_finish(db, &job, &out.res, &stale, &changed, &st, err,
 		                     sizeof(err)) != 0) {
 			/* The claim dies with this connection: another worker retakes it. */
@@ -701,6 +702,7 @@ static int run(const struct rz_config *cfg)
 		return 1;
 	d->cfg = cfg;
 	pthread_mutex_init(&d->pub_lock, NULL);
+	pthread_mutex_init(&d->knot_lock, NULL);
 	gethostname(d->host, sizeof(d->host) - 1);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
@@ -773,6 +775,7 @@ out:
 	if (d->stop_fd > 0)
 		close(d->stop_fd);
 	pthread_mutex_destroy(&d->pub_lock);
+	pthread_mutex_destroy(&d->knot_lock);
 	free(d);
 	return rc;
 }

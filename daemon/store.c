@@ -790,6 +790,33 @@ int store_ledger_pending(PGconn *c, const struct rz_job *job, const struct zg_kr
 	return ret;
 }
 
+int store_zone_trylock(PGconn *c, const char *zone, bool *got, char *err, size_t errlen)
+{
+	const char *p[] = { zone };
+	PGresult *r = q(c, "SELECT pg_try_advisory_lock(hashtext('regzone zone ' || $1))", 1, p,
+	                PGRES_TUPLES_OK, err, errlen);
+
+	*got = false;
+	if (r == NULL)
+		return RZ_EDB;
+	*got = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return 0;
+}
+
+int store_zone_unlock(PGconn *c, const char *zone)
+{
+	const char *p[] = { zone };
+	char err[256];
+	PGresult *r = q(c, "SELECT pg_advisory_unlock(hashtext('regzone zone ' || $1))", 1, p,
+	                PGRES_TUPLES_OK, err, sizeof(err));
+
+	if (r == NULL)
+		return RZ_EDB;
+	PQclear(r);
+	return 0;
+}
+
 int store_audit(PGconn *c, const char *domain, const char *service, const char *event_id,
                 const char *kind, const char *message, const char *detail_json,
                 char *err, size_t errlen)

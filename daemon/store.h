@@ -112,6 +112,12 @@ int store_ledger_settle(PGconn *c, const struct rz_job *job,
                         const struct zg_krec *removed, size_t n_removed,
                         char *err, size_t errlen);
 
+/* The zone's session advisory lock, held by a regzone writer around its
+ * Knot transaction on that zone (every daemon on the database): *got says
+ * whether it was free.  Unlock returns 0 or RZ_EDB. */
+int store_zone_trylock(PGconn *c, const char *zone, bool *got, char *err, size_t errlen);
+int store_zone_unlock(PGconn *c, const char *zone);
+
 /* One audit line (kind: event|step|record_added|record_removed|error|...). */
 int store_audit(PGconn *c, const char *domain, const char *service, const char *event_id,
                 const char *kind, const char *message, const char *detail_json,
