@@ -399,7 +399,7 @@ static int state_parse(const json_t *o, struct ctl_state *s, char *err, size_t e
 	    take_str(o, "dns", false, false, dns_names, s->dns, sizeof(s->dns), err, errlen) ||
 	    take_str(o, "last_error", true, true, NULL, s->last_error, sizeof(s->last_error),
 	             err, errlen) ||
-	    take_str(o, "updated_at", false, false, NULL, s->updated_at, sizeof(s->updated_at),
+	    take_str(o, "updated_at", true, false, NULL, s->updated_at, sizeof(s->updated_at),
 	             err, errlen))
 		return -1;
 	if (zg_dname_check(s->domain, tmp, sizeof(tmp), e, sizeof(e)) != 0 ||

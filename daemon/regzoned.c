@@ -41,6 +41,7 @@
 #define MAX_WORKERS 64
 #define ZONES_MAX_AGE 60.0     /* relist knotd's zones at least this often, s */
 #define ZONES_MIN_AGE 1.0      /* ... and on a miss at most this often */
+#define ZONES_RETRY 5.0        /* after a failed listing, keep the old list this long */
 #define WAIT_CAP 5.0           /* longest idle wait of a worker, seconds */
 #define INTAKE_BATCH 256       /* requests stored in one transaction, at most */
 
@@ -52,6 +53,7 @@ struct zone_set {
 	char **slots;            /* open addressing over names */
 	size_t n_slots;
 	double loaded;           /* monotonic seconds; 0 = never */
+	double tried;            /* last listing attempt, failed or not */
 };
 
 struct daemon {
@@ -249,6 +251,7 @@ static int zones_refresh(struct daemon *d, char *err, size_t errlen)
 	struct zg_knot *k = NULL;
 	int ret;
 
+	d->zones.tried = mono();
 	if ((ret = zg_knot_open(d->cfg->knot_socket, d->cfg->knot_timeout_ms, &k, err,
 	                        errlen)) != 0)
 		return ret;
@@ -268,7 +271,7 @@ static int zones_refresh(struct daemon *d, char *err, size_t errlen)
 			h = (h + 1) % next.n_slots;
 		next.slots[h] = next.names[i];
 	}
-	next.loaded = mono();
+	next.loaded = next.tried = mono();
 	zones_clear(&d->zones);
 	d->zones = next;
 	return 0;
@@ -283,13 +286,20 @@ static int zone_lookup(struct daemon *d, const char *domain, char *zone, size_t 
 	double age = mono() - d->zones.loaded;
 	int ret;
 
-	if (d->zones.loaded == 0 || age > ZONES_MAX_AGE) {
+	/* A knotd that does not answer must not stall every request: after a
+	 * failed listing, the old list serves for ZONES_RETRY seconds. */
+	if ((d->zones.loaded == 0 || age > ZONES_MAX_AGE) &&
+	    mono() - d->zones.tried > (d->zones.loaded == 0 ? ZONES_MIN_AGE : ZONES_RETRY)) {
 		ret = zones_refresh(d, err, errlen);
 		if (ret != 0 && d->zones.loaded == 0)
 			return ret;
 		if (ret != 0)
 			rz_log(RZ_LOG_WARN, "cannot list knotd's zones (using the list from %.0f s "
 			       "ago): %s", age, err);
+	}
+	if (d->zones.loaded == 0) {
+		snprintf(err, errlen, "knotd's zone list is not available yet");
+		return RZ_EIO;
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (const char *c = domain; c != NULL && strchr(c, '.') != NULL;
@@ -300,9 +310,10 @@ static int zone_lookup(struct daemon *d, const char *domain, char *zone, size_t 
 			}
 		}
 		/* A zone added since the last listing: look again, not too often. */
-		if (pass > 0 || mono() - d->zones.loaded < ZONES_MIN_AGE ||
-		    zones_refresh(d, err, errlen) != 0)
+		if (pass > 0 || mono() - d->zones.tried < ZONES_MIN_AGE)
 			break;
+		if ((ret = zones_refresh(d, err, errlen)) != 0)
+			return ret;   /* cannot tell: unavailable, not "not served" */
 	}
 	snprintf(err, errlen, "no zone served by knotd holds %s", domain);
 	return RZ_ENOENT;
@@ -581,27 +592,23 @@ static int recv_msg(void *s, zmq_msg_t *frames, int max)
 	return n;
 }
 
-static int serve(struct daemon *d, int sigfd)
+static int serve(struct daemon *d, int sigfd, char *secret)
 {
 	const struct rz_config *cfg = d->cfg;
 	void *router = zmq_socket(d->zctx, ZMQ_ROUTER);
 	PGconn *db = NULL;
-	char err[512], secret[41] = "";
+	char err[512];
 	int zero = 0, one = 1, rc = 1;
 
 	if (router == NULL)
 		return 1;
 	zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof(zero));
 	if (cfg->curve_secret_file != NULL) {
-		if (read_key(cfg->curve_secret_file, true, secret, err, sizeof(err)) != 0) {
-			rz_log(RZ_LOG_ERR, "CURVE: %s", err);
-			goto out;
-		}
 		zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one, sizeof(one));
 		zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY, secret, 40);
 		zmq_setsockopt(router, ZMQ_ZAP_DOMAIN, "regzone", 7);
-		explicit_bzero(secret, sizeof(secret));
 	}
+	explicit_bzero(secret, 41);
 	if (zmq_bind(router, cfg->requests) != 0) {
 		rz_log(RZ_LOG_ERR, "cannot bind requests endpoint %s: %s", cfg->requests,
 		       zmq_strerror(errno));
@@ -693,7 +700,7 @@ static int run(const struct rz_config *cfg)
 	bool zap_started = false;
 	sigset_t mask;
 	PGconn *db = NULL;
-	char err[1024];
+	char err[1024], secret[41] = "";
 	int sigfd = -1, applied, rc = 1, zero = 0;
 	uint32_t n_workers = cfg->workers < MAX_WORKERS ? cfg->workers : MAX_WORKERS;
 	uint32_t started = 0;
@@ -716,6 +723,12 @@ static int run(const struct rz_config *cfg)
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (sigfd < 0 || d->stop_fd < 0) {
 		rz_log(RZ_LOG_ERR, "signalfd/eventfd: %s", strerror(errno));
+		goto out;
+	}
+	/* Everything that can refuse to start, before anything starts. */
+	if (cfg->curve_secret_file != NULL &&
+	    read_key(cfg->curve_secret_file, true, secret, err, sizeof(err)) != 0) {
+		rz_log(RZ_LOG_ERR, "CURVE: %s", err);
 		goto out;
 	}
 	if (db_connect(cfg->db_conninfo, &db, err, sizeof(err)) != 0 ||
@@ -747,7 +760,7 @@ static int run(const struct rz_config *cfg)
 			break;
 	}
 	rz_log(RZ_LOG_INFO, "regzoned %s: %u workers", REGZONE_VERSION, started);
-	rc = serve(d, sigfd);
+	rc = serve(d, sigfd, secret);
 stop:
 	atomic_store(&d->stopping, true);
 	{
@@ -768,6 +781,7 @@ stop:
 		zmq_ctx_term(d->zctx);
 	rz_log(RZ_LOG_INFO, "stopped");
 out:
+	explicit_bzero(secret, sizeof(secret));
 	zones_clear(&d->zones);
 	PQfinish(db);
 	if (sigfd >= 0)
@@ -812,6 +826,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		char key[41];
+
+		/* the files it names must be usable too */
+		if (cfg->curve_secret_file != NULL &&
+		    read_key(cfg->curve_secret_file, true, key, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: listen.curve.secret_key_file: %s\n", path, err);
+			rz_config_free(cfg);
+			return 1;
+		}
+		explicit_bzero(key, sizeof(key));
 		printf("%s: ok (%zu profiles, default '%s')\n", path, cfg->n_profiles,
 		       cfg->default_profile);
 		rz_config_free(cfg);

@@ -320,7 +320,12 @@ static int intake_apply(PGconn *c, struct store_intake_item *items, size_t n,
 			continue;
 		got++;
 		r = PQgetResult(c);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0 && ret == 0 &&
+		    items[i].req->action == RZ_ACT_DISABLE) {
+			/* disabling what was never enabled: already the desired state */
+			items[i].changed = false;
+			state_absent(items[i].req->domain, items[i].req->service, &items[i].st);
+		} else if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 			if (ret == 0) {
 				snprintf(err, errlen, "database: %.*s",
 				         (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
