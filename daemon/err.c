@@ -19,6 +19,10 @@ static const char *const rz_err_text[] = {
 	[15] = "busy",
 	[16] = "conflicting records",
 	[17] = "not served yet",
+	[18] = "the CA refused the request",
+	[19] = "malformed reply",
+	[20] = "TLS failure",
+	[21] = "unsafe permissions",
 };
 
 const char *rz_strerror(int code)

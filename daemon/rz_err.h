@@ -28,7 +28,11 @@ enum rz_err {
 	RZ_EBUSY = -15,      /* resource busy (a zone transaction is open) */
 	RZ_ECONFLICT = -16,  /* a customer's records clash with ours */
 	RZ_EAGAIN = -17,     /* not served yet: ask again later */
-	RZ_E__MIN = -18      /* sentinel: codes are > RZ_E__MIN */
+	RZ_EACME = -18,      /* the ACME CA refused (problem document) */
+	RZ_EPROTO = -19,     /* malformed reply from a server */
+	RZ_ETLS = -20,       /* TLS failure (certificate verification) */
+	RZ_EPERM = -21,      /* unsafe permissions (a key readable by others) */
+	RZ_E__MIN = -22      /* sentinel: codes are > RZ_E__MIN */
 };
 
 /* Fixed text for an RZ_E* code; never NULL. */

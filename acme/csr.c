@@ -1,0 +1,502 @@
+/*
+ * csr.c - domain keys (P-256, P-384, RSA-2048, RSA-3072), their PKCS#10
+ * requests and their PEM files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "acme/b64.h"
+#include "acme/csr.h"
+#include "daemon/rz_err.h"
+
+#define KEYFILE_MAX (64 * 1024)
+#define CN_MAX 64
+
+struct acme_dkey {
+	EVP_PKEY *key;
+	enum rz_key_type type;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+int acme_dkey_new(enum rz_key_type t, struct acme_dkey **out)
+{
+	struct acme_dkey *k = NULL;
+	int ret = RZ_EINVAL;
+
+	if (out == NULL)
+		goto out;
+	*out = NULL;
+	if ((int)t < 0 || t >= RZ_KEY__MAX)
+		goto out;
+	ret = RZ_ENOMEM;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		goto out;
+	k->type = t;
+	switch (t) {
+	case RZ_KEY_P256:
+		k->key = EVP_EC_gen("P-256");
+		break;
+	case RZ_KEY_P384:
+		k->key = EVP_EC_gen("P-384");
+		break;
+	case RZ_KEY_RSA2048:
+		k->key = EVP_RSA_gen(2048);
+		break;
+	case RZ_KEY_RSA3072:
+		k->key = EVP_RSA_gen(3072);
+		break;
+	case RZ_KEY__MAX:
+		break;
+	}
+	ret = RZ_EIO;
+	if (k->key == NULL)
+		goto out;
+	*out = k;
+	k = NULL;
+	ret = 0;
+out:
+	acme_dkey_free(k);
+	return ret;
+}
+
+/* Which of the four types key is; RZ_ETYPE for anything else. */
+static int key_type_of(EVP_PKEY *key, enum rz_key_type *t)
+{
+	char group[64];
+	size_t glen = 0;
+
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		                                   sizeof(group), &glen) != 1)
+			return RZ_ETYPE;
+		if (strcmp(group, "prime256v1") == 0) {
+			*t = RZ_KEY_P256;
+			return 0;
+		}
+		if (strcmp(group, "secp384r1") == 0) {
+			*t = RZ_KEY_P384;
+			return 0;
+		}
+		return RZ_ETYPE;
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_get_bits(key) == 2048) {
+			*t = RZ_KEY_RSA2048;
+			return 0;
+		}
+		if (EVP_PKEY_get_bits(key) == 3072) {
+			*t = RZ_KEY_RSA3072;
+			return 0;
+		}
+		return RZ_ETYPE;
+	default:
+		return RZ_ETYPE;
+	}
+}
+
+int acme_dkey_load(const char *path, struct acme_dkey **out, char *err, size_t errlen)
+{
+	struct acme_dkey *k = NULL;
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	BIO *bio = NULL;
+	int fd = -1, ret = RZ_EINVAL;
+
+	if (out == NULL || path == NULL)
+		goto out;
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		ret = errno == ENOENT ? RZ_ENOENT : RZ_EIO;
+		seterr(err, errlen, "key %s: %s", path, strerror(errno));
+		goto out;
+	}
+	ret = RZ_EPERM;
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		seterr(err, errlen, "key %s: not a regular file of mode 0600 or stricter", path);
+		goto out;
+	}
+	ret = RZ_ETOOLONG;
+	if (st.st_size > KEYFILE_MAX) {
+		seterr(err, errlen, "key %s: file too large", path);
+		goto out;
+	}
+	ret = RZ_ENOMEM;
+	buf = malloc(KEYFILE_MAX + 1);
+	k = calloc(1, sizeof(*k));
+	if (buf == NULL || k == NULL)
+		goto out;
+	for (;;) {
+		ssize_t r = read(fd, buf + len, KEYFILE_MAX + 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = RZ_EIO;
+			seterr(err, errlen, "key %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > KEYFILE_MAX) {
+			ret = RZ_ETOOLONG;
+			seterr(err, errlen, "key %s: file too large", path);
+			goto out;
+		}
+	}
+	bio = BIO_new_mem_buf(buf, (int)len);
+	if (bio == NULL)
+		goto out;
+	ret = RZ_ESYNTAX;
+	k->key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (k->key == NULL) {
+		seterr(err, errlen, "key %s: not an unencrypted PEM private key", path);
+		goto out;
+	}
+	ret = key_type_of(k->key, &k->type);
+	if (ret != 0) {
+		seterr(err, errlen, "key %s: not a P-256, P-384, RSA-2048 or RSA-3072 key", path);
+		goto out;
+	}
+	*out = k;
+	k = NULL;
+out:
+	BIO_free(bio);
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, len);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	acme_dkey_free(k);
+	return ret;
+}
+
+void acme_dkey_free(struct acme_dkey *key)
+{
+	if (key == NULL)
+		return;
+	EVP_PKEY_free(key->key);
+	free(key);
+}
+
+enum rz_key_type acme_dkey_type(const struct acme_dkey *key)
+{
+	return key->type;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return RZ_EIO;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = NULL;
+	int fd = -1, ret = RZ_ENOMEM;
+
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		goto out;
+	ret = RZ_EIO;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && fsync(fd) == 0)
+		ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return ret;
+}
+
+int acme_key_write_pem(const struct acme_dkey *key, const char *path, char *err, size_t errlen)
+{
+	BIO *mem = NULL;
+	char *tmp = NULL, *pem = NULL;
+	long pemlen;
+	int fd = -1, ret = RZ_EINVAL;
+
+	if (key == NULL || path == NULL || path[0] == '\0')
+		goto out;
+	ret = RZ_ENOMEM;
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+		tmp = NULL;
+		goto out;
+	}
+	mem = BIO_new(BIO_s_mem());
+	if (mem == NULL)
+		goto out;
+	ret = RZ_EIO;
+	if (PEM_write_bio_PrivateKey(mem, key->key, NULL, NULL, 0, NULL, NULL) != 1) {
+		seterr(err, errlen, "key %s: PEM encoding failed", path);
+		goto out;
+	}
+	pemlen = BIO_get_mem_data(mem, &pem);
+	/* mkostemp: O_CREAT|O_EXCL, mode 0600 */
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, errlen, "key %s: cannot create a temporary file: %s", path,
+		       strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, 0600) != 0 || write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
+		seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		seterr(err, errlen, "key %s: rename: %s", path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	if (fsync_dir_of(path) != 0) {
+		seterr(err, errlen, "key %s: fsync of its directory: %s", path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	BIO_free_all(mem);   /* BUF_MEM_free() clears the PEM text */
+	return ret;
+}
+
+int acme_dkey_check_cert(const struct acme_dkey *key, const char *pem)
+{
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pub = NULL;
+	int ret = RZ_EINVAL;
+
+	if (key == NULL || pem == NULL)
+		goto out;
+	ret = RZ_ENOMEM;
+	bio = BIO_new_mem_buf(pem, -1);
+	if (bio == NULL)
+		goto out;
+	ret = RZ_ESYNTAX;
+	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (x == NULL)
+		goto out;
+	pub = X509_get0_pubkey(x);
+	ret = pub != NULL && EVP_PKEY_eq(pub, key->key) == 1 ? 0 : RZ_ECONFLICT;
+out:
+	X509_free(x);
+	BIO_free(bio);
+	return ret;
+}
+
+/* A lowercase host name as a certificate carries it; "*." allowed first. */
+static int name_ok(const char *name)
+{
+	const char *p = name, *label;
+	size_t len = name != NULL ? strlen(name) : 0, labels = 0;
+
+	if (len == 0 || len > 253)
+		return 0;
+	if (strncmp(p, "*.", 2) == 0)
+		p += 2;
+	for (;;) {
+		label = p;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')
+			p++;
+		if (p == label || p - label > 63 || *label == '-' || p[-1] == '-')
+			return 0;
+		labels++;
+		if (*p == '\0')
+			break;
+		if (*p != '.')
+			return 0;
+		p++;
+	}
+	return labels >= 2;
+}
+
+int acme_dns_name_check(const char *name)
+{
+	return name_ok(name) ? 0 : RZ_EDNAME;
+}
+
+void acme_csr_free(struct acme_csr *csr)
+{
+	if (csr == NULL)
+		return;
+	free(csr->der);
+	free(csr->b64url);
+	free(csr);
+}
+
+int acme_csr_new(const struct acme_dkey *key, const char *const *names, size_t n,
+                 struct acme_csr **out, char *err, size_t errlen)
+{
+	X509_REQ *req = NULL;
+	X509_NAME *subj = NULL;
+	GENERAL_NAMES *gens = NULL;
+	GENERAL_NAME *gen = NULL;
+	X509_EXTENSION *ext = NULL;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	struct acme_csr *csr = NULL;
+	uint8_t *der = NULL;
+	int derlen, ret = RZ_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (key == NULL || names == NULL || out == NULL) {
+		seterr(err, errlen, "csr: missing argument");
+		goto out;
+	}
+	ret = RZ_ERANGE;
+	if (n == 0 || n > ACME_CSR_MAX_NAMES) {
+		seterr(err, errlen, "csr: %zu names (1 to %d)", n, ACME_CSR_MAX_NAMES);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret = RZ_EDNAME;
+		if (names[i] == NULL || !name_ok(names[i])) {
+			seterr(err, errlen, "csr: invalid name '%s'", names[i] ? names[i] : "(null)");
+			goto out;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(names[i], names[j]) == 0) {
+				ret = RZ_EINVAL;
+				seterr(err, errlen, "csr: name '%s' given twice", names[i]);
+				goto out;
+			}
+		}
+	}
+	ret = RZ_ENOMEM;
+	req = X509_REQ_new();
+	subj = X509_NAME_new();
+	gens = sk_GENERAL_NAME_new_null();
+	exts = sk_X509_EXTENSION_new_null();
+	if (req == NULL || subj == NULL || gens == NULL || exts == NULL)
+		goto out;
+	ret = RZ_EIO;
+	if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1)
+		goto out;
+	if (strlen(names[0]) <= CN_MAX &&
+	    X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_ASC,
+	                               (const unsigned char *)names[0], -1, -1, 0) != 1)
+		goto out;
+	if (X509_REQ_set_subject_name(req, subj) != 1 ||
+	    X509_REQ_set_pubkey(req, key->key) != 1)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+		gen = GENERAL_NAME_new();
+		if (ia5 == NULL || gen == NULL ||
+		    ASN1_STRING_set(ia5, names[i], (int)strlen(names[i])) != 1) {
+			ASN1_IA5STRING_free(ia5);
+			goto out;
+		}
+		GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
+		if (sk_GENERAL_NAME_push(gens, gen) == 0)
+			goto out;
+		gen = NULL;
+	}
+	ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
+	if (ext == NULL || sk_X509_EXTENSION_push(exts, ext) == 0)
+		goto out;
+	ext = NULL;
+	if (X509_REQ_add_extensions(req, exts) != 1)
+		goto out;
+	if (X509_REQ_sign(req, key->key, EVP_sha256()) <= 0) {
+		seterr(err, errlen, "csr: signing failed");
+		goto out;
+	}
+	derlen = i2d_X509_REQ(req, &der);
+	if (derlen <= 0)
+		goto out;
+	ret = RZ_ENOMEM;
+	csr = calloc(1, sizeof(*csr));
+	if (csr == NULL)
+		goto out;
+	csr->der = malloc((size_t)derlen);
+	csr->b64url = malloc(ACME_B64URL_SIZE((size_t)derlen));
+	if (csr->der == NULL || csr->b64url == NULL)
+		goto out;
+	memcpy(csr->der, der, (size_t)derlen);
+	csr->der_len = (size_t)derlen;
+	if (acme_b64url_encode(csr->der, csr->der_len, csr->b64url,
+	                       ACME_B64URL_SIZE((size_t)derlen)) < 0)
+		goto out;
+	*out = csr;
+	csr = NULL;
+	ret = 0;
+out:
+	acme_csr_free(csr);
+	OPENSSL_free(der);
+	X509_EXTENSION_free(ext);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAME_free(gen);
+	GENERAL_NAMES_free(gens);
+	X509_NAME_free(subj);
+	X509_REQ_free(req);
+	return ret;
+}
