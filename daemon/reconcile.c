@@ -33,10 +33,10 @@ double rz_backoff(int attempts, double base, double cap, double jitter)
 
 double rz_check_delay(int polls)
 {
-	double d = 0.02;
+	double d = 0.05;   /* a secondary rarely has the change sooner */
 
 	for (int i = 0; i < polls && d < 2.0; i++)
-		d *= 1.6;
+		d *= 1.5;
 	return d < 2.0 ? d : 2.0;
 }
 

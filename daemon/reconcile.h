@@ -43,7 +43,8 @@ void rz_step_run(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn
  */
 double rz_backoff(int attempts, double base, double cap, double jitter);
 
-/* Delay before the next propagation check: short first, growing to 2 s. */
+/* Delay before the next propagation check: 50 ms, growing by half each
+ * time, at most 2 s. */
 double rz_check_delay(int polls);
 
 #endif

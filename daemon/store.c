@@ -11,11 +11,41 @@
 #include "daemon/rz_err.h"
 #include "daemon/store.h"
 
+/*
+ * Run a parameterised statement, prepared: the workers run the same few
+ * statements thousands of times, and planning them is most of their cost.
+ * The statement is named after its text's address (every statement here is
+ * a string literal), prepared on a connection the first time it is missing
+ * there; inside an explicit transaction, where a failed attempt would abort
+ * it, it runs unprepared.
+ */
+static PGresult *exec_cached(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	char name[32];
+	PGresult *r;
+	const char *state;
+
+	if (n == 0 || PQtransactionStatus(c) != PQTRANS_IDLE)
+		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	snprintf(name, sizeof(name), "rz_%p", (const void *)sql);
+	r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(r) != PGRES_FATAL_ERROR || state == NULL ||
+	    strcmp(state, "26000") != 0)   /* invalid_sql_statement_name */
+		return r;
+	PQclear(r);
+	r = PQprepare(c, name, sql, n, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return r;   /* the error of the statement itself */
+	PQclear(r);
+	return PQexecPrepared(c, name, n, params, NULL, NULL, 0);
+}
+
 /* A parameterised statement; NULL result status mismatch -> RZ_EDB. */
 static PGresult *q(PGconn *c, const char *sql, int n, const char *const *params,
                    ExecStatusType want, char *err, size_t errlen)
 {
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	PGresult *r = exec_cached(c, sql, n, params);
 
 	if (PQresultStatus(r) != want) {
 		const char *msg = PQresultErrorMessage(r);
@@ -533,10 +563,13 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
                      char *err, size_t errlen)
 {
 	char id[32], gen[32], delay[32], active[8];
-	const char *last_error = res->last_error;
-	PGresult *r = NULL;
-	bool found;
-	int ret;
+	const char *p[] = {
+		id, gen, res->next_step, delay, res->failed ? "t" : "f", res->last_error,
+		res->state_json,
+		res->next_step != NULL && strcmp(res->next_step, job->step) == 0 ? "t" : "f",
+		res->dns, active, res->audit_kind, res->audit_msg,
+	};
+	PGresult *r;
 
 	*stale = false;
 	*changed = false;
@@ -544,78 +577,59 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 	snprintf(gen, sizeof(gen), "%lld", job->generation);
 	snprintf(delay, sizeof(delay), "%.3f", res->delay_s);
 	snprintf(active, sizeof(active), "%d", res->active);
-	if ((ret = cmd(c, "BEGIN", 0, NULL, err, errlen)) != 0)
-		return ret;
-	{
-		const char *p[] = {
-			id, gen, res->next_step, delay, res->failed ? "t" : "f", last_error,
-			res->state_json,
-			res->next_step != NULL && strcmp(res->next_step, job->step) == 0 ? "t" : "f",
-		};
-
-		/* Same step again (waiting or failing): keep its start time and count;
-		 * a new step starts afresh.  NULL next step parks the job. */
-		r = q(c, "UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL, "
-		      "step = coalesce($3, step), "
-		      "priority = CASE WHEN coalesce($3, step) LIKE 'verify%' THEN 0 ELSE 1 END, "
-		      "next_attempt_at = CASE WHEN $3 IS NULL THEN 'infinity' "
-		      "  ELSE now() + make_interval(secs => $4::double precision) END, "
-		      "attempts = CASE WHEN $5::boolean THEN attempts + 1 "
-		      "  WHEN $8::boolean THEN attempts ELSE 0 END, "
-		      "first_attempt_at = CASE WHEN $8::boolean THEN first_attempt_at ELSE NULL END, "
-		      "last_error = $6, state = coalesce($7::jsonb, state), updated_at = now() "
-		      "WHERE id = $1::bigint AND generation = $2::bigint AND claimed_pid = pg_backend_pid() "
-		      "RETURNING id", 8, p, PGRES_TUPLES_OK, err, errlen);
+	/*
+	 * One statement (one round trip, one implicit transaction):
+	 *   j    the job moves on and its claim is released, if the desired
+	 *        state is still the one it worked toward (generation) -
+	 *        the same step again keeps its start time and count, a new
+	 *        step starts afresh, no next step parks the job;
+	 *   rel  otherwise only the claim is released (the newer work runs
+	 *        next) and the workers are woken;
+	 *   sv   the service's dns/active/last_error, when they change;
+	 *   a    the step's audit line.
+	 * Returns: updated (0/1), then the new state when sv changed it.
+	 */
+	r = q(c, "WITH j AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, "
+	      "  claimed_at = NULL, step = coalesce($3, step), "
+	      "  priority = CASE WHEN coalesce($3, step) LIKE 'verify%' THEN 0 ELSE 1 END, "
+	      "  next_attempt_at = CASE WHEN $3 IS NULL THEN 'infinity' "
+	      "    ELSE now() + make_interval(secs => $4::double precision) END, "
+	      "  attempts = CASE WHEN $5::boolean THEN attempts + 1 "
+	      "    WHEN $8::boolean THEN attempts ELSE 0 END, "
+	      "  first_attempt_at = CASE WHEN $8::boolean THEN first_attempt_at ELSE NULL END, "
+	      "  last_error = $6, state = coalesce($7::jsonb, state), updated_at = now() "
+	      "  WHERE id = $1::bigint AND generation = $2::bigint "
+	      "  AND claimed_pid = pg_backend_pid() RETURNING domain, service), "
+	      "rel AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL "
+	      "  WHERE id = $1::bigint AND claimed_pid = pg_backend_pid() "
+	      "  AND NOT EXISTS (SELECT 1 FROM j) RETURNING pg_notify('rz_jobs', '')), "
+	      "sv AS (UPDATE services s SET dns = coalesce($9, s.dns), "
+	      "  active = CASE WHEN $10::int < 0 THEN s.active ELSE $10::int = 1 END, "
+	      "  last_error = $6, updated_at = now() FROM j "
+	      "  WHERE s.domain = j.domain AND s.service = j.service "
+	      "  AND s.generation = $2::bigint "
+	      "  AND (s.dns IS DISTINCT FROM coalesce($9, s.dns) "
+	      "    OR s.active IS DISTINCT FROM (CASE WHEN $10::int < 0 THEN s.active "
+	      "      ELSE $10::int = 1 END) "
+	      "    OR s.last_error IS DISTINCT FROM $6) RETURNING s.*), "
+	      "a AS (INSERT INTO audit (domain, service, kind, message) "
+	      "  SELECT domain, service, $11::text, $12::text FROM j WHERE $11::text IS NOT NULL) "
+	      "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM rel), x.* FROM (SELECT 1) one "
+	      "LEFT JOIN (" INTAKE_STATE_SEL("sv") ") x ON true",
+	      12, p, PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		return RZ_EDB;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		snprintf(err, errlen, "database: finishing job %s returned no row", id);
+		return RZ_EDB;
 	}
-	if (r == NULL) {
-		ret = RZ_EDB;
-		goto out;
-	}
-	if (PQntuples(r) == 0) {
-		/* The desired state moved on: drop our claim, the newer step runs. */
-		const char *p[] = { id };
-
-		*stale = true;
-		ret = cmd(c, "UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL "
-		          "WHERE id = $1::bigint AND claimed_pid = pg_backend_pid()", 1, p, err, errlen);
-		if (ret == 0)
-			ret = cmd(c, "NOTIFY rz_jobs", 0, NULL, err, errlen);
-		goto commit;
-	}
+	*stale = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
+	*changed = !*stale && !PQgetisnull(r, 0, 2);
+	if (*changed)
+		state_from_row_at(r, 0, 2, st);
 	PQclear(r);
-	r = NULL;
-	{
-		const char *p[] = { job->domain, job->service, gen, res->dns, active, last_error };
-
-		r = q(c, "UPDATE services SET dns = coalesce($4, dns), "
-		      "active = CASE WHEN $5::int < 0 THEN active ELSE $5::int = 1 END, "
-		      "last_error = $6, updated_at = now() "
-		      "WHERE domain = $1 AND service = $2 AND generation = $3::bigint "
-		      "AND (dns IS DISTINCT FROM coalesce($4, dns) "
-		      "  OR active IS DISTINCT FROM (CASE WHEN $5::int < 0 THEN active ELSE $5::int = 1 END) "
-		      "  OR last_error IS DISTINCT FROM $6) "
-		      "RETURNING dns", 6, p, PGRES_TUPLES_OK, err, errlen);
-	}
-	if (r == NULL) {
-		ret = RZ_EDB;
-		goto out;
-	}
-	*changed = PQntuples(r) == 1;
-	if (res->audit_kind != NULL && (ret = store_audit(c, job->domain, job->service, NULL,
-	                                                  res->audit_kind, res->audit_msg, NULL,
-	                                                  err, errlen)) != 0)
-		goto out;
-	if (*changed && (ret = store_state(c, job->domain, job->service, st, &found, err,
-	                                   errlen)) != 0)
-		goto out;
-commit:
-	if (ret == 0)
-		ret = cmd(c, "COMMIT", 0, NULL, err, errlen);
-out:
-	PQclear(r);
-	if (ret != 0)
-		rollback(c);
-	return ret;
+	return 0;
 }
 
 int store_release_claims(PGconn *c, char *err, size_t errlen)

@@ -73,7 +73,10 @@ CREATE TABLE published_records (
 );
 CREATE UNIQUE INDEX published_records_live_idx
     ON published_records (zone, owner, rtype, rdata) WHERE removed_at IS NULL;
-CREATE INDEX published_records_domain_idx ON published_records (domain, service);
+-- What a domain has in the zones now (the ledger read by every step).
+CREATE INDEX published_records_domain_idx ON published_records (domain, service)
+    WHERE removed_at IS NULL;
+CREATE INDEX published_records_history_idx ON published_records (domain, added_at);
 
 CREATE TABLE acme_orders (
     id           bigserial PRIMARY KEY,

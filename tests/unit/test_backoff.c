@@ -41,7 +41,8 @@ static void test_check_delay(void **state)
 	double prev = 0;
 
 	(void)state;
-	assert_float_equal(rz_check_delay(0), 0.02, 1e-9);
+	assert_float_equal(rz_check_delay(0), 0.05, 1e-9);
+	assert_float_equal(rz_check_delay(1), 0.075, 1e-9);
 	for (int i = 0; i < 40; i++) {
 		double d = rz_check_delay(i);
 
