@@ -95,6 +95,14 @@ static enum rz_log_level level_from_name(const char *name)
 	return RZ_LOG_INFO;
 }
 
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Publish one state object on the feed: [domain][json]. */
 static void feed_publish(struct daemon *d, const struct rz_state *st)
 {
@@ -151,24 +159,37 @@ static void *worker_main(void *arg)
 	struct daemon *d = w->d;
 	char name[128], err[1024];
 	PGconn *db = NULL;
+	double last_dead = 0;
+	bool got_last = true;
 
 	snprintf(name, sizeof(name), "%s:%ld:w%d", d->host, (long)getpid(), w->index);
 	while (!atomic_load(&d->stopping)) {
 		struct rz_job job;
 		struct rz_step_out out;
 		struct rz_state st;
-		bool got = false, stale = false, changed = false;
+		bool got = false, stale = false, changed = false, dead;
 		double secs;
 		PGnotify *n;
 
+		err[0] = '\0';
+
 		if (db == NULL && (db = worker_connect(w)) == NULL)
 			break;
-		if (store_job_claim(db, name, &job, &got, err, sizeof(err)) != 0) {
+		/* free jobs first; dead daemons' claims when idle or every 5 s */
+		dead = !got_last || mono() - last_dead > 5.0;
+		if (dead)
+			last_dead = mono();
+		if (store_job_claim(db, name, false, &job, &got, err, sizeof(err)) == 0 && !got &&
+		    dead && store_job_claim(db, name, true, &job, &got, err, sizeof(err)) == 0 && got)
+			rz_log_zone(RZ_LOG_INFO, job.domain, "took over a job claimed by a session "
+			            "that is gone");
+		if (err[0] != '\0') {
 			rz_log(RZ_LOG_WARN, "worker %d: %s", w->index, err);
 			PQfinish(db);
 			db = NULL;
 			continue;
 		}
+		got_last = got;
 		if (!got) {
 			if (store_job_wait(db, WAIT_CAP, &secs, err, sizeof(err)) != 0) {
 				PQfinish(db);
@@ -207,14 +228,6 @@ static void *worker_main(void *arg)
 		PQfinish(db);
 	}
 	return NULL;
-}
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static size_t zone_hash(const char *name, size_t n_slots)

@@ -495,7 +495,7 @@ void rz_job_clear(struct rz_job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-int store_job_claim(PGconn *c, const char *worker, struct rz_job *job, bool *got,
+int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job, bool *got,
                     char *err, size_t errlen)
 {
 	const char *p[] = { worker };
@@ -503,18 +503,34 @@ int store_job_claim(PGconn *c, const char *worker, struct rz_job *job, bool *got
 
 	*got = false;
 	memset(job, 0, sizeof(*job));
-	r = q(c, "WITH j AS (SELECT id FROM jobs WHERE next_attempt_at <= now() AND "
-	      "(claimed_pid IS NULL OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
-	      "WHERE a.pid = jobs.claimed_pid)) "
-	      "ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-	      "UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, "
-	      "claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) "
-	      "FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain "
-	      "AND s.service = jobs.service "
-	      "RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, "
-	      "jobs.generation, jobs.attempts, "
-	      "extract(epoch FROM now() - jobs.first_attempt_at), s.zone, s.profile, "
-	      "s.desired, s.params::text, jobs.state::text", 1, p, PGRES_TUPLES_OK, err, errlen);
+	/* The hot path looks at free jobs only (a partial index); claims of
+	 * workers whose PostgreSQL session is gone (a daemon that died) are
+	 * taken over only when asked, which costs a look at pg_stat_activity. */
+	if (!dead)
+		r = q(c, "WITH j AS (SELECT id FROM jobs WHERE claimed_pid IS NULL "
+		      "AND next_attempt_at <= now() "
+		      "ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+		      "UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, "
+		      "claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) "
+		      "FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain "
+		      "AND s.service = jobs.service "
+		      "RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, "
+		      "jobs.generation, jobs.attempts, "
+		      "extract(epoch FROM now() - jobs.first_attempt_at), s.zone, s.profile, "
+		      "s.desired, s.params::text, jobs.state::text", 1, p, PGRES_TUPLES_OK, err, errlen);
+	else
+		r = q(c, "WITH j AS (SELECT id FROM jobs WHERE claimed_pid IS NOT NULL "
+		      "AND next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM "
+		      "pg_stat_activity a WHERE a.pid = jobs.claimed_pid) "
+		      "ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+		      "UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, "
+		      "claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) "
+		      "FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain "
+		      "AND s.service = jobs.service "
+		      "RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, "
+		      "jobs.generation, jobs.attempts, "
+		      "extract(epoch FROM now() - jobs.first_attempt_at), s.zone, s.profile, "
+		      "s.desired, s.params::text, jobs.state::text", 1, p, PGRES_TUPLES_OK, err, errlen);
 	if (r == NULL)
 		return RZ_EDB;
 	if (PQntuples(r) == 1) {

@@ -63,9 +63,10 @@ struct rz_job {
 
 void rz_job_clear(struct rz_job *j);
 
-/* Claim the most overdue job whose claim is free or whose claimer's backend
- * is gone (FOR UPDATE SKIP LOCKED).  *got false when none is due. */
-int store_job_claim(PGconn *c, const char *worker, struct rz_job *job, bool *got,
+/* Claim the most urgent due job (FOR UPDATE SKIP LOCKED): a free one, or
+ * with dead set one whose claimer's PostgreSQL session is gone.  *got false
+ * when there is none. */
+int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job, bool *got,
                     char *err, size_t errlen);
 
 /* Seconds until the next job is due (capped at cap; 0 when one is due). */

@@ -9,7 +9,7 @@ ALTER TABLE jobs ADD COLUMN first_attempt_at timestamptz;
 -- so that workers not holding knotd's control socket keep verifying.
 ALTER TABLE jobs ADD COLUMN priority smallint NOT NULL DEFAULT 1;
 DROP INDEX jobs_due_idx;
-CREATE INDEX jobs_due_idx ON jobs (priority, next_attempt_at);
+CREATE INDEX jobs_due_idx ON jobs (priority, next_attempt_at) WHERE claimed_pid IS NULL;
 
 -- Ledger rows are written as 'pending' inside the Knot transaction, before
 -- its commit, and become 'live' after it: a crash in between leaves a row
