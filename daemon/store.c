@@ -506,31 +506,24 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	/* The hot path looks at free jobs only (a partial index); claims of
 	 * workers whose PostgreSQL session is gone (a daemon that died) are
 	 * taken over only when asked, which costs a look at pg_stat_activity. */
+#define CLAIM(cond) \
+	"WITH j AS (SELECT id FROM jobs WHERE " cond " AND next_attempt_at <= now() " \
+	"ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) " \
+	"UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, " \
+	"claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) " \
+	"FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain " \
+	"AND s.service = jobs.service " \
+	"RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, " \
+	"jobs.generation, jobs.attempts, " \
+	"extract(epoch FROM now() - jobs.first_attempt_at), s.zone, s.profile, " \
+	"s.desired, s.params::text, jobs.state::text"
 	if (!dead)
-		r = q(c, "WITH j AS (SELECT id FROM jobs WHERE claimed_pid IS NULL "
-		      "AND next_attempt_at <= now() "
-		      "ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-		      "UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, "
-		      "claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) "
-		      "FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain "
-		      "AND s.service = jobs.service "
-		      "RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, "
-		      "jobs.generation, jobs.attempts, "
-		      "extract(epoch FROM now() - jobs.first_attempt_at), s.zone, s.profile, "
-		      "s.desired, s.params::text, jobs.state::text", 1, p, PGRES_TUPLES_OK, err, errlen);
+		r = q(c, CLAIM("claimed_pid IS NULL"), 1, p, PGRES_TUPLES_OK, err, errlen);
 	else
-		r = q(c, "WITH j AS (SELECT id FROM jobs WHERE claimed_pid IS NOT NULL "
-		      "AND next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM "
-		      "pg_stat_activity a WHERE a.pid = jobs.claimed_pid) "
-		      "ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-		      "UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, "
-		      "claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) "
-		      "FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain "
-		      "AND s.service = jobs.service "
-		      "RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, "
-		      "jobs.generation, jobs.attempts, "
-		      "extract(epoch FROM now() - jobs.first_attempt_at), s.zone, s.profile, "
-		      "s.desired, s.params::text, jobs.state::text", 1, p, PGRES_TUPLES_OK, err, errlen);
+		r = q(c, CLAIM("claimed_pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+		               "pg_stat_activity a WHERE a.pid = jobs.claimed_pid)"),
+		      1, p, PGRES_TUPLES_OK, err, errlen);
+#undef CLAIM
 	if (r == NULL)
 		return RZ_EDB;
 	if (PQntuples(r) == 1) {
@@ -689,30 +682,16 @@ int store_ledger_live(PGconn *c, const char *domain, const char *service,
  * every element quoted, '"' and '\\' escaped.  malloc'ed. */
 static char *pg_text_array(const char *base, size_t stride, size_t n)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	const char **vals = calloc(n ? n : 1, sizeof(*vals));
+	char *arr;
 
-	if (f == NULL)
+	if (vals == NULL)
 		return NULL;
-	fputc('{', f);
-	for (size_t i = 0; i < n; i++) {
-		const char *v = base + i * stride;
-
-		fputs(i > 0 ? ",\"" : "\"", f);
-		for (; *v != '\0'; v++) {
-			if (*v == '"' || *v == '\\')
-				fputc('\\', f);
-			fputc(*v, f);
-		}
-		fputc('"', f);
-	}
-	fputc('}', f);
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	for (size_t i = 0; i < n; i++)
+		vals[i] = base + i * stride;
+	arr = pg_ptr_array(vals, n);
+	free(vals);
+	return arr;
 }
 
 /* The four columns of records as PostgreSQL array literals. */
