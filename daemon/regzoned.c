@@ -160,7 +160,6 @@ static void *worker_main(void *arg)
 	char name[128], err[1024];
 	PGconn *db = NULL;
 	double last_dead = 0;
-	bool got_last = true;
 
 	snprintf(name, sizeof(name), "%s:%ld:w%d", d->host, (long)getpid(), w->index);
 	while (!atomic_load(&d->stopping)) {
@@ -175,8 +174,8 @@ static void *worker_main(void *arg)
 
 		if (db == NULL && (db = worker_connect(w)) == NULL)
 			break;
-		/* free jobs first; dead daemons' claims when idle or every 5 s */
-		dead = !got_last || mono() - last_dead > 5.0;
+		/* free jobs first; dead daemons' claims every few seconds */
+		dead = mono() - last_dead > WAIT_CAP;
 		if (dead)
 			last_dead = mono();
 		if (store_job_claim(db, name, false, &job, &got, err, sizeof(err)) == 0 && !got &&
@@ -189,15 +188,15 @@ static void *worker_main(void *arg)
 			db = NULL;
 			continue;
 		}
-		got_last = got;
 		if (!got) {
 			if (store_job_wait(db, WAIT_CAP, &secs, err, sizeof(err)) != 0) {
 				PQfinish(db);
 				db = NULL;
 				continue;
 			}
-			if (secs > 0)
-				wait_fd(d, PQsocket(db), secs);
+			/* something due but taken by another worker a moment ago:
+			 * do not spin on it */
+			wait_fd(d, PQsocket(db), secs > 0.01 ? secs : 0.01);
 			if (!PQconsumeInput(db)) {
 				PQfinish(db);
 				db = NULL;
