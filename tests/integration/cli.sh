@@ -75,6 +75,9 @@ refuse 2 "unknown command" -c "$example" frobnicate
 refuse 2 "missing DOMAIN" -c "$example" preview
 refuse 2 "--param without =" -c "$example" preview example.test --param x
 refuse 2 "unknown option" -c "$example" preview example.test --frob
+# nothing listens on the example's request endpoint
+refuse 3 "status: daemon unreachable" -c "$example" status example.test --timeout 1
+refuse 3 "enable: daemon unreachable" -c "$example" enable example.test --timeout 1
 
 # keygen: a CURVE pair, secret 0600, never overwritten
 check "keygen writes a pair" ctl keygen "$tmp/keys"
