@@ -205,6 +205,10 @@ static int client_get(const struct rz_config *cfg, struct acme_client **out,
 
 /* A CA call failed: retry the step later (Retry-After, else backoff), or
  * give the order up (the CA refused). */
+static void order_status(PGconn *db, const json_t *st, const char *status, const char *problem);
+/* The database connection of the step this thread runs. */
+static _Thread_local PGconn *db_of_step;
+
 static void ca_error(struct rz_step_out *o, const struct rz_job *job, json_t *st, int ret,
                      const struct acme_error *e)
 {
@@ -215,8 +219,38 @@ static void ca_error(struct rz_step_out *o, const struct rz_job *job, json_t *st
 	else
 		snprintf(text, sizeof(text), "%s", e->msg[0] ? e->msg : rz_strerror(ret));
 	if (ret == RZ_EACME && e->has_problem &&
-	    acme_problem_class(&e->problem) == ACME_PC_FAIL_ACCOUNT)
-		drop_client();   /* look the account up again next time */
+	    acme_problem_class(&e->problem) == ACME_PC_FAIL_ACCOUNT) {
+		/* The CA does not know the account (any more: a CA reset): register
+		 * again next time, a few times before giving up. */
+		json_int_t again = json_integer_value(json_object_get(st, "account_again"));
+
+		drop_client();
+		if (again < 3) {
+			json_object_set_new(st, "account_again", json_integer(again + 1));
+			snprintf(o->last_error, sizeof(o->last_error), "certificate: %s: %s", job->step,
+			         text);
+			o->res.last_error = o->last_error;
+			o->res.failed = true;
+			audit(o, "acme", "%s (account registered again)", o->last_error, "");
+			go(o, job->step, rz_backoff((int)again + 1, 0.5, 10.0, jitter()), st);
+			return;
+		}
+	}
+	if (ret == RZ_EACME && e->http_status == 404 && sget(st, "order_url")[0] != '\0' &&
+	    strcmp(job->step, "download") != 0) {
+		/* The CA lost the order (a reset): clean up, then a new order soon. */
+		char why[ACME_PROBLEM_TEXT_MAX + 400];
+
+		snprintf(why, sizeof(why), "the CA no longer knows order %.300s: a new order (%s)",
+		         sget(st, "order_url"), text);
+		json_object_set_new(st, "after", json_string("retry"));
+		json_object_set_new(st, "error", json_string(why));
+		json_object_set_new(st, "retry_s", json_real(1.0 + jitter()));
+		order_status(db_of_step, st, "abandoned", NULL);
+		audit(o, "acme", "%s%s", why, "");
+		go(o, "cleanup", 0, st);
+		return;
+	}
 	if (acme_error_retryable(e) || ret == RZ_EIO) {
 		double d;
 
@@ -255,11 +289,11 @@ static void limits_of(const struct rz_config *cfg, struct acme_limits *l)
 
 /* The recorded events that can count against this order, checked. */
 static int budget(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
-                  const char *const *names, size_t n, struct acme_verdict *v, char *err,
-                  size_t errlen)
+                  const char *const *names, size_t n, bool ari_renewal,
+                  struct acme_verdict *v, char *err, size_t errlen)
 {
 	struct acme_limits lim;
-	struct acme_candidate c = { names, n, job->domain, false };
+	struct acme_candidate c = { names, n, job->domain, ari_renewal };
 	struct acme_event *ev = NULL;
 	char **split = NULL;
 	const char ***evnames = NULL;
@@ -414,7 +448,11 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 	}
 	if (sget(st, "order_url")[0] == '\0') {
 		/* A new order: within the budget only. */
-		if ((ret = budget(cfg, db, job, ptrs, n, &v, err, sizeof(err))) != 0) {
+		/* An ARI renewal inside the CA's window (with "replaces") is exempt. */
+		const char *replaces = sget(st, "replaces")[0] ? sget(st, "replaces") : NULL;
+
+		if ((ret = budget(cfg, db, job, ptrs, n, replaces != NULL, &v, err,
+		                  sizeof(err))) != 0) {
 			retry(o, job, err);
 			return;
 		}
@@ -429,7 +467,7 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 			go(o, "order", d > 1 ? d : 1, st);
 			return;
 		}
-		ret = acme_order_new(c, ptrs, n, &ord, &e);
+		ret = acme_order_new_replacing(c, ptrs, n, replaces, &ord, &e);
 		if (ret != 0) {
 			ca_error(o, job, st, ret, &e);
 			return;
@@ -437,16 +475,17 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 		{
 			char *arr = names_array(ptrs, n);
 			const char *p[] = { job->domain, job->service, ord.url, arr,
-			                    renewing ? "renew" : "issue", acme_client_account_url(c) };
+			                    renewing ? "renew" : "issue", acme_client_account_url(c),
+			                    replaces };
 			PGresult *r = NULL;
 
 			ret = arr == NULL ? RZ_ENOMEM :
 			      sql(db, "WITH o AS (INSERT INTO acme_orders (domain, service, order_url, "
-			          "names, status, reason) VALUES ($1, $2, $3, $4::text[], 'pending', $5) "
-			          "RETURNING id, names) "
+			          "names, status, reason, replaces) VALUES ($1, $2, $3, $4::text[], "
+			          "'pending', $5, $7) RETURNING id, names) "
 			          "INSERT INTO acme_events (kind, account, domain, reg_domain, names, "
 			          "order_id) SELECT 'order_created', $6, $1, $1, names, id FROM o "
-			          "RETURNING order_id", 6, p, &r, err, sizeof(err));
+			          "RETURNING order_id", 7, p, &r, err, sizeof(err));
 			free(arr);
 			if (ret == 0) {
 				json_object_set_new(st, "order_id",
@@ -1266,7 +1305,9 @@ static void step_verify_clean(const struct rz_config *cfg, PGconn *db,
 
 		snprintf(o->last_error, sizeof(o->last_error), "%s", sget(st, "error"));
 		o->res.last_error = o->last_error;
-		go(o, "order", acme_backoff_ladder(1, jitter()), ns);
+		go(o, "order", json_is_number(json_object_get(st, "retry_s")) ?
+		   json_number_value(json_object_get(st, "retry_s")) :
+		   acme_backoff_ladder(1, jitter()), ns);
 		json_decref(ns);
 		return;
 	}
@@ -1284,11 +1325,15 @@ static void step_verify_clean(const struct rz_config *cfg, PGconn *db,
 	}
 }
 
+static double renewal_plan(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                           time_t renew_at, char *replaces, size_t rlen);
+
 static void step_deploy(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
                         json_t *st, struct rz_step_out *o)
 {
 	char output[HOOK_OUTPUT_MAX], stat[16], err[256];
 	int status = 0;
+	time_t renew_at;
 	double d;
 
 	if (cfg->deploy_hook != NULL) {
@@ -1330,9 +1375,23 @@ static void step_deploy(const struct rz_config *cfg, PGconn *db, const struct rz
 	}
 	o->res.cert_state = "issued";
 	o->res.active = 2;
-	d = renew_delay(cfg, db, job);
 	{
-		json_t *ns = json_pack("{s:s}", "serial", sget(st, "serial"));
+		char replaces[ACME_ARI_CERT_ID_SIZE], at[32];
+		double fallback = renew_delay(cfg, db, job);
+		const char *p[] = { job->domain, job->service, at };
+
+		renew_at = time(NULL) + (time_t)fallback;
+		snprintf(at, sizeof(at), "%lld", (long long)renew_at);
+		(void)sql(db, "UPDATE certificates SET renew_after = to_timestamp($3::bigint) WHERE "
+		          "id = (SELECT id FROM certificates WHERE domain = $1 AND service = $2 "
+		          "ORDER BY id DESC LIMIT 1)", 3, p, NULL, err, sizeof(err));
+		d = renewal_plan(cfg, db, job, renew_at, replaces, sizeof(replaces));
+		if (d < 60)
+			d = 60;   /* the renew step decides, with the window in hand */
+	}
+	{
+		json_t *ns = json_pack("{s:s,s:I}", "serial", sget(st, "serial"), "renew_at",
+		                       (json_int_t)renew_at);
 
 		go(o, "renew", d, ns);
 		json_decref(ns);
@@ -1341,9 +1400,83 @@ static void step_deploy(const struct rz_config *cfg, PGconn *db, const struct rz
 	            sget(st, "serial"), d);
 }
 
-static void step_renew(const struct rz_job *job, struct rz_step_out *o)
+/* The ARI certificate id of the current certificate, "" when none. */
+static void current_ari_id(PGconn *db, const struct rz_job *job, char *out, size_t len)
 {
-	json_t *ns = json_pack("{s:s}", "reason", "renew");
+	const char *p[] = { job->domain, job->service };
+	PGresult *r = NULL;
+	char err[256];
+
+	out[0] = '\0';
+	if (sql(db, "SELECT coalesce(ari_cert_id, '') FROM certificates WHERE domain = $1 AND "
+	        "service = $2 AND revoked_at IS NULL ORDER BY not_after DESC LIMIT 1", 2, p, &r,
+	        err, sizeof(err)) == 0) {
+		if (PQntuples(r) == 1)
+			snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+}
+
+/*
+ * When to renew, asking the CA's renewalInfo (RFC 9773) when its directory
+ * has one: inside the suggested window (*replaces = the certificate's id,
+ * so the order is an ARI renewal), asked again about twice a day; without
+ * ARI (or when it fails): renew_percent of the lifetime.  Seconds from now.
+ */
+static double renewal_plan(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                           time_t renew_at, char *replaces, size_t rlen)
+{
+	double d = renew_at > 0 ? difftime(renew_at, time(NULL)) : renew_delay(cfg, db, job);
+	char id[ACME_ARI_CERT_ID_SIZE];
+	const struct acme_directory *dir = NULL;
+	struct acme_client *c;
+	struct acme_ari_info w;
+	struct acme_error e;
+	time_t now = time(NULL), next_poll, t;
+
+	replaces[0] = '\0';
+	current_ari_id(db, job, id, sizeof(id));
+	if (id[0] == '\0' || client_get(cfg, &c, &e) != 0 ||
+	    acme_client_directory(c, &dir, &e) != 0 || dir->renewal_info == NULL)
+		return d;
+	if (acme_renewal_info(c, id, &w, &next_poll, &e) != 0) {
+		rz_log_zone(RZ_LOG_WARN, job->domain, "acme: renewalInfo: %s", e.msg);
+		return d < difftime(next_poll, now) ? d : difftime(next_poll, now);
+	}
+	if (acme_ari_renew_time(&w, now, jitter(), &t) != 0)
+		return d;
+	if (t <= now && acme_ari_in_window(&w, now)) {
+		snprintf(replaces, rlen, "%s", id);
+		return 0;
+	}
+	if (difftime(t, now) < d)
+		d = difftime(t, now);
+	if (difftime(next_poll, now) < d)
+		d = difftime(next_poll, now);
+	return d > 1 ? d : 1;
+}
+
+static void step_renew(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                       json_t *st, struct rz_step_out *o)
+{
+	char replaces[ACME_ARI_CERT_ID_SIZE] = "";
+	json_t *ns;
+
+	if (!json_is_true(json_object_get(st, "forced"))) {
+		/* Not a renew request: only the renewal time (or the CA's window)
+		 * renews; "regzonectl retry" making every job due does not. */
+		double d = renewal_plan(cfg, db, job,
+		                        (time_t)json_integer_value(json_object_get(st, "renew_at")),
+		                        replaces, sizeof(replaces));
+
+		if (d > 60) {
+			go(o, "renew", d, st);
+			return;
+		}
+	}
+	ns = json_pack("{s:s}", "reason", "renew");
+	if (replaces[0] != '\0')
+		json_object_set_new(ns, "replaces", json_string(replaces));
 
 	o->res.cert_state = "renewing";
 	o->res.active = 2;
@@ -1441,6 +1574,8 @@ void rz_cert_step(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGcon
 	json_t *st = state_of(job);
 	const char *s = job->step;
 
+	db_of_step = db;
+
 	if (strcmp(job->desired, "enabled") != 0 && strcmp(s, "remove") != 0) {
 		json_t *ns = json_object();
 
@@ -1488,7 +1623,7 @@ void rz_cert_step(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGcon
 	else if (strcmp(s, "deploy") == 0)
 		step_deploy(cfg, db, job, st, o);
 	else if (strcmp(s, "renew") == 0)
-		step_renew(job, o);
+		step_renew(cfg, db, job, st, o);
 	else if (strcmp(s, "remove") == 0)
 		step_remove(cfg, knot_lock, db, job, st, o);
 	else

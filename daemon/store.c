@@ -198,7 +198,8 @@ static const struct {
 	  /* renew now: the cert job of an enabled service becomes due at its
 	   * 'renew' step (an order in flight is left to finish) */
 	  "WITH up AS (UPDATE jobs j SET step = 'renew', priority = 1, next_attempt_at = now(), "
-	  "attempts = 0, first_attempt_at = NULL, last_error = NULL, state = '{}', "
+	  "attempts = 0, first_attempt_at = NULL, last_error = NULL, "
+	  "state = '{\"forced\": true}', "
 	  "updated_at = now() FROM services s WHERE j.domain = $1 AND j.service = $2 "
 	  "AND j.kind = 'cert' AND s.domain = j.domain AND s.service = j.service "
 	  "AND s.desired = 'enabled' AND (j.next_attempt_at = 'infinity' OR j.step = 'renew' "

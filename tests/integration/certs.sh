@@ -218,6 +218,70 @@ check "each of them has exactly one certificate" \
   test "$(sql "select count(*) from (select domain from certificates where domain like 'z000%' group by domain having count(*) = 1) x")" = 20
 check "no _acme-challenge left for any of them" no_challenge "${doms[@]}"
 
+# ---------------------------------------------------------------- 6a. the CA restarted mid-order
+# Pebble keeps everything in memory: killed and started again, it knows
+# neither the account nor the order.  The job registers again, cleans up
+# and makes a new order; nothing is left in the zone.
+pp=$(pebble_pid)
+mapfile -d '' pargv <"/proc/$pp/cmdline"
+dom=z00003.test serial_a=$(cert_field z00003.test serial) caught=no
+for try in 1 2 3 4 5; do
+  n0=$(sql "select count(*) from acme_orders where domain = '$dom'")
+  ctl renew "$dom" >/dev/null
+  deadline=$((SECONDS + 30))
+  while [ "$(sql "select count(*) from acme_orders where domain = '$dom'")" = "$n0" ] &&
+        ((SECONDS < deadline)); do :; done
+  kill -STOP "$pp"
+  if [ "$(sql "select cert_state from services where domain = '$dom'")" = renewing ]; then caught=$try; break; fi
+  kill -CONT "$pp"
+  ctl wait "$dom" --until active --timeout 30 >/dev/null 2>&1
+done
+check "a renewal of $dom caught in flight (try $caught)" test "$caught" != no
+kill -KILL "$pp"; kill -CONT "$pp" 2>/dev/null
+sleep 1
+setsid env PEBBLE_VA_NOSLEEP=1 "${pargv[@]}" </dev/null >>"$dir/pebble/pebble.log" 2>&1 &
+echo $! >"$dir/pids/pebble.pid"
+deadline=$((SECONDS + 20))
+until curl -fsS --max-time 2 --cacert "$REGZONE_ACME_CA" "$REGZONE_ACME_DIRECTORY" >/dev/null 2>&1 ||
+      ((SECONDS >= deadline)); do sleep 0.1; done
+deadline=$((SECONDS + 90))
+while [ "$(cert_field "$dom" serial)" = "$serial_a" ] && ((SECONDS < deadline)); do sleep 0.2; done
+check "after the CA's restart $dom got a new certificate ($serial_a -> $(cert_field "$dom" serial)): $(sql "select step || ' ' || coalesce(last_error, '') from jobs where domain = '$dom' and kind = 'cert'")" \
+  test "$(cert_field "$dom" serial)" != "$serial_a"
+# the new row is written at download; cleanup and the hook come after it
+deadline=$((SECONDS + 30))
+while [ "$(sql "select cert_state from services where domain = '$dom'")" != issued ] &&
+      ((SECONDS < deadline)); do sleep 0.2; done
+check "$dom issued and active again" \
+  test "$(sql "select cert_state || ' ' || active from services where domain = '$dom'")" = "issued true"
+check "the lost order is marked abandoned" \
+  test "$(sql "select count(*) from acme_orders where domain = '$dom' and status = 'abandoned'")" -ge 1
+check "no _acme-challenge left for $dom" no_challenge "$dom"
+
+# ---------------------------------------------------------------- 6b. budget, retry
+# "regzonectl retry" of an issued domain does not renew it (not due yet).
+serial_r=$(cert_field z00002.test serial)
+ctl retry z00002.test >/dev/null 2>&1
+sleep 1
+check "retry of an issued domain keeps its certificate ($serial_r)" \
+  test "$(cert_field z00002.test serial)" = "$serial_r" -a \
+       "$(sql "select step || ' ' || (next_attempt_at > now() + interval '1 day') from jobs where domain = 'z00002.test' and kind = 'cert'")" = "renew true"
+# Over the new-orders budget (acme.limits), a renewal waits instead of ordering.
+stop_pid "$daemon_pid"
+used=$(sql "select count(*) from acme_events where kind = 'order_created'")
+sed -i "s|^  revoke_on_disable: false|  revoke_on_disable: false\n  limits:\n    new_orders: $used|" "$dir/regzone.yaml"
+start_daemon
+orders=$(sql "select count(*) from acme_orders")
+ctl renew z00001.test >/dev/null
+deadline=$((SECONDS + 20))
+until [ -n "$(sql "select 1 from jobs where domain = 'z00001.test' and kind = 'cert' and last_error like '%rate-limit budget (new-orders%'")" ] ||
+      ((SECONDS >= deadline)); do sleep 0.2; done
+check "over the budget: the renewal waits for it ($(sql "select step || ': ' || coalesce(last_error, '') from jobs where domain = 'z00001.test' and kind = 'cert'"))" \
+  test -n "$(sql "select 1 from jobs where domain = 'z00001.test' and kind = 'cert' and step = 'order' and next_attempt_at > now() + interval '1 minute' and last_error like '%rate-limit budget (new-orders%'")"
+check "over the budget: no new order at the CA" test "$(sql "select count(*) from acme_orders")" = "$orders"
+check "over the budget: the old certificate still serves (renewing, active)" \
+  test "$(sql "select cert_state || ' ' || active from services where domain = 'z00001.test'")" = "renewing true"
+
 # ---------------------------------------------------------------- 7. disable
 ctl disable example.test >/dev/null
 deadline=$((SECONDS + 30))
