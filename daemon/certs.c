@@ -447,6 +447,26 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 		return;
 	}
 	if (sget(st, "order_url")[0] == '\0') {
+		PGresult *r = NULL;
+		bool full = false;
+		char jid[32];
+
+		snprintf(jid, sizeof(jid), "%lld", job->id);
+
+		/* Orders in flight at once: at most acme.concurrency; the others
+		 * wait a little (spread with jitter, never a burst). */
+		if (sql(db, "SELECT count(*) FROM jobs WHERE kind = 'cert' AND step IN ('publish', "
+		        "'verify', 'respond', 'poll', 'finalize', 'download') AND id <> $1::bigint",
+		        1, (const char *const[]){ jid }, &r, err, sizeof(err)) == 0) {
+			full = atol(PQgetvalue(r, 0, 0)) >= (long)cfg->acme_concurrency;
+			PQclear(r);
+		}
+		if (full) {
+			go(o, "order", 0.2 + 0.8 * jitter(), st);
+			return;
+		}
+	}
+	if (sget(st, "order_url")[0] == '\0') {
 		/* A new order: within the budget only. */
 		/* An ARI renewal inside the CA's window (with "replaces") is exempt. */
 		const char *replaces = sget(st, "replaces")[0] ? sget(st, "replaces") : NULL;
@@ -1456,13 +1476,44 @@ static double renewal_plan(const struct rz_config *cfg, PGconn *db, const struct
 	return d > 1 ? d : 1;
 }
 
+/* Does the current certificate carry exactly the profile's names? */
+static bool names_current(const struct rz_config *cfg, PGconn *db, const struct rz_job *job)
+{
+	char names[ZG_MAX_CERT_NAMES][ZG_OWNER_SIZE], err[256];
+	const char *ptrs[ZG_MAX_CERT_NAMES];
+	size_t n = 0;
+	char *arr;
+	PGresult *r = NULL;
+	bool same = true;
+
+	if (cert_names(cfg, job, names, ptrs, &n) != 0 || (arr = names_array(ptrs, n)) == NULL)
+		return true;
+	{
+		const char *p[] = { job->domain, job->service, arr };
+
+		if (sql(db, "SELECT (SELECT array_agg(x ORDER BY x) FROM unnest(names) x) = "
+		        "(SELECT array_agg(x ORDER BY x) FROM unnest($3::text[]) x) FROM certificates "
+		        "WHERE domain = $1 AND service = $2 AND revoked_at IS NULL "
+		        "ORDER BY id DESC LIMIT 1", 3, p, &r, err, sizeof(err)) == 0) {
+			same = PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+			PQclear(r);
+		}
+	}
+	free(arr);
+	return same;
+}
+
 static void step_renew(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
                        json_t *st, struct rz_step_out *o)
 {
 	char replaces[ACME_ARI_CERT_ID_SIZE] = "";
 	json_t *ns;
+	bool names_changed = !names_current(cfg, db, job);
 
-	if (!json_is_true(json_object_get(st, "forced"))) {
+	if (names_changed)
+		audit(o, "acme", "the profile's certificate names changed: a new certificate%s%s",
+		      "", "");
+	if (!json_is_true(json_object_get(st, "forced")) && !names_changed) {
 		/* Not a renew request: only the renewal time (or the CA's window)
 		 * renews; "regzonectl retry" making every job due does not. */
 		double d = renewal_plan(cfg, db, job,
@@ -1477,6 +1528,13 @@ static void step_renew(const struct rz_config *cfg, PGconn *db, const struct rz_
 	ns = json_pack("{s:s}", "reason", "renew");
 	if (replaces[0] != '\0')
 		json_object_set_new(ns, "replaces", json_string(replaces));
+	if (names_changed) {
+		o->res.cert_state = "renewing";
+		o->res.active = 2;
+		go(o, "order", 0, ns);
+		json_decref(ns);
+		return;
+	}
 
 	o->res.cert_state = "renewing";
 	o->res.active = 2;

@@ -641,6 +641,9 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 	      "  attempts = CASE WHEN jobs.next_attempt_at = 'infinity' THEN 0 ELSE jobs.attempts END, "
 	      "  next_attempt_at = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = "
 	      "    'remove' OR jobs.state->>'parked' = 'failed') THEN now() "
+	      /* an issued certificate is looked at again: the profile (its
+	       * names) may have changed */
+	      "    WHEN jobs.step = 'renew' THEN now() "
 	      "    ELSE jobs.next_attempt_at END, updated_at = now() "
 	      "  RETURNING pg_notify('rz_jobs', '')), "
 	      "rel AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL "

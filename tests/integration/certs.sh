@@ -218,6 +218,24 @@ check "each of them has exactly one certificate" \
   test "$(sql "select count(*) from (select domain from certificates where domain like 'z000%' group by domain having count(*) = 1) x")" = 20
 check "no _acme-challenge left for any of them" no_challenge "${doms[@]}"
 
+# A profile with other certificate names: the next certificate carries them.
+ctl enable z00004.test --profile xmpp-verified --param token=t0k3n >/dev/null
+deadline=$((SECONDS + 60))
+until [ "$(sql "select array_to_string(array(select unnest(names) order by 1), ' ') from certificates where domain = 'z00004.test' order by id desc limit 1")" = "conference.z00004.test proxy.z00004.test upload.z00004.test z00004.test" ] ||
+      ((SECONDS >= deadline)); do sleep 0.2; done
+deadline=$((SECONDS + 30))
+while [ "$(sql "select cert_state from services where domain = 'z00004.test'")" != issued ] &&
+      ((SECONDS < deadline)); do sleep 0.2; done
+split_chain z00004.test
+got=$(sans "$tmp/leaf.pem")
+check "profile changed: the new certificate carries the new profile's names ($got)" \
+  test "$got" = "conference.z00004.test proxy.z00004.test upload.z00004.test z00004.test "
+check "profile changed: issued, no _acme-challenge left" \
+  test "$(sql "select cert_state from services where domain = 'z00004.test'")" = issued
+for name in z00004.test upload.z00004.test; do
+  check "no _acme-challenge.$name left" test -z "$(dig_short "$REGZONE_DNS_PORT" "_acme-challenge.$name" TXT)"
+done
+
 # ---------------------------------------------------------------- 6a. the CA restarted mid-order
 # Pebble keeps everything in memory: killed and started again, it knows
 # neither the account nor the order.  The job registers again, cleans up
