@@ -1603,8 +1603,9 @@ static void step_remove(const struct rz_config *cfg, pthread_mutex_t *knot_lock,
 						ca_error(o, job, st, ret, &e);
 						return;
 					}
-					(void)sql(db, "UPDATE certificates SET revoked_at = now() WHERE id = "
-					          "$1::bigint", 1, q, NULL, err, sizeof(err));
+					if (ret == 0)   /* a refusal is audited, the row stays */
+						(void)sql(db, "UPDATE certificates SET revoked_at = now() WHERE "
+						          "id = $1::bigint", 1, q, NULL, err, sizeof(err));
 					(void)store_audit(db, job->domain, job->service, NULL, "acme",
 					                  ret == 0 ? "certificate revoked (cessationOfOperation)"
 					                  : e.msg, NULL, err, sizeof(err));

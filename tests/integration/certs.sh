@@ -84,6 +84,7 @@ perm() { stat -c %a "$1"; }
 . "$dir/env"
 cat >"$tmp/hook.sh" <<EOF
 #!/bin/sh
+if [ -e "$tmp/hook-fail" ]; then echo "hook: refusing \$REGZONE_DOMAIN"; exit 3; fi
 echo "\$REGZONE_ACTION \$REGZONE_DOMAIN \$REGZONE_CERT_DIR" >>"$tmp/hook.log"
 echo "hook: \$REGZONE_ACTION \$REGZONE_DOMAIN"
 EOF
@@ -236,6 +237,30 @@ for name in z00004.test upload.z00004.test; do
   check "no _acme-challenge.$name left" test -z "$(dig_short "$REGZONE_DNS_PORT" "_acme-challenge.$name" TXT)"
 done
 
+# A failing hook: audited with its status and output, retried with backoff;
+# the new certificate is in place meanwhile.
+dom=z00005.test serial_h=$(cert_field z00005.test serial)
+touch "$tmp/hook-fail"
+ctl renew "$dom" >/dev/null
+deadline=$((SECONDS + 30))
+until [ -n "$(sql "select 1 from audit where domain = '$dom' and kind = 'hook' and message like '%exited 3%refusing $dom%'")" ] ||
+      ((SECONDS >= deadline)); do sleep 0.2; done
+check "a failing hook is in the audit trail with its status and output" \
+  test -n "$(sql "select 1 from audit where domain = '$dom' and kind = 'hook' and message like '%exited 3%refusing $dom%'")"
+split_chain "$dom"
+check "the new certificate stays in place while the hook fails" \
+  test "$(openssl x509 -in "$tmp/leaf.pem" -noout -serial | cut -d= -f2)" = "$(cert_field "$dom" serial)" -a \
+       "$(cert_field "$dom" serial)" != "$serial_h"
+check "the deploy step is retried later (backoff)" \
+  test "$(sql "select step || ' ' || (attempts > 0) || ' ' || (next_attempt_at > now()) from jobs where domain = '$dom' and kind = 'cert'")" = "deploy true true"
+rm -f "$tmp/hook-fail"
+deadline=$((SECONDS + 40))
+while [ "$(sql "select cert_state from services where domain = '$dom'")" != issued ] &&
+      ((SECONDS < deadline)); do sleep 0.2; done
+check "once the hook succeeds the certificate is issued ($(sql "select cert_state || ' ' || coalesce(last_error, '') from services where domain = '$dom'"))" \
+  test "$(sql "select cert_state from services where domain = '$dom'")" = issued -a \
+       -n "$(grep "^deploy $dom " "$tmp/hook.log")"
+
 # ---------------------------------------------------------------- 6a. the CA restarted mid-order
 # Pebble keeps everything in memory: killed and started again, it knows
 # neither the account nor the order.  The job registers again, cleans up
@@ -287,7 +312,7 @@ check "retry of an issued domain keeps its certificate ($serial_r)" \
 # Over the new-orders budget (acme.limits), a renewal waits instead of ordering.
 stop_pid "$daemon_pid"
 used=$(sql "select count(*) from acme_events where kind = 'order_created'")
-sed -i "s|^  revoke_on_disable: false|  revoke_on_disable: false\n  limits:\n    new_orders: $used|" "$dir/regzone.yaml"
+sed -i "s|^  revoke_on_disable: false|  revoke_on_disable: true\n  limits:\n    new_orders: $used|" "$dir/regzone.yaml"
 start_daemon
 orders=$(sql "select count(*) from acme_orders")
 ctl renew z00001.test >/dev/null
@@ -306,6 +331,17 @@ deadline=$((SECONDS + 30))
 while [ -e "$d/fullchain.pem" ] && ((SECONDS < deadline)); do sleep 0.2; done
 check "disable: certificate files removed" test ! -e "$d/fullchain.pem" -a ! -e "$d/privkey.pem"
 check "disable: the hook was told (REGZONE_ACTION=remove)" grep -q '^remove example.test ' "$tmp/hook.log"
+check "disable: certificate state none, inactive" \
+  test "$(sql "select cert_state || ' ' || active from services where domain = 'example.test'")" = "none false"
+# z00003.test's certificate comes from the restarted Pebble (example.test's
+# issuer is gone with the old instance): revoked on disable.
+ctl disable z00003.test >/dev/null
+deadline=$((SECONDS + 20))
+until [ "$(sql "select count(*) from certificates where domain = 'z00003.test' and revoked_at is not null")" -ge 1 ] ||
+      ((SECONDS >= deadline)); do sleep 0.2; done
+check "disable with acme.revoke_on_disable: the certificate revoked at the CA ($(sql "select message from audit where domain = 'z00003.test' and kind = 'acme' order by id desc limit 1"))" \
+  test -n "$(sql "select 1 from audit where domain = 'z00003.test' and kind = 'acme' and message = 'certificate revoked (cessationOfOperation)'")"
+check "disable: z00003.test's files removed" test ! -e "$REGZONE_CERT_DIR/z00003.test/privkey.pem"
 
 if grep -qiE 'BEGIN (EC |RSA )?PRIVATE KEY' "$tmp/regzoned.log"; then bad "a private key in the log"; else ok "no private key in the log"; fi
 
