@@ -21,6 +21,7 @@
 
 #include "acme/acct.h"
 #include "acme/b64.h"
+#include "acme/ari.h"
 #include "acme/client.h"
 #include "acme/csr.h"
 #include "acme/http.h"
@@ -924,6 +925,13 @@ static bool same_names(const struct acme_order *o, const char *const *names, siz
 int acme_order_new(struct acme_client *c, const char *const *names, size_t n,
                    struct acme_order *out, struct acme_error *e)
 {
+	return acme_order_new_replacing(c, names, n, NULL, out, e);
+}
+
+int acme_order_new_replacing(struct acme_client *c, const char *const *names, size_t n,
+                             const char *replaces, struct acme_order *out,
+                             struct acme_error *e)
+{
 	static const char what[] = "newOrder";
 	struct acme_error dummy;
 	struct acme_resp r = { 0 };
@@ -964,6 +972,11 @@ int acme_order_new(struct acme_client *c, const char *const *names, size_t n,
 		}
 	}
 	payload = json_pack("{s:O}", "identifiers", ids);
+	if (payload != NULL && replaces != NULL &&
+	    json_object_set_new(payload, "replaces", json_string(replaces)) != 0) {
+		ret = fail(e, RZ_ENOMEM, "out of memory");
+		goto out;
+	}
 	body = payload != NULL ? json_dumps(payload, JSON_COMPACT) : NULL;
 	if (body == NULL) {
 		ret = fail(e, RZ_ENOMEM, "out of memory");
@@ -1482,5 +1495,59 @@ out:
 	OPENSSL_free(der);
 	X509_free(x);
 	BIO_free(bio);
+	return ret;
+}
+
+int acme_renewal_info(struct acme_client *c, const char *cert_id, struct acme_ari_info *out,
+                      time_t *next_poll, struct acme_error *e)
+{
+	static const char what[] = "renewalInfo";
+	struct acme_error dummy;
+	struct acme_resp r = { 0 };
+	char *url = NULL;
+	size_t len;
+	int ret;
+
+	if (e == NULL)
+		e = &dummy;
+	err_reset(e);
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (c == NULL || cert_id == NULL || cert_id[0] == '\0' || out == NULL || next_poll == NULL)
+		return fail(e, RZ_EINVAL, "%s: bad argument", what);
+	for (const char *p = cert_id; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return fail(e, RZ_EINVAL, "%s: not a certificate identifier", what);
+	if ((ret = need_directory(c, e)) != 0)
+		return ret;
+	if (c->dir.renewal_info == NULL)
+		return fail(e, RZ_ENOENT, "%s: the CA's directory has no renewalInfo", what);
+	len = strlen(c->dir.renewal_info) + strlen(cert_id) + 2;
+	if ((url = malloc(len)) == NULL)
+		return fail(e, RZ_ENOMEM, "out of memory");
+	snprintf(url, len, "%s%s%s", c->dir.renewal_info,
+	         c->dir.renewal_info[strlen(c->dir.renewal_info) - 1] == '/' ? "" : "/", cert_id);
+	ret = acme_http_get(c->http, url, &r);
+	c->stats.requests++;
+	if (ret != 0) {
+		http_failed(c, ret, e);
+		goto out;
+	}
+	if (r.status != 200) {
+		ret = r.status >= 400 ? problem_from_resp(c, "GET", url, &r, e)
+		                      : fail(e, RZ_EPROTO, "GET %s: unexpected HTTP %ld", url, r.status);
+		goto out;
+	}
+	if ((ret = acme_ari_parse(r.body, r.body_len, out)) != 0) {
+		ret = fail(e, RZ_EPROTO, "%s: unusable reply (%s)", what, rz_strerror(ret));
+		goto out;
+	}
+	(void)acme_ari_next_poll(r.retry_after, time(NULL), next_poll);
+out:
+	if (ret != 0)
+		*next_poll = time(NULL) + ACME_ARI_POLL_DEFAULT;
+	acme_resp_clear(&r);
+	free(url);
 	return ret;
 }

@@ -50,6 +50,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "acme/acct.h"
 #include "acme/csr.h"
@@ -174,6 +175,23 @@ void acme_order_clear(struct acme_order *o);
  * identifiers.  *out filled (out->url from Location). */
 int acme_order_new(struct acme_client *c, const char *const *names, size_t n,
                    struct acme_order *out, struct acme_error *e);
+
+/* The same, replacing an earlier certificate (RFC 9773 section 5:
+ * "replaces" = its ARI certificate identifier; NULL: none). */
+int acme_order_new_replacing(struct acme_client *c, const char *const *names, size_t n,
+                             const char *replaces, struct acme_order *out,
+                             struct acme_error *e);
+
+/*
+ * RFC 9773 renewalInfo of a certificate: GET <renewalInfo>/<cert_id>
+ * (unauthenticated), parsed with acme_ari_parse() into *out; *next_poll
+ * from its Retry-After (acme_ari_next_poll()), or now + six hours on any
+ * failure.  RZ_ENOENT when the directory offers no renewalInfo; the
+ * other errors as above.
+ */
+struct acme_ari_info;
+int acme_renewal_info(struct acme_client *c, const char *cert_id, struct acme_ari_info *out,
+                      time_t *next_poll, struct acme_error *e);
 
 /* POST-as-GET of an order; 0 with *out whatever its status. */
 int acme_order_get(struct acme_client *c, const char *url, struct acme_order *out,

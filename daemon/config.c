@@ -807,6 +807,22 @@ static int cfg_check_eab(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_ma
 }
 static const struct cfg_section eab_section = SECTION(eab_keys, cfg_check_eab);
 
+/* Let's Encrypt's limits by default (shared/NOTES-knot-pebble.md). */
+static const struct cfg_key limit_keys[] = {
+	K_UINT("new_orders", lim_new_orders, 0, 1000000, 300),
+	K_UINT("new_orders_window_s", lim_new_orders_window_s, 1, 31 * 86400, 3 * 3600),
+	K_UINT("certs_per_domain", lim_certs_per_domain, 0, 1000000, 50),
+	K_UINT("certs_per_domain_window_s", lim_certs_per_domain_window_s, 1, 31 * 86400,
+	       7 * 86400),
+	K_UINT("certs_per_names", lim_certs_per_names, 0, 1000000, 5),
+	K_UINT("certs_per_names_window_s", lim_certs_per_names_window_s, 1, 31 * 86400,
+	       7 * 86400),
+	K_UINT("failed_validations", lim_failed_validations, 0, 1000000, 5),
+	K_UINT("failed_validations_window_s", lim_failed_validations_window_s, 1, 31 * 86400,
+	       3600),
+};
+static const struct cfg_section limit_section = SECTION(limit_keys, NULL);
+
 static const struct cfg_key acme_keys[] = {
 	K_STR("directory", acme_directory, true, cfg_check_https),
 	K_LIST("contact", acme_contact, n_acme_contact, false, 0, NULL),
@@ -819,10 +835,12 @@ static const struct cfg_key acme_keys[] = {
 	K_UINT("concurrency", acme_concurrency, 1, 100, 10),
 	K_SECTION("eab", eab_section, false),
 	K_BOOL("revoke_on_disable", acme_revoke_on_disable, false),
+	K_SECTION("limits", limit_section, false),
 };
 static const struct cfg_section acme_section = SECTION(acme_keys, NULL);
 
 static const struct cfg_key cert_keys[] = {
+	K_BOOL("auto", cert_auto, true),
 	K_STR("dir", cert_dir, true, NULL),
 	K_STR("deploy_hook", deploy_hook, false, NULL),
 	K_UINT("hook_timeout_s", hook_timeout_s, 1, 3600, 60),

@@ -66,8 +66,14 @@ struct rz_config {
 	char *acme_eab_kid;         /* both or neither */
 	char *acme_eab_hmac_key;
 	bool acme_revoke_on_disable;
+	/* acme.limits: the rate-limit budget (acme/budget.h); max 0 = off */
+	uint32_t lim_new_orders, lim_new_orders_window_s;
+	uint32_t lim_certs_per_domain, lim_certs_per_domain_window_s;
+	uint32_t lim_certs_per_names, lim_certs_per_names_window_s;
+	uint32_t lim_failed_validations, lim_failed_validations_window_s;
 
 	/* certificates: */
+	bool cert_auto;             /* obtain certificates once DNS is published */
 	char *cert_dir;
 	char *deploy_hook;          /* NULL: none */
 	uint32_t hook_timeout_s;

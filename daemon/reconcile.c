@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "daemon/certs.h"
 #include "daemon/log.h"
 #include "daemon/reconcile.h"
 #include "daemon/rz_err.h"
@@ -150,11 +151,11 @@ static size_t owners_of(const struct zg_krec *a, size_t na, const struct zg_krec
  * against the ledger, record pending rows, set/unset, commit.  want may be
  * empty (removal).  On success *plan holds what was done.
  */
-static int knot_apply(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
-                      const struct rz_job *job,
-                      const struct zg_krec *want, size_t n_want, const struct zg_krec *owned,
-                      size_t n_owned, struct zg_plan *plan, char **diff,
-                      char *err, size_t errlen)
+int rz_knot_apply(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
+                  const struct rz_job *job, const char *purpose,
+                  const struct zg_krec *want, size_t n_want, const struct zg_krec *owned,
+                  size_t n_owned, struct zg_plan *plan, char **diff,
+                  char *err, size_t errlen)
 {
 	struct zg_knot *k = NULL;
 	struct zg_krec *existing = NULL;
@@ -194,7 +195,8 @@ static int knot_apply(const struct rz_config *cfg, pthread_mutex_t *knot_lock, P
 	}
 	if (plan->n_set == 0 && plan->n_unset == 0)
 		goto out;    /* nothing to change: abort the empty transaction */
-	if ((ret = store_ledger_pending(db, job, plan->set, plan->n_set, err, errlen)) != 0)
+	if ((ret = store_ledger_pending_of(db, job, purpose, plan->set, plan->n_set, err,
+	                                   errlen)) != 0)
 		goto out;
 	if ((ret = zg_knot_unset_many(k, job->zone, plan->unset, plan->n_unset, err, errlen)) != 0 ||
 	    (ret = zg_knot_set_many(k, job->zone, plan->set, plan->n_set, err, errlen)) != 0)
@@ -297,7 +299,7 @@ static void step_publish(const struct rz_config *cfg, pthread_mutex_t *knot_lock
 		failure(o, job, "publish", "%s%s", err, "");
 		return;
 	}
-	ret = knot_apply(cfg, knot_lock, db, job, want, n, owned, n_owned, &plan, &diff, err,
+	ret = rz_knot_apply(cfg, knot_lock, db, job, "service", want, n, owned, n_owned, &plan, &diff, err,
 	                 sizeof(err));
 	if (ret == RZ_ECONFLICT) {
 		snprintf(o->last_error, sizeof(o->last_error), "conflict with existing records: %s",
@@ -360,7 +362,11 @@ static void step_check(const struct rz_config *cfg, const struct rz_job *job,
 	if (ret == RZ_ENOMEM)
 		snprintf(err, sizeof(err), "out of memory");
 	if (ret == 0) {
-		result(o, NULL, 0, present ? "published" : "removed", present ? 1 : 0);
+		/* active: the records and, when regzone manages certificates, a
+		 * certificate deployed (the cert job, armed here, says when) */
+		result(o, NULL, 0, present ? "published" : "removed",
+		       present ? (cfg->cert_auto ? 2 : 1) : 0);
+		o->res.arm_cert = present && cfg->cert_auto;
 		snprintf(o->audit, sizeof(o->audit), "%s on all %zu authoritative servers after "
 		         "%.2f s", present ? "served" : "gone", n_servers, job->step_age);
 		o->res.audit_kind = "state";
@@ -416,7 +422,7 @@ static void step_remove(const struct rz_config *cfg, pthread_mutex_t *knot_lock,
 		return;
 	}
 	if (n_owned > 0) {
-		ret = knot_apply(cfg, knot_lock, db, job, NULL, 0, owned, n_owned, &plan, &diff, err,
+		ret = rz_knot_apply(cfg, knot_lock, db, job, "service", NULL, 0, owned, n_owned, &plan, &diff, err,
 		                 sizeof(err));
 		if (ret == RZ_ENOENT && strstr(err, "no such zone") != NULL) {
 			rz_log_zone(RZ_LOG_WARN, job->domain, "zone %s no longer served: its records "
@@ -517,6 +523,10 @@ void rz_step_run(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn
 	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
 		if (strcmp(job->step, valid[i].step) == 0)
 			break;
+	if (strcmp(job->kind, "cert") == 0) {
+		rz_cert_step(cfg, knot_lock, db, job, o);
+		return;
+	}
 	if (i == sizeof(valid) / sizeof(valid[0]) || strcmp(job->kind, "dns") != 0) {
 		failure(o, job, NULL, "unknown step '%s' of a %s job", job->step, job->kind);
 		return;

@@ -32,6 +32,7 @@
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/log.h"
+#include "daemon/certs.h"
 #include "daemon/reconcile.h"
 #include "daemon/request.h"
 #include "daemon/rz_err.h"
@@ -214,13 +215,15 @@ static void *worker_main(void *arg)
 			PQfinish(db);
 			db = NULL;
 		} else if (changed) {
-			rz_log_zone(RZ_LOG_INFO, job.domain, "dns %s%s%s", st.dns,
+			rz_log_zone(RZ_LOG_INFO, job.domain, "dns %s, certificate %s%s%s%s", st.dns,
+			            st.cert_state, st.active ? ", active" : "",
 			            st.last_error[0] ? ": " : "", st.last_error);
 			feed_publish(d, &st);
 		}
 		free(out.state_json);
 		rz_job_clear(&job);
 	}
+	rz_cert_thread_end();
 	if (db != NULL) {
 		if (store_release_claims(db, err, sizeof(err)) != 0)
 			rz_log(RZ_LOG_WARN, "worker %d: releasing claims: %s", w->index, err);
@@ -388,11 +391,6 @@ static void intake_check(struct daemon *d, struct msg *m)
 		rz_log(RZ_LOG_INFO, "request %s refused: %s: %s",
 		       m->req.id[0] ? m->req.id : "(no id)", rz_rcode_name(rerr.code), rerr.message);
 		m->reply = rz_reply_error(m->req.id, rerr.code, rerr.message);
-		return;
-	}
-	if (m->req.action == RZ_ACT_RENEW) {
-		m->reply = rz_reply_error(m->req.id, RZ_RC_BAD_REQUEST, "renew: this regzoned does "
-		                          "not manage certificates yet");
 		return;
 	}
 	if (m->req.action == RZ_ACT_ENABLE) {

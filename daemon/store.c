@@ -168,7 +168,11 @@ static const struct {
 	  "SELECT domain, service, 'dns', 'publish', generation FROM up "
 	  "ON CONFLICT (domain, service, kind) DO UPDATE SET step = 'publish', priority = 1, "
 	  "generation = EXCLUDED.generation, next_attempt_at = now(), attempts = 0, "
-	  "first_attempt_at = NULL, last_error = NULL, state = '{}', updated_at = now()) "
+	  "first_attempt_at = NULL, last_error = NULL, state = '{}', updated_at = now()), "
+	  /* the cert job follows the generation; the dns job re-arms it once
+	   * the records are published */
+	  "cj AS (UPDATE jobs SET generation = up.generation FROM up WHERE jobs.domain = "
+	  "up.domain AND jobs.service = up.service AND jobs.kind = 'cert') "
 	  "SELECT true, x.* FROM (" INTAKE_STATE_SEL("up") ") x "
 	  "UNION ALL SELECT false, x.* FROM (" INTAKE_STATE_SEL("services") " WHERE s.domain = $1 "
 	  "AND s.service = $2 AND NOT EXISTS (SELECT 1 FROM up)) x" },
@@ -180,10 +184,28 @@ static const struct {
 	  "job AS (UPDATE jobs j SET step = 'remove', priority = 1, generation = up.generation, "
 	  "next_attempt_at = now(), attempts = 0, first_attempt_at = NULL, last_error = NULL, "
 	  "state = '{}', updated_at = now() FROM up WHERE j.domain = up.domain "
-	  "AND j.service = up.service AND j.kind = 'dns') "
+	  "AND j.service = up.service AND j.kind = 'dns'), "
+	  /* the certificate goes too: hook (remove), files, revocation, and
+	   * any challenge record of an order in flight */
+	  "cj AS (UPDATE jobs j SET step = 'remove', priority = 1, generation = up.generation, "
+	  "next_attempt_at = now(), attempts = 0, first_attempt_at = NULL, last_error = NULL, "
+	  "state = '{}', updated_at = now() FROM up WHERE j.domain = up.domain "
+	  "AND j.service = up.service AND j.kind = 'cert') "
 	  "SELECT true, x.* FROM (" INTAKE_STATE_SEL("up") ") x "
 	  "UNION ALL SELECT false, x.* FROM (" INTAKE_STATE_SEL("services") " WHERE s.domain = $1 "
 	  "AND s.service = $2 AND NOT EXISTS (SELECT 1 FROM up)) x" },
+	{ "rz_renew", 2,
+	  /* renew now: the cert job of an enabled service becomes due at its
+	   * 'renew' step (an order in flight is left to finish) */
+	  "WITH up AS (UPDATE jobs j SET step = 'renew', priority = 1, next_attempt_at = now(), "
+	  "attempts = 0, first_attempt_at = NULL, last_error = NULL, "
+	  "state = '{\"forced\": true}', "
+	  "updated_at = now() FROM services s WHERE j.domain = $1 AND j.service = $2 "
+	  "AND j.kind = 'cert' AND s.domain = j.domain AND s.service = j.service "
+	  "AND s.desired = 'enabled' AND (j.next_attempt_at = 'infinity' OR j.step = 'renew' "
+	  "OR s.cert_state IN ('issued', 'failed')) RETURNING s.*) "
+	  "SELECT EXISTS (SELECT 1 FROM up), x.* FROM (" INTAKE_STATE_SEL("services")
+	  " WHERE s.domain = $1 AND s.service = $2) x" },
 	{ "rz_events", 9,
 	  /* Every event of a batch, and its audit line, in one statement. */
 	  "WITH e AS (INSERT INTO events (id, action, service, domain, profile, params, "
@@ -329,6 +351,8 @@ static int intake_apply(PGconn *c, struct store_intake_item *items, size_t n,
 			continue;
 		if (q->action == RZ_ACT_ENABLE)
 			ok = PQsendQueryPrepared(c, "rz_enable", 5, pe, NULL, NULL, 0);
+		else if (q->action == RZ_ACT_RENEW)
+			ok = PQsendQueryPrepared(c, "rz_renew", 2, pe, NULL, NULL, 0);
 		else
 			ok = PQsendQueryPrepared(c, "rz_disable", 2, pe, NULL, NULL, 0);
 		if (!ok) {
@@ -351,7 +375,7 @@ static int intake_apply(PGconn *c, struct store_intake_item *items, size_t n,
 		got++;
 		r = PQgetResult(c);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0 && ret == 0 &&
-		    items[i].req->action == RZ_ACT_DISABLE) {
+		    items[i].req->action != RZ_ACT_ENABLE) {
 			/* disabling what was never enabled: already the desired state */
 			items[i].changed = false;
 			state_absent(items[i].req->domain, items[i].req->service, &items[i].st);
@@ -572,11 +596,14 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
                      char *err, size_t errlen)
 {
 	char id[32], gen[32], delay[32], active[8];
+	/* A dns job that reaches "published" arms the service's cert job. */
+	bool arm = res->arm_cert;
 	const char *p[] = {
 		id, gen, res->next_step, delay, res->failed ? "t" : "f", res->last_error,
 		res->state_json,
 		res->next_step != NULL && strcmp(res->next_step, job->step) == 0 ? "t" : "f",
-		res->dns, active, res->audit_kind, res->audit_msg,
+		res->dns, active, res->audit_kind, res->audit_msg, res->cert_state,
+		arm ? "t" : "f",
 	};
 	PGresult *r;
 
@@ -608,24 +635,51 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 	      "  first_attempt_at = CASE WHEN $8::boolean THEN first_attempt_at ELSE NULL END, "
 	      "  last_error = $6, state = coalesce($7::jsonb, state), updated_at = now() "
 	      "  WHERE id = $1::bigint AND generation = $2::bigint "
-	      "  AND claimed_pid = pg_backend_pid() RETURNING domain, service), "
+	      "  AND claimed_pid = pg_backend_pid() RETURNING domain, service, generation), "
+	      /* arm: the cert job of a service whose records are now published:
+	       * created, or (parked after a removal, or failed and parked) made due;
+	       * one in progress or issued only follows the generation. */
+	      "arm AS (INSERT INTO jobs (domain, service, kind, step, generation) "
+	      "  SELECT domain, service, 'cert', 'order', generation FROM j WHERE $14::boolean "
+	      "  ON CONFLICT (domain, service, kind) DO UPDATE SET "
+	      "  generation = EXCLUDED.generation, "
+	      "  step = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = 'remove' "
+	      "    OR jobs.state->>'parked' = 'failed') THEN 'order' ELSE jobs.step END, "
+	      "  state = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = 'remove' "
+	      "    OR jobs.state->>'parked' = 'failed') THEN '{}'::jsonb ELSE jobs.state END, "
+	      "  attempts = CASE WHEN jobs.next_attempt_at = 'infinity' THEN 0 ELSE jobs.attempts END, "
+	      "  next_attempt_at = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = "
+	      "    'remove' OR jobs.state->>'parked' = 'failed') THEN now() "
+	      /* an issued certificate is looked at again: the profile (its
+	       * names) may have changed */
+	      "    WHEN jobs.step = 'renew' THEN now() "
+	      "    ELSE jobs.next_attempt_at END, updated_at = now() "
+	      "  RETURNING pg_notify('rz_jobs', '')), "
 	      "rel AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL "
 	      "  WHERE id = $1::bigint AND claimed_pid = pg_backend_pid() "
 	      "  AND NOT EXISTS (SELECT 1 FROM j) RETURNING pg_notify('rz_jobs', '')), "
+	      /* active: -1 keep, 0/1 set, 2 = records published and a
+	       * certificate issued (or renewing: the old one still serves) */
 	      "sv AS (UPDATE services s SET dns = coalesce($9, s.dns), "
-	      "  active = CASE WHEN $10::int < 0 THEN s.active ELSE $10::int = 1 END, "
+	      "  cert_state = coalesce($13, s.cert_state), "
+	      "  active = CASE WHEN $10::int < 0 THEN s.active WHEN $10::int = 2 THEN "
+	      "    coalesce($9, s.dns) = 'published' AND coalesce($13, s.cert_state) IN "
+	      "    ('issued', 'renewing') ELSE $10::int = 1 END, "
 	      "  last_error = $6, updated_at = now() FROM j "
 	      "  WHERE s.domain = j.domain AND s.service = j.service "
 	      "  AND s.generation = $2::bigint "
 	      "  AND (s.dns IS DISTINCT FROM coalesce($9, s.dns) "
+	      "    OR s.cert_state IS DISTINCT FROM coalesce($13, s.cert_state) "
 	      "    OR s.active IS DISTINCT FROM (CASE WHEN $10::int < 0 THEN s.active "
+	      "      WHEN $10::int = 2 THEN coalesce($9, s.dns) = 'published' AND "
+	      "      coalesce($13, s.cert_state) IN ('issued', 'renewing') "
 	      "      ELSE $10::int = 1 END) "
 	      "    OR s.last_error IS DISTINCT FROM $6) RETURNING s.*), "
 	      "a AS (INSERT INTO audit (domain, service, kind, message) "
 	      "  SELECT domain, service, $11::text, $12::text FROM j WHERE $11::text IS NOT NULL) "
 	      "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM rel), x.* FROM (SELECT 1) one "
 	      "LEFT JOIN (" INTAKE_STATE_SEL("sv") ") x ON true",
-	      12, p, PGRES_TUPLES_OK, err, errlen);
+	      14, p, PGRES_TUPLES_OK, err, errlen);
 	if (r == NULL)
 		return RZ_EDB;
 	if (PQntuples(r) != 1) {
@@ -650,10 +704,17 @@ int store_release_claims(PGconn *c, char *err, size_t errlen)
 int store_ledger_live(PGconn *c, const char *domain, const char *service,
                       struct zg_krec **out, size_t *n, char *err, size_t errlen)
 {
-	const char *p[] = { domain, service };
+	return store_ledger_live_of(c, domain, service, "service", out, n, err, errlen);
+}
+
+int store_ledger_live_of(PGconn *c, const char *domain, const char *service,
+                         const char *purpose, struct zg_krec **out, size_t *n,
+                         char *err, size_t errlen)
+{
+	const char *p[] = { domain, service, purpose };
 	PGresult *r = q(c, "SELECT owner, ttl, rtype, rdata FROM published_records "
 	                "WHERE domain = $1 AND service = $2 AND removed_at IS NULL AND "
-	                "purpose = 'service' ORDER BY id", 2, p, PGRES_TUPLES_OK, err, errlen);
+	                "purpose = $3 ORDER BY id", 3, p, PGRES_TUPLES_OK, err, errlen);
 	int rows;
 
 	*out = NULL;
@@ -779,6 +840,12 @@ int store_ledger_settle(PGconn *c, const struct rz_job *job,
 int store_ledger_pending(PGconn *c, const struct rz_job *job, const struct zg_krec *recs,
                          size_t n, char *err, size_t errlen)
 {
+	return store_ledger_pending_of(c, job, "service", recs, n, err, errlen);
+}
+
+int store_ledger_pending_of(PGconn *c, const struct rz_job *job, const char *purpose,
+                            const struct zg_krec *recs, size_t n, char *err, size_t errlen)
+{
 	struct rec_arrays a;
 	int ret;
 
@@ -790,15 +857,15 @@ int store_ledger_pending(PGconn *c, const struct rz_job *job, const struct zg_kr
 	}
 	{
 		const char *p[] = { job->domain, job->service, job->zone, a.owners, a.ttls, a.types,
-		                    a.datas };
+		                    a.datas, purpose };
 
 		/* One statement for all of them: this runs while the zone's Knot
 		 * transaction is open, so it must be short. */
 		ret = cmd(c, "INSERT INTO published_records (domain, service, zone, owner, ttl, "
-		          "rtype, rdata, state) SELECT $1, $2, $3, o, t, ty, d, 'pending' "
+		          "rtype, rdata, state, purpose) SELECT $1, $2, $3, o, t, ty, d, 'pending', $8 "
 		          "FROM unnest($4::text[], $5::integer[], $6::text[], $7::text[]) AS r(o, t, ty, d) "
 		          "ON CONFLICT (zone, owner, rtype, rdata) WHERE removed_at IS NULL DO NOTHING",
-		          7, p, err, errlen);
+		          8, p, err, errlen);
 	}
 	rec_arrays_free(&a);
 	return ret;

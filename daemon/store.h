@@ -83,6 +83,8 @@ struct rz_step_result {
 	const char *state_json;  /* step data for the next step, or NULL to keep */
 	const char *audit_kind;  /* one audit line for the step, or NULL */
 	const char *audit_msg;
+	const char *cert_state;  /* new services.cert_state, or NULL to keep */
+	bool arm_cert;           /* create the cert job, or make a parked one due */
 };
 
 /* Persist a step's outcome and release the claim, unless the desired state
@@ -100,11 +102,18 @@ int store_release_claims(PGconn *c, char *err, size_t errlen);
  * not yet removed, pending ones included.  *out malloc'ed. */
 int store_ledger_live(PGconn *c, const char *domain, const char *service,
                       struct zg_krec **out, size_t *n, char *err, size_t errlen);
+/* The same for one purpose: "service" (the profile's records) or "acme"
+ * (_acme-challenge TXT records of the cert job). */
+int store_ledger_live_of(PGconn *c, const char *domain, const char *service,
+                         const char *purpose, struct zg_krec **out, size_t *n,
+                         char *err, size_t errlen);
 
 /* Write 'pending' ledger rows for records about to be set (inside the Knot
  * transaction, before its commit). */
 int store_ledger_pending(PGconn *c, const struct rz_job *job, const struct zg_krec *recs,
                          size_t n, char *err, size_t errlen);
+int store_ledger_pending_of(PGconn *c, const struct rz_job *job, const char *purpose,
+                            const struct zg_krec *recs, size_t n, char *err, size_t errlen);
 
 /* After a commit: wanted records become 'live', removed ones get their
  * removed_at, and one audit line each. */

@@ -119,7 +119,17 @@ static void test_example(void **state)
 	assert_null(cfg->acme_eab_kid);
 	assert_null(cfg->acme_eab_hmac_key);
 	assert_false(cfg->acme_revoke_on_disable);
+	/* acme.limits: Let's Encrypt's, as the example writes them out */
+	assert_int_equal(cfg->lim_new_orders, 300);
+	assert_int_equal(cfg->lim_new_orders_window_s, 10800);
+	assert_int_equal(cfg->lim_certs_per_domain, 50);
+	assert_int_equal(cfg->lim_certs_per_domain_window_s, 604800);
+	assert_int_equal(cfg->lim_certs_per_names, 5);
+	assert_int_equal(cfg->lim_certs_per_names_window_s, 604800);
+	assert_int_equal(cfg->lim_failed_validations, 5);
+	assert_int_equal(cfg->lim_failed_validations_window_s, 3600);
 
+	assert_true(cfg->cert_auto);
 	assert_string_equal(cfg->cert_dir, "/var/lib/regzone/certs");
 	assert_null(cfg->deploy_hook);
 	assert_int_equal(cfg->hook_timeout_s, 60);
@@ -215,6 +225,16 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->acme_renew_percent, 66);
 	assert_int_equal(cfg->acme_concurrency, 10);
 	assert_false(cfg->acme_revoke_on_disable);
+	/* no acme.limits section: Let's Encrypt's limits */
+	assert_int_equal(cfg->lim_new_orders, 300);
+	assert_int_equal(cfg->lim_new_orders_window_s, 3 * 3600);
+	assert_int_equal(cfg->lim_certs_per_domain, 50);
+	assert_int_equal(cfg->lim_certs_per_domain_window_s, 7 * 86400);
+	assert_int_equal(cfg->lim_certs_per_names, 5);
+	assert_int_equal(cfg->lim_certs_per_names_window_s, 7 * 86400);
+	assert_int_equal(cfg->lim_failed_validations, 5);
+	assert_int_equal(cfg->lim_failed_validations_window_s, 3600);
+	assert_true(cfg->cert_auto);
 	assert_null(cfg->deploy_hook);
 	assert_int_equal(cfg->hook_timeout_s, 60);
 	assert_int_equal(cfg->workers, 4);
@@ -261,8 +281,9 @@ static void test_optional_sections(void **state)
 	           DB KNOT DNS
 	           "acme: {directory: 'https://ca.test/dir', account_key: /k, key_type: rsa3072,"
 	           " eab: {kid: kid-1, hmac_key: aGVsbG8}, ca_bundle: /ca.pem, contact: [],"
-	           " revoke_on_disable: true, terms_agreed: false, renew_percent: 90}\n"
-	           "certificates: {dir: /c, deploy_hook: /hook, hook_timeout_s: 3600}\n"
+	           " revoke_on_disable: true, terms_agreed: false, renew_percent: 90,"
+	           " limits: {new_orders: 10, failed_validations: 0, certs_per_names_window_s: 60}}\n"
+	           "certificates: {auto: false, dir: /c, deploy_hook: /hook, hook_timeout_s: 3600}\n"
 	           "workers: 64\nlog_level: debug\n" DEFP PROF,
 	           path, sizeof(path));
 	if (rz_config_load(path, &cfg, err, sizeof(err)) != 0)
@@ -278,6 +299,12 @@ static void test_optional_sections(void **state)
 	assert_true(cfg->acme_revoke_on_disable);
 	assert_false(cfg->acme_terms_agreed);
 	assert_int_equal(cfg->acme_renew_percent, 90);
+	assert_int_equal(cfg->lim_new_orders, 10);
+	assert_int_equal(cfg->lim_new_orders_window_s, 3 * 3600);
+	assert_int_equal(cfg->lim_failed_validations, 0);
+	assert_int_equal(cfg->lim_certs_per_names_window_s, 60);
+	assert_int_equal(cfg->lim_certs_per_domain, 50);
+	assert_false(cfg->cert_auto);
 	assert_string_equal(cfg->deploy_hook, "/hook");
 	assert_int_equal(cfg->hook_timeout_s, 3600);
 	assert_int_equal(cfg->workers, 64);

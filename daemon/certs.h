@@ -1,0 +1,39 @@
+/*
+ * certs.h - the steps of a "cert" job: a certificate for the profile's
+ * certificate names through regzone's ACME client (DNS-01 through the
+ * reconciler's Knot path), handed to the XMPP hosting, kept renewed.
+ *
+ *   order --> publish --> verify --> respond --> poll --> finalize --> poll
+ *     |         (one Knot transaction: every _acme-challenge TXT)      |
+ *     |                                                            download
+ *     |                                                                |
+ *     +-- CA refused / invalid --> cleanup --> verify_clean --> (parked: failed)
+ *                                     ^                 \--> deploy --> (renew at
+ *                     download -------+                          2/3 of the lifetime)
+ *   renew --> order ...
+ *   remove (disable): TXT gone, hook (REGZONE_ACTION=remove), files deleted,
+ *                     revocation when configured --> (parked)
+ *
+ * The order URL is stored (acme_orders and the job's state) as soon as
+ * the CA created it: a restart resumes the same order.  The TXT records
+ * are in the ledger (purpose 'acme') from before Knot's commit, and every
+ * path out of an order goes through cleanup: nothing is left in the zone.
+ */
+#ifndef RZ_CERTS_H
+#define RZ_CERTS_H
+
+#include <pthread.h>
+#include <libpq-fe.h>
+
+#include "daemon/config.h"
+#include "daemon/reconcile.h"
+#include "daemon/store.h"
+
+/* Run the claimed cert job's current step (see rz_step_run). */
+void rz_cert_step(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
+                  const struct rz_job *job, struct rz_step_out *out);
+
+/* Free this thread's ACME client (a worker's end). */
+void rz_cert_thread_end(void);
+
+#endif
