@@ -239,7 +239,7 @@ static void ca_error(struct rz_step_out *o, const struct rz_job *job, json_t *st
 	if (ret == RZ_EACME && e->http_status == 404 && sget(st, "order_url")[0] != '\0' &&
 	    strcmp(job->step, "download") != 0) {
 		/* The CA lost the order (a reset): clean up, then a new order soon. */
-		char why[ACME_PROBLEM_TEXT_MAX + 400];
+		char why[ACME_PROBLEM_TEXT_MAX + 256 + 400];
 
 		snprintf(why, sizeof(why), "the CA no longer knows order %.300s: a new order (%s)",
 		         sget(st, "order_url"), text);
