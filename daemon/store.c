@@ -591,6 +591,16 @@ int store_job_wait(PGconn *c, double cap, double *secs, char *err, size_t errlen
 	return 0;
 }
 
+/* A step's "active": -1 keep, 0/1 set, 2 = the records published and a
+ * certificate in place: issued, being renewed, or a renewal that failed
+ * while the previous certificate (not revoked) is still valid and served. */
+#define FINISH_ACTIVE \
+	"CASE WHEN $10::int < 0 THEN s.active WHEN $10::int = 2 THEN " \
+	"coalesce($9, s.dns) = 'published' AND (coalesce($13, s.cert_state) IN " \
+	"('issued', 'renewing') OR (coalesce($13, s.cert_state) = 'failed' AND EXISTS " \
+	"(SELECT 1 FROM certificates c WHERE c.domain = s.domain AND c.service = s.service " \
+	"AND c.revoked_at IS NULL AND c.not_after > now()))) ELSE $10::int = 1 END"
+
 int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_result *res,
                      bool *stale, bool *changed, struct rz_state *st,
                      char *err, size_t errlen)
@@ -662,18 +672,13 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 	       * certificate issued (or renewing: the old one still serves) */
 	      "sv AS (UPDATE services s SET dns = coalesce($9, s.dns), "
 	      "  cert_state = coalesce($13, s.cert_state), "
-	      "  active = CASE WHEN $10::int < 0 THEN s.active WHEN $10::int = 2 THEN "
-	      "    coalesce($9, s.dns) = 'published' AND coalesce($13, s.cert_state) IN "
-	      "    ('issued', 'renewing') ELSE $10::int = 1 END, "
+	      "  active = " FINISH_ACTIVE ", "
 	      "  last_error = $6, updated_at = now() FROM j "
 	      "  WHERE s.domain = j.domain AND s.service = j.service "
 	      "  AND s.generation = $2::bigint "
 	      "  AND (s.dns IS DISTINCT FROM coalesce($9, s.dns) "
 	      "    OR s.cert_state IS DISTINCT FROM coalesce($13, s.cert_state) "
-	      "    OR s.active IS DISTINCT FROM (CASE WHEN $10::int < 0 THEN s.active "
-	      "      WHEN $10::int = 2 THEN coalesce($9, s.dns) = 'published' AND "
-	      "      coalesce($13, s.cert_state) IN ('issued', 'renewing') "
-	      "      ELSE $10::int = 1 END) "
+	      "    OR s.active IS DISTINCT FROM (" FINISH_ACTIVE ") "
 	      "    OR s.last_error IS DISTINCT FROM $6) RETURNING s.*), "
 	      "a AS (INSERT INTO audit (domain, service, kind, message) "
 	      "  SELECT domain, service, $11::text, $12::text FROM j WHERE $11::text IS NOT NULL) "
