@@ -1331,9 +1331,14 @@ static void step_verify_clean(const struct rz_config *cfg, PGconn *db,
 		json_decref(ns);
 		return;
 	}
-	/* failed: parked until retry / renew */
+	/* failed: parked until retry / renew; a key made for it goes too */
 	{
 		json_t *ns = json_pack("{s:s,s:s}", "parked", "failed", "error", sget(st, "error"));
+		char kdir[4200], kkey[4200], knew[4200], kchain[4200];
+
+		key_paths(cfg, job->domain, kdir, kkey, knew, kchain, sizeof(kdir));
+		if (unlink(knew) == 0)
+			audit(o, "acme", "removed the unused key of the failed order (%.200s)%s", knew, "");
 
 		snprintf(o->last_error, sizeof(o->last_error), "%s", sget(st, "error"));
 		o->res.last_error = o->last_error;
