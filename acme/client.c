@@ -1011,6 +1011,20 @@ out:
 	return ret;
 }
 
+/* POST-as-GET of an https URL whose reply must be a 200 JSON object. */
+static int fetch_object(struct acme_client *c, const char *url, const char *what,
+                        struct acme_resp *r, json_t **j, struct acme_error *e)
+{
+	int ret;
+
+	if (url == NULL || !url_ok(url))
+		return fail(e, RZ_EINVAL, "%s: not an https URL", what);
+	if ((ret = post(c, url, "", false, NULL, what, r, e)) != 0 ||
+	    (ret = expect_status(r, 200, 200, what, url, e)) != 0)
+		return ret;
+	return load_object(r, what, j, e);
+}
+
 static int order_fetch(struct acme_client *c, const char *url, struct acme_order *out,
                        struct acme_problem *perr, struct acme_error *e)
 {
@@ -1020,15 +1034,12 @@ static int order_fetch(struct acme_client *c, const char *url, struct acme_order
 	int ret;
 
 	err_reset(e);
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
-	if (out == NULL || url == NULL || !url_ok(url)) {
-		ret = fail(e, RZ_EINVAL, "%s: not an https URL", what);
+	if (out == NULL) {
+		ret = fail(e, RZ_EINVAL, "%s: no place for the result", what);
 		goto out;
 	}
-	if ((ret = post(c, url, "", false, NULL, what, &r, e)) != 0 ||
-	    (ret = expect_status(&r, 200, 200, what, url, e)) != 0 ||
-	    (ret = load_object(&r, what, &j, e)) != 0 ||
+	memset(out, 0, sizeof(*out));
+	if ((ret = fetch_object(c, url, what, &r, &j, e)) != 0 ||
 	    (ret = parse_order(j, out, perr, what, e)) != 0 ||
 	    (ret = dup_into(&out->url, url, e)) != 0)
 		goto out;
@@ -1234,15 +1245,12 @@ static int authz_fetch(struct acme_client *c, const char *url, struct acme_authz
 	int ret;
 
 	err_reset(e);
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
-	if (out == NULL || url == NULL || !url_ok(url)) {
-		ret = fail(e, RZ_EINVAL, "%s: not an https URL", what);
+	if (out == NULL) {
+		ret = fail(e, RZ_EINVAL, "%s: no place for the result", what);
 		goto out;
 	}
-	if ((ret = post(c, url, "", false, NULL, what, &r, e)) != 0 ||
-	    (ret = expect_status(&r, 200, 200, what, url, e)) != 0 ||
-	    (ret = load_object(&r, what, &j, e)) != 0 ||
+	memset(out, 0, sizeof(*out));
+	if ((ret = fetch_object(c, url, what, &r, &j, e)) != 0 ||
 	    (ret = parse_authz(j, out, perr, what, e)) != 0 ||
 	    (ret = dup_into(&out->url, url, e)) != 0)
 		goto out;
