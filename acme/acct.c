@@ -23,6 +23,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include "acme/util.h"
 #include "acme/acct.h"
 #include "acme/b64.h"
 #include "daemon/rz_err.h"
@@ -39,30 +40,6 @@ struct acme_acct {
 	char *jwk;                           /* canonical JSON, RFC 7638 */
 	char thumb[ACME_B64_SHA256_SIZE];
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* PEM reading must never prompt for a passphrase on a terminal. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
 
 /* The directory part of path ("." when there is none), malloc'ed. */
 static char *dir_of(const char *path)
@@ -182,27 +159,27 @@ static int read_key(const char *path, EVP_PKEY **key, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		ret = errno == ENOENT ? RZ_ENOENT : RZ_EIO;
-		seterr(err, errlen, "account key %s: %s", path, strerror(errno));
+		acme_seterr(err, errlen, "account key %s: %s", path, strerror(errno));
 		goto out;
 	}
 	ret = RZ_EIO;
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "account key %s: %s", path, strerror(errno));
+		acme_seterr(err, errlen, "account key %s: %s", path, strerror(errno));
 		goto out;
 	}
 	ret = RZ_EPERM;
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "account key %s: not a regular file", path);
+		acme_seterr(err, errlen, "account key %s: not a regular file", path);
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
-		seterr(err, errlen, "account key %s: mode %04o gives group/others access; "
+		acme_seterr(err, errlen, "account key %s: mode %04o gives group/others access; "
 		       "refusing it (chmod 600)", path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	ret = RZ_ETOOLONG;
 	if (st.st_size > KEYFILE_MAX) {
-		seterr(err, errlen, "account key %s: file too large", path);
+		acme_seterr(err, errlen, "account key %s: file too large", path);
 		goto out;
 	}
 	ret = RZ_ENOMEM;
@@ -216,7 +193,7 @@ static int read_key(const char *path, EVP_PKEY **key, char *err, size_t errlen)
 			continue;
 		if (r < 0) {
 			ret = RZ_EIO;
-			seterr(err, errlen, "account key %s: %s", path, strerror(errno));
+			acme_seterr(err, errlen, "account key %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -224,7 +201,7 @@ static int read_key(const char *path, EVP_PKEY **key, char *err, size_t errlen)
 		len += (size_t)r;
 		if (len > KEYFILE_MAX) {
 			ret = RZ_ETOOLONG;
-			seterr(err, errlen, "account key %s: file too large", path);
+			acme_seterr(err, errlen, "account key %s: file too large", path);
 			goto out;
 		}
 	}
@@ -233,9 +210,9 @@ static int read_key(const char *path, EVP_PKEY **key, char *err, size_t errlen)
 	if (bio == NULL)
 		goto out;
 	ret = RZ_ESYNTAX;
-	*key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	*key = PEM_read_bio_PrivateKey(bio, NULL, acme_no_passphrase, NULL);
 	if (*key == NULL) {
-		seterr(err, errlen, "account key %s: not an unencrypted PEM private key", path);
+		acme_seterr(err, errlen, "account key %s: not an unencrypted PEM private key", path);
 		goto out;
 	}
 	ret = 0;
@@ -269,40 +246,40 @@ static int create_key(const char *path, EVP_PKEY **key, char *err, size_t errlen
 	ret = RZ_EIO;
 	k = EVP_EC_gen("P-256");
 	if (k == NULL) {
-		seterr(err, errlen, "account key: P-256 key generation failed");
+		acme_seterr(err, errlen, "account key: P-256 key generation failed");
 		goto out;
 	}
 	mem = BIO_new(BIO_s_mem());
 	if (mem == NULL || PEM_write_bio_PrivateKey(mem, k, NULL, NULL, 0, NULL, NULL) != 1) {
-		seterr(err, errlen, "account key: PEM encoding failed");
+		acme_seterr(err, errlen, "account key: PEM encoding failed");
 		goto out;
 	}
 	pemlen = BIO_get_mem_data(mem, &pem);
 	/* mkostemp opens with O_CREAT|O_EXCL and mode 0600. */
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		seterr(err, errlen, "account key: cannot create %s: %s", tmp, strerror(errno));
+		acme_seterr(err, errlen, "account key: cannot create %s: %s", tmp, strerror(errno));
 		free(tmp);
 		tmp = NULL;
 		goto out;
 	}
 	if (fchmod(fd, 0600) != 0 || write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
-		seterr(err, errlen, "account key: writing %s: %s", tmp, strerror(errno));
+		acme_seterr(err, errlen, "account key: writing %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		seterr(err, errlen, "account key: writing %s: %s", tmp, strerror(errno));
+		acme_seterr(err, errlen, "account key: writing %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (link(tmp, path) != 0) {
 		ret = errno == EEXIST ? RZ_EEXIST : RZ_EIO;
-		seterr(err, errlen, "account key: cannot create %s: %s", path, strerror(errno));
+		acme_seterr(err, errlen, "account key: cannot create %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fsync_dir(path) != 0) {
-		seterr(err, errlen, "account key: fsync of the directory of %s: %s", path,
+		acme_seterr(err, errlen, "account key: fsync of the directory of %s: %s", path,
 		       strerror(errno));
 		goto out;
 	}
@@ -330,7 +307,7 @@ int acme_acct_load(const char *path, int create, struct acme_acct **out,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (out == NULL || path == NULL || path[0] == '\0') {
-		seterr(err, errlen, "account key: no path");
+		acme_seterr(err, errlen, "account key: no path");
 		goto out;
 	}
 	*out = NULL;
@@ -350,9 +327,9 @@ int acme_acct_load(const char *path, int create, struct acme_acct **out,
 	key = NULL;
 	ret = derive_public(a);
 	if (ret == RZ_ETYPE)
-		seterr(err, errlen, "account key %s: not an EC P-256 private key", path);
+		acme_seterr(err, errlen, "account key %s: not an EC P-256 private key", path);
 	else if (ret != 0)
-		seterr(err, errlen, "account key %s: cannot derive the public key", path);
+		acme_seterr(err, errlen, "account key %s: cannot derive the public key", path);
 	if (ret != 0)
 		goto out;
 	*out = a;

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "acme/util.h"
 #include "acme/b64.h"
 #include "acme/csr.h"
 #include "daemon/rz_err.h"
@@ -30,29 +31,6 @@ struct acme_dkey {
 	EVP_PKEY *key;
 	enum rz_key_type type;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
 
 int acme_dkey_new(enum rz_key_type t, struct acme_dkey **out)
 {
@@ -146,17 +124,17 @@ int acme_dkey_load(const char *path, struct acme_dkey **out, char *err, size_t e
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		ret = errno == ENOENT ? RZ_ENOENT : RZ_EIO;
-		seterr(err, errlen, "key %s: %s", path, strerror(errno));
+		acme_seterr(err, errlen, "key %s: %s", path, strerror(errno));
 		goto out;
 	}
 	ret = RZ_EPERM;
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		seterr(err, errlen, "key %s: not a regular file of mode 0600 or stricter", path);
+		acme_seterr(err, errlen, "key %s: not a regular file of mode 0600 or stricter", path);
 		goto out;
 	}
 	ret = RZ_ETOOLONG;
 	if (st.st_size > KEYFILE_MAX) {
-		seterr(err, errlen, "key %s: file too large", path);
+		acme_seterr(err, errlen, "key %s: file too large", path);
 		goto out;
 	}
 	ret = RZ_ENOMEM;
@@ -171,7 +149,7 @@ int acme_dkey_load(const char *path, struct acme_dkey **out, char *err, size_t e
 			continue;
 		if (r < 0) {
 			ret = RZ_EIO;
-			seterr(err, errlen, "key %s: %s", path, strerror(errno));
+			acme_seterr(err, errlen, "key %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -179,7 +157,7 @@ int acme_dkey_load(const char *path, struct acme_dkey **out, char *err, size_t e
 		len += (size_t)r;
 		if (len > KEYFILE_MAX) {
 			ret = RZ_ETOOLONG;
-			seterr(err, errlen, "key %s: file too large", path);
+			acme_seterr(err, errlen, "key %s: file too large", path);
 			goto out;
 		}
 	}
@@ -187,14 +165,14 @@ int acme_dkey_load(const char *path, struct acme_dkey **out, char *err, size_t e
 	if (bio == NULL)
 		goto out;
 	ret = RZ_ESYNTAX;
-	k->key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	k->key = PEM_read_bio_PrivateKey(bio, NULL, acme_no_passphrase, NULL);
 	if (k->key == NULL) {
-		seterr(err, errlen, "key %s: not an unencrypted PEM private key", path);
+		acme_seterr(err, errlen, "key %s: not an unencrypted PEM private key", path);
 		goto out;
 	}
 	ret = key_type_of(k->key, &k->type);
 	if (ret != 0) {
-		seterr(err, errlen, "key %s: not a P-256, P-384, RSA-2048 or RSA-3072 key", path);
+		acme_seterr(err, errlen, "key %s: not a P-256, P-384, RSA-2048 or RSA-3072 key", path);
 		goto out;
 	}
 	*out = k;
@@ -282,37 +260,37 @@ int acme_key_write_pem(const struct acme_dkey *key, const char *path, char *err,
 		goto out;
 	ret = RZ_EIO;
 	if (PEM_write_bio_PrivateKey(mem, key->key, NULL, NULL, 0, NULL, NULL) != 1) {
-		seterr(err, errlen, "key %s: PEM encoding failed", path);
+		acme_seterr(err, errlen, "key %s: PEM encoding failed", path);
 		goto out;
 	}
 	pemlen = BIO_get_mem_data(mem, &pem);
 	/* mkostemp: O_CREAT|O_EXCL, mode 0600 */
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		seterr(err, errlen, "key %s: cannot create a temporary file: %s", path,
+		acme_seterr(err, errlen, "key %s: cannot create a temporary file: %s", path,
 		       strerror(errno));
 		free(tmp);
 		tmp = NULL;
 		goto out;
 	}
 	if (fchmod(fd, 0600) != 0 || write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
-		seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
+		acme_seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
+		acme_seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) != 0) {
-		seterr(err, errlen, "key %s: rename: %s", path, strerror(errno));
+		acme_seterr(err, errlen, "key %s: rename: %s", path, strerror(errno));
 		goto out;
 	}
 	free(tmp);
 	tmp = NULL;
 	if (fsync_dir_of(path) != 0) {
-		seterr(err, errlen, "key %s: fsync of its directory: %s", path, strerror(errno));
+		acme_seterr(err, errlen, "key %s: fsync of its directory: %s", path, strerror(errno));
 		goto out;
 	}
 	ret = 0;
@@ -407,24 +385,24 @@ int acme_csr_new(const struct acme_dkey *key, const char *const *names, size_t n
 	if (out != NULL)
 		*out = NULL;
 	if (key == NULL || names == NULL || out == NULL) {
-		seterr(err, errlen, "csr: missing argument");
+		acme_seterr(err, errlen, "csr: missing argument");
 		goto out;
 	}
 	ret = RZ_ERANGE;
 	if (n == 0 || n > ACME_CSR_MAX_NAMES) {
-		seterr(err, errlen, "csr: %zu names (1 to %d)", n, ACME_CSR_MAX_NAMES);
+		acme_seterr(err, errlen, "csr: %zu names (1 to %d)", n, ACME_CSR_MAX_NAMES);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		ret = RZ_EDNAME;
 		if (names[i] == NULL || !name_ok(names[i])) {
-			seterr(err, errlen, "csr: invalid name '%s'", names[i] ? names[i] : "(null)");
+			acme_seterr(err, errlen, "csr: invalid name '%s'", names[i] ? names[i] : "(null)");
 			goto out;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(names[i], names[j]) == 0) {
 				ret = RZ_EINVAL;
-				seterr(err, errlen, "csr: name '%s' given twice", names[i]);
+				acme_seterr(err, errlen, "csr: name '%s' given twice", names[i]);
 				goto out;
 			}
 		}
@@ -467,7 +445,7 @@ int acme_csr_new(const struct acme_dkey *key, const char *const *names, size_t n
 	if (X509_REQ_add_extensions(req, exts) != 1)
 		goto out;
 	if (X509_REQ_sign(req, key->key, EVP_sha256()) <= 0) {
-		seterr(err, errlen, "csr: signing failed");
+		acme_seterr(err, errlen, "csr: signing failed");
 		goto out;
 	}
 	derlen = i2d_X509_REQ(req, &der);
