@@ -148,6 +148,8 @@ static void cert_dir_of(const struct rz_config *cfg, const char *domain, char *b
 static pthread_mutex_t acct_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct acme_acct *g_acct;
 static _Thread_local struct acme_client *tl_client;
+/* The account URL every thread signs with; NULL: register (again). */
+static char *g_kid;
 
 void rz_cert_thread_end(void)
 {
@@ -155,18 +157,37 @@ void rz_cert_thread_end(void)
 	tl_client = NULL;
 }
 
-static void drop_client(void)
+void rz_cert_end(void)
 {
-	rz_cert_thread_end();
+	pthread_mutex_lock(&acct_lock);
+	acme_acct_free(g_acct);
+	g_acct = NULL;
+	free(g_kid);
+	g_kid = NULL;
+	pthread_mutex_unlock(&acct_lock);
 }
 
-/* This thread's client, with an account (registered or found). */
+/* The CA does not know the account KID (any more: a CA reset).  Every
+ * thread registers again through client_get(), once: the first that
+ * comes by registers, the others take its URL. */
+static void forget_account(const char *kid)
+{
+	pthread_mutex_lock(&acct_lock);
+	if (g_kid != NULL && kid != NULL && strcmp(g_kid, kid) == 0) {
+		free(g_kid);
+		g_kid = NULL;
+	}
+	pthread_mutex_unlock(&acct_lock);
+}
+
+/* This thread's client, with the shared account (registered or found). */
 static int client_get(const struct rz_config *cfg, struct acme_client **out,
                       struct acme_error *e)
 {
 	struct acme_client_opts opts = { 0 };
 	char err[512] = "";
-	int ret;
+	const char *kid;
+	int ret = 0;
 
 	memset(e, 0, sizeof(*e));
 	*out = NULL;
@@ -189,15 +210,33 @@ static int client_get(const struct rz_config *cfg, struct acme_client **out,
 		if ((ret = acme_client_new(&opts, g_acct, &tl_client, e)) != 0)
 			return ret;
 	}
-	if (acme_client_account_url(tl_client) == NULL) {
+	/* One registration at a time: the lock is held across it, which is
+	 * rare (start-up, a CA reset) and keeps the others from racing it. */
+	pthread_mutex_lock(&acct_lock);
+	if (g_kid == NULL) {
 		struct acme_account_req req = {
 			(const char *const *)cfg->acme_contact, cfg->n_acme_contact,
 			cfg->acme_terms_agreed, cfg->acme_eab_kid, cfg->acme_eab_hmac_key,
 		};
 
-		if ((ret = acme_account_register(tl_client, &req, e)) != 0)
-			return ret;
-		rz_log(RZ_LOG_INFO, "acme: account %s", acme_client_account_url(tl_client));
+		ret = acme_account_register(tl_client, &req, e);
+		if (ret == 0) {
+			g_kid = strdup(acme_client_account_url(tl_client));
+			if (g_kid == NULL)
+				ret = RZ_ENOMEM;
+			else
+				rz_log(RZ_LOG_INFO, "acme: account %s", g_kid);
+		}
+	} else {
+		kid = acme_client_account_url(tl_client);
+		if (kid == NULL || strcmp(kid, g_kid) != 0)
+			ret = acme_client_set_account_url(tl_client, g_kid);
+	}
+	pthread_mutex_unlock(&acct_lock);
+	if (ret != 0) {
+		if (e->msg[0] == '\0')
+			snprintf(e->msg, sizeof(e->msg), "account: %s", rz_strerror(ret));
+		return ret;
 	}
 	*out = tl_client;
 	return 0;
@@ -224,7 +263,7 @@ static void ca_error(struct rz_step_out *o, const struct rz_job *job, json_t *st
 		 * again next time, a few times before giving up. */
 		json_int_t again = json_integer_value(json_object_get(st, "account_again"));
 
-		drop_client();
+		forget_account(tl_client != NULL ? acme_client_account_url(tl_client) : NULL);
 		if (again < 3) {
 			json_object_set_new(st, "account_again", json_integer(again + 1));
 			snprintf(o->last_error, sizeof(o->last_error), "certificate: %s: %s", job->step,

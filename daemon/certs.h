@@ -36,4 +36,7 @@ void rz_cert_step(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGcon
 /* Free this thread's ACME client (a worker's end). */
 void rz_cert_thread_end(void);
 
+/* Free the account shared by the workers (after they all ended). */
+void rz_cert_end(void);
+
 #endif

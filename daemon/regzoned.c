@@ -781,6 +781,7 @@ stop:
 	}
 	for (uint32_t i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
+	rz_cert_end();
 	if (d->pub != NULL)
 		zmq_close(d->pub);
 	if (d->zctx != NULL)
