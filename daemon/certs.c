@@ -1624,8 +1624,12 @@ static void step_remove(const struct rz_config *cfg, pthread_mutex_t *knot_lock,
 				return;
 			}
 			json_object_set_new(st, "hook_done", json_true());
-			if (store_audit(db, job->domain, job->service, NULL, "hook",
-			                "remove hook exited 0", NULL, err, sizeof(err)) != 0)
+			char msg[sizeof(output) + 32];
+
+			snprintf(msg, sizeof(msg), "remove hook exited 0%s%s", output[0] ? ": " : "",
+			         output);
+			if (store_audit(db, job->domain, job->service, NULL, "hook", msg, NULL,
+			                err, sizeof(err)) != 0)
 				rz_log_zone(RZ_LOG_WARN, job->domain, "%s", err);
 		}
 		if (cfg->acme_revoke_on_disable) {

@@ -89,7 +89,9 @@ echo "\$REGZONE_ACTION \$REGZONE_DOMAIN \$REGZONE_CERT_DIR" >>"$tmp/hook.log"
 echo "hook: \$REGZONE_ACTION \$REGZONE_DOMAIN"
 EOF
 chmod 0755 "$tmp/hook.sh"
-sed -i "s|^  hook_timeout_s: 60|  deploy_hook: \"$tmp/hook.sh\"\n  hook_timeout_s: 60|" "$dir/regzone.yaml"
+# The devstack's hook (reloading its Prosody) gives way to the test's own.
+sed -i "s|^  deploy_hook: .*|  deploy_hook: \"$tmp/hook.sh\"|" "$dir/regzone.yaml"
+grep -q "^  deploy_hook: \"$tmp/hook.sh\"" "$dir/regzone.yaml" || { echo "FAIL - the test's hook is not in regzone.yaml"; exit 1; }
 ctl migrate >/dev/null || { echo "FAIL - migrate"; exit 1; }
 start_daemon
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# The real proof, on the devstack: Prosody (Debian's, nobody here wrote it)
+# as the hosting, regzone publishing example.test's records and obtaining
+# its certificate, and a real XMPP client (slixmpp) that finds the server
+# through the SRV records served by the devstack's Knot, verifies the
+# certificate against the devstack's ACME root only, and logs in over
+# STARTTLS and over direct TLS, joins a room, makes an HTTP upload round
+# trip.  Then a renewal reaches Prosody through the hook without a restart,
+# and disable makes the server unfindable.  A wrong CA makes the client fail.
+#
+#   RZ_SRCDIR=repo RZ_BINDIR=build/bin REGZONE_PORT_BASE=B bash tests/integration/xmpp.sh
+set -uo pipefail
+src=${RZ_SRCDIR:?} bin=${RZ_BINDIR:?}
+export RZ_BINDIR=$bin
+base=${REGZONE_PORT_BASE:-21600}
+export REGZONE_PORT_BASE=$base
+unset REGZONE_DEMO_ZONES REGZONE_CERT_AUTO
+fails=0 n=0 t0=$SECONDS
+oneline() { local m="$*"; m=${m//$'\n'/ | }; printf '%s' "${m:0:700}"; }
+ok()   { n=$((n + 1)); echo "ok $n - $(oneline "$@")"; }
+bad()  { n=$((n + 1)); fails=$((fails + 1)); echo "FAIL $n - $(oneline "$@")"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+tmp=$(mktemp -d /tmp/rzxmpp.XXXXXX)
+dir=$tmp/stack
+daemon_pid=
+cleanup() {
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
+  fi
+  "$src/deploy/devstack" down "$dir" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ctl() { "$bin/regzonectl" -c "$dir/regzone.yaml" "$@"; }
+dig_short() { kdig @127.0.0.1 -p "$1" +timeout=2 +retry=1 +short "$2" "$3" 2>/dev/null; }
+# login PASSWORD_FILE CA TLS [more xmpp-login arguments]: output in $out, status in $rc
+login() {
+  local pw=$1 ca=$2 tls=$3
+  shift 3
+  out=$(timeout 120 /usr/bin/python3 "$src/deploy/xmpp-login" --dns "127.0.0.1:$REGZONE_DNS_PORT" \
+          --ca "$ca" --jid "alice@example.test" --password-file "$pw" --tls "$tls" \
+          --timeout 20 "$@" 2>&1)
+  rc=$?
+}
+has() { grep -qF -- "$1" <<<"$out"; }
+# Seconds since boot at which PID started (changes when a process restarts).
+started_at() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+
+# ---------------------------------------------------------------- 1. stack
+"$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1 || { cat "$tmp/up.log"; echo "FAIL - devstack up"; exit 1; }
+# shellcheck disable=SC1091
+. "$dir/env"
+ppid_file=$REGZONE_PROSODY_PIDFILE
+prosody_pid=$(cat "$dir/pids/prosody.pid" 2>/dev/null)
+check "Prosody runs (pid $prosody_pid)" kill -0 "${prosody_pid:-0}"
+check "Prosody's own pidfile names the same process" test "$(cat "$ppid_file" 2>/dev/null)" = "$prosody_pid"
+listen=$(ss -Hltnp 2>/dev/null | grep "pid=$prosody_pid," | awk '{print $4}' | sort | tr '\n' ' ')
+want=""
+for p in $((base + 9)) $((base + 10)) $((base + 11)) $((base + 12)) $((base + 13)) $((base + 14)); do
+  want+="127.0.0.1:$p "
+done
+check "Prosody listens on exactly its ports, on 127.0.0.1 only ($listen)" \
+  test "$(tr ' ' '\n' <<<"$listen" | sort | tr '\n' ' ')" = "$(tr ' ' '\n' <<<"$want" | sort | tr '\n' ' ')"
+check "the hosting name resolves to 127.0.0.1 on both servers" \
+  test "$(dig_short "$REGZONE_DNS_PORT" "$REGZONE_XMPP_HOST" A)/$(dig_short "$REGZONE_DNS2_PORT" "$REGZONE_XMPP_HOST" A)" = "127.0.0.1/127.0.0.1"
+
+"$bin/regzoned" -c "$dir/regzone.yaml" >>"$tmp/regzoned.log" 2>&1 &
+daemon_pid=$!
+
+printf 'pw-%s\n' "$(openssl rand -hex 12)" >"$tmp/alice.pw"
+echo "not-the-password" >"$tmp/wrong.pw"
+out=$(prosodyctl --config "$REGZONE_PROSODY_CONFIG" register alice example.test "$(cat "$tmp/alice.pw")" 2>&1)
+check "prosodyctl register alice@example.test ($out)" test $? = 0
+
+# Before regzone: no SRV record, the client cannot find the server.
+login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" starttls
+check "before enable: the client finds no server (rc $rc: $out)" test "$rc" != 0
+check "before enable: for want of the SRV record" has "no SRV record for _xmpp-client._tcp.example.test"
+
+# ---------------------------------------------------------------- 2. enable
+out=$(ctl enable example.test --profile "$REGZONE_XMPP_PROFILE" 2>&1)
+check "enable example.test with the devstack's profile" test $? = 0
+out=$(ctl wait example.test --until active --timeout 90 2>&1)
+check "example.test active: records published, certificate issued ($(ctl status example.test --json))" test $? = 0
+serial1=$(ctl status example.test --json | sed -n 's/.*"serial":"\([0-9A-F]*\)".*/\1/p')
+check "a serial in the status ($serial1)" test -n "$serial1"
+
+for port in "$REGZONE_DNS_PORT" "$REGZONE_DNS2_PORT"; do
+  got=$(dig_short "$port" _xmpp-client._tcp.example.test SRV)
+  check "port $port: _xmpp-client._tcp SRV -> Prosody's c2s ($got)" \
+    test "$got" = "5 1 $REGZONE_XMPP_C2S_PORT $REGZONE_XMPP_HOST."
+  got=$(dig_short "$port" _xmpps-client._tcp.example.test SRV)
+  check "port $port: _xmpps-client._tcp SRV -> Prosody's direct TLS ($got)" \
+    test "$got" = "1 1 $REGZONE_XMPP_C2S_TLS_PORT $REGZONE_XMPP_HOST."
+  for c in conference upload proxy; do
+    got=$(dig_short "$port" "$c.example.test" CNAME)
+    check "port $port: $c.example.test CNAME $got" test "$got" = "$REGZONE_XMPP_HOST."
+  done
+done
+check "Prosody was told by the hook (audit trail)" \
+  grep -q "hook.*Prosody (pid $prosody_pid) told to reload" <<<"$(ctl logs example.test)"
+
+# ---------------------------------------------------------------- 3. log in
+login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" starttls \
+  --muc "lobby@conference.example.test" --upload upload.example.test
+check "STARTTLS: login, room and upload all worked (rc $rc)" test "$rc" = 0
+check "STARTTLS: the server was found through _xmpp-client._tcp" \
+  has "ok dns: _xmpp-client._tcp.example.test SRV 5 1 $REGZONE_XMPP_C2S_PORT $REGZONE_XMPP_HOST -> 127.0.0.1:$REGZONE_XMPP_C2S_PORT"
+check "STARTTLS: the certificate verified for example.test with regzone's serial" \
+  has "ok tls (starttls): certificate verified for example.test, serial $serial1"
+check "STARTTLS: logged in as alice" has "ok login: session as alice@example.test/"
+check "STARTTLS: joined a room on conference.example.test" has "ok muc: joined lobby@conference.example.test"
+check "STARTTLS: a message came back from the room" has "came back from lobby@conference.example.test"
+check "STARTTLS: HTTP upload round trip on upload.example.test" has "read back over HTTPS (upload.example.test:$REGZONE_XMPP_HTTPS_PORT"
+echo "$out" | sed 's/^/#   /'
+
+login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" direct \
+  --muc "lobby@conference.example.test" --upload upload.example.test
+check "direct TLS: login, room and upload all worked (rc $rc)" test "$rc" = 0
+check "direct TLS: the server was found through _xmpps-client._tcp" \
+  has "ok dns: _xmpps-client._tcp.example.test SRV 1 1 $REGZONE_XMPP_C2S_TLS_PORT $REGZONE_XMPP_HOST -> 127.0.0.1:$REGZONE_XMPP_C2S_TLS_PORT"
+check "direct TLS: the certificate verified with regzone's serial" \
+  has "ok tls (direct): certificate verified for example.test, serial $serial1"
+check "direct TLS: logged in, joined the room, upload round trip" \
+  bash -c 'grep -q "ok login: session as alice@example.test/" <<<"$1" && grep -q "ok muc: message" <<<"$1" && grep -q "ok upload:" <<<"$1"' _ "$out"
+
+# The check can fail: another CA, a wrong password.
+for tls in starttls direct; do
+  login "$tmp/alice.pw" "$REGZONE_ACME_CA" "$tls"
+  check "$tls with a CA that did not issue the certificate: refused (rc $rc)" test "$rc" != 0
+  check "$tls with the wrong CA: certificate verify failed" has "CERTIFICATE_VERIFY_FAILED"
+  check "$tls with the wrong CA: never logged in" bash -c '! grep -q "ok login" <<<"$1"' _ "$out"
+done
+login "$tmp/wrong.pw" "$REGZONE_ACME_ROOTS" starttls
+check "a wrong password is refused (rc $rc)" bash -c '[ "$1" != 0 ] && grep -q "authentication as alice@example.test refused" <<<"$2"' _ "$rc" "$out"
+
+# ---------------------------------------------------------------- 4. renew
+started=$(started_at "$prosody_pid")
+hooks_before=$(ctl logs example.test | grep -c "told to reload")
+out=$(ctl renew example.test 2>&1)
+check "regzonectl renew example.test" test $? = 0
+serial2=$serial1
+for ((i = 0; i < 600; i++)); do
+  st=$(ctl status example.test --json 2>/dev/null)
+  serial2=$(sed -n 's/.*"serial":"\([0-9A-F]*\)".*/\1/p' <<<"$st")
+  if [ "$serial2" != "$serial1" ] && grep -q '"state":"issued"' <<<"$st"; then break; fi
+  sleep 0.1
+done
+check "renew: a new certificate ($serial1 -> $serial2)" test -n "$serial2" -a "$serial2" != "$serial1"
+hooks_after=$(ctl logs example.test | grep -c "told to reload")
+check "renew: the hook told Prosody again ($hooks_before -> $hooks_after)" test "$hooks_after" -gt "$hooks_before"
+# Prosody reloads on SIGHUP asynchronously: a few tries for the new handshake.
+for ((i = 0; i < 50; i++)); do
+  login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" direct
+  has "serial $serial2" && break
+  sleep 0.2
+done
+check "renew: a new TLS handshake presents the new serial $serial2 (rc $rc)" bash -c '[ "$1" = 0 ] && grep -q "certificate verified for example.test, serial $2" <<<"$3"' _ "$rc" "$serial2" "$out"
+login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" starttls
+check "renew: STARTTLS also presents it" has "serial $serial2"
+check "renew: Prosody was not restarted (same pid $prosody_pid, same start time)" \
+  test "$(started_at "$prosody_pid")" = "$started" -a -n "$started"
+
+# ---------------------------------------------------------------- 5. disable
+out=$(ctl disable example.test 2>&1)
+check "disable example.test" test $? = 0
+out=$(ctl wait example.test --until disabled --timeout 60 2>&1)
+check "disable: records removed ($out)" test $? = 0
+for port in "$REGZONE_DNS_PORT" "$REGZONE_DNS2_PORT"; do
+  check "port $port: no _xmpp-client SRV any more" test -z "$(dig_short "$port" _xmpp-client._tcp.example.test SRV)"
+  check "port $port: no _xmpps-client SRV any more" test -z "$(dig_short "$port" _xmpps-client._tcp.example.test SRV)"
+done
+for tls in starttls direct; do
+  login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" "$tls"
+  check "after disable ($tls): the client no longer finds the server (rc $rc)" \
+    bash -c '[ "$1" != 0 ] && grep -q "no SRV record" <<<"$2"' _ "$rc" "$out"
+done
+logs=$(ctl logs example.test)
+check "disable: the hook was told (remove)" grep -q "nothing to remove on Prosody's side" <<<"$logs"
+grep -i hook <<<"$logs" | sed 's/^/#   /' 
+check "disable: certificate files removed" test ! -e "$REGZONE_CERT_DIR/example.test/privkey.pem"
+check "Prosody still runs (pid $prosody_pid)" kill -0 "$prosody_pid"
+check "Prosody logged no error" bash -c '! grep -P "\terror\t" "$1"' _ "$dir/prosody/prosody.log"
+
+# ---------------------------------------------------------------- 6. down
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+"$src/deploy/devstack" down "$dir" >"$tmp/down.log" 2>&1
+check "devstack down ($(cat "$tmp/down.log"))" test $? = 0
+# Gone, or a zombie waiting for a reaper that is not ours.
+check "devstack down stops Prosody" bash -c '! grep -q "^State:[[:space:]]*[A-Y]" "/proc/$1/status" 2>/dev/null' _ "$prosody_pid"
+
+echo "# $n checks, $fails failed, $((SECONDS - t0)) s"
+if [ "$fails" -gt 0 ]; then
+  echo "# regzoned log (tail):"; tail -n 30 "$tmp/regzoned.log" | sed 's/^/#   /'
+  echo "# prosody log (tail):"; tail -n 30 "$dir/prosody/prosody.log" 2>/dev/null | sed 's/^/#   /'
+fi
+[ "$fails" = 0 ]
