@@ -9,7 +9,7 @@ RZ_BINDIR=${RZ_BINDIR:-$RZ_SRCDIR/build/bin}
 BASE=${REGZONE_PORT_BASE:-18000}
 DEVSTACK=$RZ_SRCDIR/deploy/devstack
 export REGZONECTL=$RZ_BINDIR/regzonectl
-unset REGZONE_DEMO_ZONES REGZONE_DEVSTACK_PEBBLE REGZONE_DEVSTACK_KNOTD
+unset REGZONE_DEMO_ZONES REGZONE_DEVSTACK_PEBBLE REGZONE_DEVSTACK_KNOTD REGZONE_DEVSTACK_PROSODY
 
 FAILS=0
 ok() { printf 'ok - %s\n' "$*"; }
@@ -97,6 +97,15 @@ else
   check "up with a failing pebble stopped PostgreSQL and knotd" nothing_left "$D1"
 fi
 
+# 2b. Prosody failing at start-up (the last service): everything stopped.
+newdir D1
+if out=$(REGZONE_PORT_BASE=$BASE REGZONE_DEVSTACK_PROSODY=false "$DEVSTACK" up "$D1" 2>&1); then
+  fail "up with a failing prosody succeeded"
+else
+  check "up with a failing prosody reports it" grep -q "prosody exited" <<<"$out"
+  check "up with a failing prosody stopped PostgreSQL, knotd and Pebble" nothing_left "$D1"
+fi
+
 # --------------------------------------------------------------------------
 # 3. The stack itself.
 newdir DIR
@@ -141,9 +150,30 @@ dir_json=$(curl -fsS --max-time 5 --cacert "$REGZONE_ACME_CA" "$REGZONE_ACME_DIR
 check "Pebble directory over verified TLS has newOrder" grep -q '"newOrder"' <<<"$dir_json"
 check "REGZONE_ACME_ROOTS is a PEM certificate" openssl x509 -noout -in "$REGZONE_ACME_ROOTS"
 
+# Prosody, the XMPP hosting: its ports on 127.0.0.1 only, its name in DNS.
+ppid=$(cat "$DIR/pids/prosody.pid" 2>/dev/null || true)
+check "Prosody runs (pid ${ppid:-none})" pid_running "${ppid:-0}"
+got=$(ss -Hltnp 2>/dev/null | grep "pid=${ppid:-0}," | awk '{print $4}' | sort | tr '\n' ' ')
+want=$(for p in 9 10 11 12 13 14; do echo "127.0.0.1:$((BASE + p))"; done | sort | tr '\n' ' ')
+check "Prosody listens on B+9..B+14 on 127.0.0.1 only ($got)" test "$got" = "$want"
+check "Prosody's config uses regzone's certificate directory" \
+  grep -q "^certificates = \"$REGZONE_CERT_DIR\"" "$REGZONE_PROSODY_CONFIG"
+check "prosodyctl status finds it" prosodyctl --config "$REGZONE_PROSODY_CONFIG" status
+for v in REGZONE_XMPP_PROFILE REGZONE_XMPP_HOST REGZONE_XMPP_C2S_PORT REGZONE_XMPP_C2S_TLS_PORT \
+         REGZONE_XMPP_HTTPS_PORT REGZONE_PROSODY_CONFIG REGZONE_PROSODY_PIDFILE; do
+  check "env sets $v" test -n "${!v:-}"
+done
+check "the hosting name $REGZONE_XMPP_HOST is 127.0.0.1 on the secondary" \
+  test "$(kdig @127.0.0.1 -p "$REGZONE_DNS2_PORT" +short "$REGZONE_XMPP_HOST" A)" = 127.0.0.1
+if [[ -x "$RZ_BINDIR/regzonectl" ]]; then
+  out=$("$RZ_BINDIR/regzonectl" -c "$REGZONE_CONFIG" preview example.test --profile "$REGZONE_XMPP_PROFILE" 2>&1 || true)
+  check "profile $REGZONE_XMPP_PROFILE: client SRV to Prosody's c2s port" \
+    grep -q "_xmpp-client._tcp.example.test.*SRV.*$REGZONE_XMPP_C2S_PORT $REGZONE_XMPP_HOST\." <<<"$out"
+fi
+
 # 4. up again is harmless.
 pids_before=$(stack_pids "$DIR")
-check "4 pids recorded" test "$(wc -w <<<"$pids_before")" -eq 4
+check "5 pids recorded" test "$(wc -w <<<"$pids_before")" -eq 5
 if out=$(REGZONE_PORT_BASE=$BASE "$DEVSTACK" up "$DIR" 2>&1); then
   check "second up says already running" grep -q "already running" <<<"$out"
 else

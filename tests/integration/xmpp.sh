@@ -54,6 +54,7 @@ started_at() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
 . "$dir/env"
 ppid_file=$REGZONE_PROSODY_PIDFILE
 prosody_pid=$(cat "$dir/pids/prosody.pid" 2>/dev/null)
+started=$(started_at "$prosody_pid")
 check "Prosody runs (pid $prosody_pid)" kill -0 "${prosody_pid:-0}"
 check "Prosody's own pidfile names the same process" test "$(cat "$ppid_file" 2>/dev/null)" = "$prosody_pid"
 listen=$(ss -Hltnp 2>/dev/null | grep "pid=$prosody_pid," | awk '{print $4}' | sort | tr '\n' ' ')
@@ -136,8 +137,22 @@ done
 login "$tmp/wrong.pw" "$REGZONE_ACME_ROOTS" starttls
 check "a wrong password is refused (rc $rc)" bash -c '[ "$1" != 0 ] && grep -q "authentication as alice@example.test refused" <<<"$2"' _ "$rc" "$out"
 
+# The hook on its own: refuses what it cannot do, signals nothing else.
+hook=$src/deploy/hooks/prosody
+echo $$ >"$tmp/other.pid"
+out=$(REGZONE_DOMAIN=example.test REGZONE_CERT_DIR="$REGZONE_CERT_DIR/example.test" REGZONE_ACTION=deploy \
+        "$hook" --pidfile "$tmp/other.pid" 2>&1)
+check "hook: a pid that is not Prosody's is not signalled (exit $?: $out)" grep -q "is not a running Prosody" <<<"$out"
+out=$(REGZONE_CERT_DIR="$REGZONE_CERT_DIR/example.test" "$hook" --pidfile "$ppid_file" 2>&1)
+check "hook: without REGZONE_DOMAIN it refuses ($out)" grep -q "REGZONE_DOMAIN is not set" <<<"$out"
+out=$(REGZONE_DOMAIN=nowhere.test REGZONE_CERT_DIR="$REGZONE_CERT_DIR/nowhere.test" REGZONE_ACTION=deploy \
+        "$hook" --pidfile "$ppid_file" 2>&1)
+check "hook: no certificate files, no reload ($out)" grep -q "fullchain.pem is missing" <<<"$out"
+out=$(REGZONE_DOMAIN=example.test REGZONE_CERT_DIR="$REGZONE_CERT_DIR/example.test" REGZONE_ACTION=deploy \
+        "$hook" --config "$REGZONE_PROSODY_CONFIG" 2>&1)
+check "hook: the prosodyctl reload way works too ($out)" grep -q "prosodyctl reload done" <<<"$out"
+
 # ---------------------------------------------------------------- 4. renew
-started=$(started_at "$prosody_pid")
 hooks_before=$(ctl logs example.test | grep -c "told to reload")
 out=$(ctl renew example.test 2>&1)
 check "regzonectl renew example.test" test $? = 0
@@ -160,8 +175,20 @@ done
 check "renew: a new TLS handshake presents the new serial $serial2 (rc $rc)" bash -c '[ "$1" = 0 ] && grep -q "certificate verified for example.test, serial $2" <<<"$3"' _ "$rc" "$serial2" "$out"
 login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" starttls
 check "renew: STARTTLS also presents it" has "serial $serial2"
-check "renew: Prosody was not restarted (same pid $prosody_pid, same start time)" \
+check "Prosody was never restarted (same pid $prosody_pid, same start time)" \
   test "$(started_at "$prosody_pid")" = "$started" -a -n "$started"
+
+# Prosody reloads asynchronously after SIGHUP, host by host: let every
+# reload finish before regzone deletes files Prosody may still be reading.
+nhosts=$(grep -cE '^(VirtualHost|Component) ' "$REGZONE_PROSODY_CONFIG")
+reloads_done() {
+  local hup done
+  hup=$(grep -c "Received SIGHUP" "$dir/prosody/prosody.log")
+  done=$(grep -c "Certificates reloaded" "$dir/prosody/prosody.log")
+  [ "$done" -ge $((hup * nhosts)) ]
+}
+for ((i = 0; i < 100; i++)); do reloads_done && break; sleep 0.1; done
+check "Prosody finished every reload ($nhosts hosts each)" reloads_done
 
 # ---------------------------------------------------------------- 5. disable
 out=$(ctl disable example.test 2>&1)
@@ -195,5 +222,6 @@ echo "# $n checks, $fails failed, $((SECONDS - t0)) s"
 if [ "$fails" -gt 0 ]; then
   echo "# regzoned log (tail):"; tail -n 30 "$tmp/regzoned.log" | sed 's/^/#   /'
   echo "# prosody log (tail):"; tail -n 30 "$dir/prosody/prosody.log" 2>/dev/null | sed 's/^/#   /'
+  cp "$dir/prosody/prosody.log" /tmp/rzxmpp-prosody.log 2>/dev/null
 fi
 [ "$fails" = 0 ]
