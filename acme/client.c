@@ -892,7 +892,7 @@ static int parse_order(json_t *j, struct acme_order *out, struct acme_problem *p
 		out->n_identifiers++;
 	}
 	json_array_foreach(authz, i, v) {
-		const char *u;
+		const char *u = NULL;
 
 		if ((ret = v_url(v, &u, what, "an authorization", e)) != 0 ||
 		    (ret = dup_into(&out->authorizations[out->n_authorizations], u, e)) != 0)

@@ -991,7 +991,7 @@ static const struct cfg_key top_keys[] = {
 	[TOP_DNS] = K_SECTION("dns", dns_section, true),
 	[TOP_ACME] = K_SECTION("acme", acme_section, true),
 	[TOP_CERTIFICATES] = K_SECTION("certificates", cert_section, true),
-	[TOP_WORKERS] = K_UINT("workers", workers, 1, 64, 4),
+	[TOP_WORKERS] = K_UINT("workers", workers, 0, 64, 4),
 	[TOP_LOG_LEVEL] = { .name = "log_level", .type = CT_WORD, .off = C_OFF(log_level),
 	                    .def_name = "info", .names = log_level_names,
 	                    .hint = "error, warning, info or debug" },

@@ -769,7 +769,11 @@ static int run(const struct rz_config *cfg)
 		if (pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]))
 			break;
 	}
-	rz_log(RZ_LOG_INFO, "regzoned %s: %u workers", REGZONE_VERSION, started);
+	if (n_workers == 0)
+		rz_log(RZ_LOG_INFO, "regzoned %s: intake only (workers: 0): requests are stored, "
+		       "other regzoned processes on this database publish them", REGZONE_VERSION);
+	else
+		rz_log(RZ_LOG_INFO, "regzoned %s: %u workers", REGZONE_VERSION, started);
 	rc = serve(d, sigfd, secret);
 stop:
 	atomic_store(&d->stopping, true);

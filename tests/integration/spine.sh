@@ -580,6 +580,33 @@ if [ -n "$txns" ]; then   # leave knotd as we found it
   note "aborted the transactions left open: $txns"
 fi
 
+# ------------------------------------------- 10c. an intake-only process (workers: 0)
+# Its own endpoints: the daemon with workers binds the devstack's.
+intake_req="tcp://127.0.0.1:$((REGZONE_PORT_BASE + 40))"
+sed -e 's/^workers: .*/workers: 0/' -e "s|^  requests: .*|  requests: \"$intake_req\"|" \
+    -e "s|^  feed: .*|  feed: \"tcp://127.0.0.1:$((REGZONE_PORT_BASE + 41))\"|" \
+    "$dir/regzone.yaml" >"$dir/intake-only.yaml"
+start_daemon "$dir/intake-only.yaml" "$dir/regzoned-intake.log"
+intake_pid=$daemon_pid
+r=""
+for ((i = 0; i < 50; i++)); do
+  r=$("$bin/zsend" -t 500 "$intake_req" '{"id":"spine-intake-1","action":"enable","service":"xmpp","domain":"intake.z00022.test"}' 2>/dev/null) && break
+  sleep 0.1
+done
+check "workers: 0 acknowledges an enable ($r)" test "$(jstr desired <<<"$r")" = enabled
+check "workers: 0 says so in its log" grep -q "intake only" "$dir/regzoned-intake.log"
+sleep 1   # setup for the next check: time in which a worker would have published
+check "workers: 0 publishes nothing (dns: $(dns_state intake.z00022.test))" \
+  test "$(dns_state intake.z00022.test)" = pending -a -z "$(dig_short "$REGZONE_DNS_PORT" _xmpp-client._tcp.intake.z00022.test SRV)"
+start_daemon "$dir/regzone.yaml" "$dir/regzoned-4.log"
+main_pid=$daemon_pid
+wait_dns intake.z00022.test published 30; rc=$?
+check "a daemon with workers publishes what the intake-only one stored" test "$rc" = 0
+[ "$rc" = 0 ] || { sed "s/^/#   /" "$dir/regzoned-4.log" | tail -n 20; sql "select id, kind, step, claimed_pid, next_attempt_at, last_error from jobs where domain = 'intake.z00022.test'"; }
+stop_pid_status "$intake_pid"
+check "intake-only regzoned: SIGTERM -> exit 0 (got $stop_rc)" test "$stop_rc" = 0
+stop_pid_status "$main_pid"
+
 # ---------------------------------------------------------------- 11. down
 out=$("$src/deploy/devstack" down "$dir" 2>&1); rc=$?
 check "devstack down ($out)" test "$rc" = 0

@@ -269,6 +269,21 @@ static void test_defaults(void **state)
 #define PROF   PROF_HEAD PARAMS RECS REC1 REC2
 #define HEAD   LISTEN DB KNOT DNS ACME CERTS TOP DEFP
 
+/* workers: 0 is an intake-only process. */
+static void test_intake_only(void **state)
+{
+	struct fixture *f = *state;
+	struct rz_config *cfg = NULL;
+	char path[PATH_MAX], err[512] = "";
+
+	write_case(f, "intake-only", LISTEN DB KNOT DNS ACME CERTS "workers: 0\n" DEFP PROF,
+	           path, sizeof(path));
+	if (rz_config_load(path, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->workers, 0);
+	rz_config_free(cfg);
+}
+
 static void test_optional_sections(void **state)
 {
 	struct fixture *f = *state;
@@ -387,12 +402,12 @@ static const struct err_case err_cases[] = {
 
 	/* Out of range */
 	{ "range-high", NULL, LISTEN DB KNOT DNS ACME CERTS "workers: 65\n" DEFP PROF,
-	  RZ_ERANGE, "7:10", "'workers' must be between 1 and 64" },
+	  RZ_ERANGE, "7:10", "'workers' must be between 0 and 64" },
 	{ "range-negative", NULL, LISTEN DB KNOT DNS ACME CERTS "workers: -1\n" DEFP PROF,
-	  RZ_ERANGE, "7:10", "'workers' must be between 1 and 64" },
+	  RZ_ERANGE, "7:10", "'workers' must be between 0 and 64" },
 	{ "range-overflow", NULL, LISTEN DB KNOT DNS ACME CERTS
 	  "workers: 99999999999999999999\n" DEFP PROF,
-	  RZ_ERANGE, "7:10", "'workers' must be between 1 and 64" },
+	  RZ_ERANGE, "7:10", "'workers' must be between 0 and 64" },
 	{ "range-low-nested", NULL,
 	  LISTEN DB "knot: {socket: /run/knot/knot.sock, timeout_ms: 50}\n" DNS ACME CERTS TOP
 	  DEFP PROF, RZ_ERANGE, "3:49", "'timeout_ms' must be between 100 and 60000" },
@@ -596,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_optional_sections),
+		cmocka_unit_test(test_intake_only),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_small_err),
 		cmocka_unit_test(test_api),
