@@ -82,10 +82,11 @@ static void rollback(PGconn *c)
 	"coalesce(to_char(ce.not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), " \
 	"coalesce(ce.serial, ''), s.active, coalesce(s.last_error, ''), " \
 	"to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define STATE_FROM \
-	"FROM services s LEFT JOIN LATERAL (SELECT not_after, serial FROM certificates " \
+#define STATE_CERT \
+	"LEFT JOIN LATERAL (SELECT not_after, serial FROM certificates " \
 	"WHERE domain = s.domain AND service = s.service AND revoked_at IS NULL " \
 	"ORDER BY not_after DESC LIMIT 1) ce ON true "
+#define STATE_FROM "FROM services s " STATE_CERT
 
 static void state_from_row_at(const PGresult *r, int row, int o, struct rz_state *st)
 {
@@ -176,6 +177,32 @@ static const struct {
 	  "SELECT true, x.* FROM (" INTAKE_STATE_SEL("up") ") x "
 	  "UNION ALL SELECT false, x.* FROM (" INTAKE_STATE_SEL("services") " WHERE s.domain = $1 "
 	  "AND s.service = $2 AND NOT EXISTS (SELECT 1 FROM up)) x" },
+	{ "rz_enable_set", 5,
+	  /* rz_enable for a whole batch of distinct (domain, service): the
+	   * same writes, set-based; rows carry their request's ordinal. */
+	  "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+	  "$5::jsonb[]) WITH ORDINALITY AS r(domain, service, zone, profile, params, ord)), "
+	  "up AS (INSERT INTO services AS s (domain, service, zone, profile, params, desired) "
+	  "SELECT domain, service, zone, profile, params, 'enabled' FROM r "
+	  "ON CONFLICT (domain, service) DO UPDATE SET desired = 'enabled', "
+	  "zone = EXCLUDED.zone, profile = EXCLUDED.profile, params = EXCLUDED.params, "
+	  "generation = s.generation + 1, dns = 'pending', last_error = NULL, updated_at = now() "
+	  "WHERE s.desired <> 'enabled' OR s.profile <> EXCLUDED.profile "
+	  "OR s.params <> EXCLUDED.params OR s.zone <> EXCLUDED.zone "
+	  "OR s.dns IN ('conflict', 'error') RETURNING *), "
+	  "job AS (INSERT INTO jobs (domain, service, kind, step, generation) "
+	  "SELECT domain, service, 'dns', 'publish', generation FROM up "
+	  "ON CONFLICT (domain, service, kind) DO UPDATE SET step = 'publish', priority = 1, "
+	  "generation = EXCLUDED.generation, next_attempt_at = now(), attempts = 0, "
+	  "first_attempt_at = NULL, last_error = NULL, state = '{}', updated_at = now()), "
+	  "cj AS (UPDATE jobs SET generation = up.generation FROM up WHERE jobs.domain = "
+	  "up.domain AND jobs.service = up.service AND jobs.kind = 'cert') "
+	  "SELECT r.ord, true, " STATE_COLS " FROM r JOIN up s ON s.domain = r.domain "
+	  "AND s.service = r.service " STATE_CERT
+	  "UNION ALL SELECT r.ord, false, " STATE_COLS " FROM r JOIN services s "
+	  "ON s.domain = r.domain AND s.service = r.service " STATE_CERT
+	  "WHERE NOT EXISTS (SELECT 1 FROM up u WHERE u.domain = r.domain "
+	  "AND u.service = r.service)" },
 	{ "rz_disable", 2,
 	  "WITH up AS (UPDATE services SET desired = 'disabled', generation = generation + 1, "
 	  "dns = 'removing', active = false, last_error = NULL, updated_at = now() "
@@ -340,24 +367,146 @@ static int intake_replays(PGconn *c, struct store_intake_item *items, size_t n,
 	return 0;
 }
 
-/* Send every item's state change in one pipeline, then read the states. */
+/* True when no two items of the batch (replays aside) name the same
+ * (domain, service): their order then does not matter. */
+static bool intake_distinct(const struct store_intake_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n && !items[i].replayed; j++)
+			if (!items[j].replayed &&
+			    strcmp(items[i].req->domain, items[j].req->domain) == 0 &&
+			    strcmp(items[i].req->service, items[j].req->service) == 0)
+				return false;
+	return true;
+}
+
+/* Queue rz_enable_set for the batch's enables; *in_set says which went. */
+static int intake_send_set(PGconn *c, struct store_intake_item *items, size_t n,
+                           bool *in_set, size_t *n_set, char *err, size_t errlen)
+{
+	const char **cols[5];
+	char *arr[5] = { NULL };
+	int ret = RZ_ENOMEM;
+	size_t m = 0;
+
+	*n_set = 0;
+	for (int k = 0; k < 5; k++)
+		cols[k] = calloc(n, sizeof(char *));
+	for (int k = 0; k < 5; k++)
+		if (cols[k] == NULL)
+			goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct rz_req *q = items[i].req;
+
+		in_set[i] = !items[i].replayed && q->action == RZ_ACT_ENABLE;
+		if (!in_set[i])
+			continue;
+		cols[0][m] = q->domain;
+		cols[1][m] = q->service;
+		cols[2][m] = items[i].zone;
+		cols[3][m] = q->profile;
+		cols[4][m] = q->params_json != NULL ? q->params_json : "{}";
+		m++;
+	}
+	for (int k = 0; k < 5; k++)
+		if ((arr[k] = pg_ptr_array(cols[k], m)) == NULL)
+			goto out;
+	if (PQsendQueryPrepared(c, "rz_enable_set", 5, (const char *const *)arr, NULL, NULL,
+	                        0) != 1) {
+		snprintf(err, errlen, "database: %s", PQerrorMessage(c));
+		ret = RZ_EDB;
+		goto out;
+	}
+	*n_set = m;
+	ret = 0;
+out:
+	if (ret == RZ_ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	for (int k = 0; k < 5; k++) {
+		free(cols[k]);
+		free(arr[k]);
+	}
+	return ret;
+}
+
+/* The rows of rz_enable_set: one per enable of the batch, by ordinal. */
+static int intake_read_set(PGresult *r, struct store_intake_item *items, size_t n,
+                           const bool *in_set, size_t n_set, char *err, size_t errlen)
+{
+	size_t *idx = calloc(n_set ? n_set : 1, sizeof(*idx));
+	bool *seen = calloc(n_set ? n_set : 1, sizeof(*seen));
+	int ret = 0;
+
+	if (idx == NULL || seen == NULL) {
+		ret = RZ_ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0, m = 0; i < n; i++)
+		if (in_set[i])
+			idx[m++] = i;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "database: %.*s", (int)strcspn(PQresultErrorMessage(r), "\n"),
+		         PQresultErrorMessage(r));
+		ret = RZ_EDB;
+		goto out;
+	}
+	for (int row = 0; row < PQntuples(r); row++) {
+		long long ord = atoll(PQgetvalue(r, row, 0));
+		struct store_intake_item *it;
+
+		if (ord < 1 || (size_t)ord > n_set || seen[ord - 1]) {
+			snprintf(err, errlen, "database: enable of a batch: row %d has ordinal %lld",
+			         row, ord);
+			ret = RZ_EDB;
+			goto out;
+		}
+		seen[ord - 1] = true;
+		it = &items[idx[ord - 1]];
+		it->changed = strcmp(PQgetvalue(r, row, 1), "t") == 0;
+		state_from_row_at(r, row, 2, &it->st);
+	}
+	if ((size_t)PQntuples(r) != n_set) {
+		snprintf(err, errlen, "database: enable of a batch: %d states for %zu requests",
+		         PQntuples(r), n_set);
+		ret = RZ_EDB;
+	}
+out:
+	free(idx);
+	free(seen);
+	return ret;
+}
+
+/* Send every item's state change in one pipeline, then read the states.
+ * When the batch's targets are distinct, its enables go as one set-based
+ * statement; otherwise every item is its own statement, in order. */
 static int intake_apply(PGconn *c, struct store_intake_item *items, size_t n,
                         char *err, size_t errlen)
 {
-	size_t sent = 0;
+	bool *in_set = calloc(n ? n : 1, sizeof(*in_set));
+	size_t sent = 0, n_set = 0, n_en = 0;
 	int ret = 0;
 
+	if (in_set == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return RZ_ENOMEM;
+	}
 	if (PQenterPipelineMode(c) != 1) {
+		free(in_set);
 		snprintf(err, errlen, "database: cannot enter pipeline mode");
 		return RZ_EDB;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
+		n_en += !items[i].replayed && items[i].req->action == RZ_ACT_ENABLE;
+	if (n_en > 1 && intake_distinct(items, n))
+		ret = intake_send_set(c, items, n, in_set, &n_set, err, errlen);
+	for (size_t i = 0; i < n && ret == 0; i++) {
 		const struct rz_req *q = items[i].req;
 		const char *pe[] = { q->domain, q->service, items[i].zone, q->profile,
 		                     q->params_json != NULL ? q->params_json : "{}" };
 		int ok;
 
-		if (items[i].replayed)
+		if (items[i].replayed || in_set[i])
 			continue;
 		if (q->action == RZ_ACT_ENABLE)
 			ok = PQsendQueryPrepared(c, "rz_enable", 5, pe, NULL, NULL, 0);
@@ -376,11 +525,22 @@ static int intake_apply(PGconn *c, struct store_intake_item *items, size_t n,
 		snprintf(err, errlen, "database: %s", PQerrorMessage(c));
 		ret = RZ_EDB;
 	}
-	/* Results come in order: one (then NULL) per query, then the sync. */
+	/* Results come in order: the set's, then one per item's query (each
+	 * followed by NULL), then the sync. */
+	if (n_set > 0) {
+		PGresult *r = PQgetResult(c);
+		int rs = intake_read_set(r, items, n, in_set, n_set, err, errlen);
+
+		if (ret == 0)
+			ret = rs;
+		PQclear(r);
+		while ((r = PQgetResult(c)) != NULL)
+			PQclear(r);
+	}
 	for (size_t i = 0, got = 0; got < sent; i++) {
 		PGresult *r;
 
-		if (items[i].replayed)
+		if (items[i].replayed || in_set[i])
 			continue;
 		got++;
 		r = PQgetResult(c);
@@ -419,6 +579,7 @@ static int intake_apply(PGconn *c, struct store_intake_item *items, size_t n,
 		snprintf(err, errlen, "database: cannot leave pipeline mode");
 		ret = RZ_EDB;
 	}
+	free(in_set);
 	return ret;
 }
 

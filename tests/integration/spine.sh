@@ -605,6 +605,49 @@ check "a daemon with workers publishes what the intake-only one stored" test "$r
 [ "$rc" = 0 ] || { sed "s/^/#   /" "$dir/regzoned-4.log" | tail -n 20; sql "select id, kind, step, claimed_pid, next_attempt_at, last_error from jobs where domain = 'intake.z00022.test'"; }
 stop_pid_status "$intake_pid"
 check "intake-only regzoned: SIGTERM -> exit 0 (got $stop_rc)" test "$stop_rc" = 0
+
+# ------------------------------------------- 10d. one batch mixing new, unchanged and other actions
+# (all in flight at once: the intake stores them in as few transactions as
+# it can, enables of distinct domains as one set-based statement)
+{
+  for i in 1 2 3 4 5 6 7 8; do
+    printf '{"id":"spine-mix-%d","action":"enable","service":"xmpp","domain":"mix%d.z00021.test"}\n' "$i" "$i"
+  done
+  echo '{"id":"spine-mix-same","action":"enable","service":"xmpp","domain":"intake.z00022.test"}'
+  echo '{"id":"spine-mix-off","action":"disable","service":"xmpp","domain":"crash.z00022.test"}'
+  echo '{"id":"spine-mix-never","action":"disable","service":"xmpp","domain":"never.z00021.test"}'
+  echo '{"id":"spine-mix-p","action":"enable","service":"xmpp","domain":"mix9.z00021.test","params":{"target":"other.example.net"}}'
+} >"$tmp/mix.req"
+ev0=$(sql "select count(*) from events")
+"$bin/zsend" -t 10000 -m "$tmp/mix.req" "$REGZONE_REQUESTS" >"$tmp/mix.out" 2>/dev/null
+check "mixed batch: 12 replies, all ok ($(grep -c '"ok":true' "$tmp/mix.out"))" \
+  test "$(grep -c '"ok":true' "$tmp/mix.out")" = 12
+check "mixed batch: 12 events stored" test "$(sql "select count(*) from events") " = "$((ev0 + 12)) "
+r=$(grep '"spine-mix-3"' "$tmp/mix.out")
+check "mixed batch: a new domain is enabled and pending ($r)" \
+  test "$(jstr desired <<<"$r")/$(jstr dns <<<"$r")" = enabled/pending
+r=$(grep '"spine-mix-same"' "$tmp/mix.out")
+check "mixed batch: an unchanged enable replies the served state ($r)" \
+  test "$(jstr desired <<<"$r")/$(jstr dns <<<"$r")" = enabled/published
+check "mixed batch: the unchanged enable is audited as such" \
+  test "$(sql "select count(*) from audit where event_id = 'spine-mix-same' and message like '%already the desired state%'")" = 1
+r=$(grep '"spine-mix-off"' "$tmp/mix.out")
+check "mixed batch: the disable in it is applied ($r)" test "$(jstr desired <<<"$r")" = disabled
+r=$(grep '"spine-mix-never"' "$tmp/mix.out")
+check "mixed batch: disabling a domain never enabled changes nothing ($r)" \
+  test "$(jstr dns <<<"$r")" = removed -a "$(sql "select count(*) from services where domain = 'never.z00021.test'")" = 0
+check "mixed batch: the params of mix9 are stored" \
+  test "$(sql "select params->>'target' from services where domain = 'mix9.z00021.test'")" = other.example.net
+check "mixed batch: one dns job per new domain" \
+  test "$(sql "select count(*) from jobs where domain like 'mix_.z00021.test' and kind = 'dns'")" = 9
+mix_ok() { test "$(sql "select count(*) from services where domain like 'mix_.z00021.test' and dns = 'published'")" = 9; }
+deadline=$((SECONDS + 30))
+until mix_ok || ((SECONDS >= deadline)); do sleep 0.1; done
+check "mixed batch: the 9 new domains get published" mix_ok
+check "mixed batch: mix9 served with its own target" \
+  test "$(dig_short "$REGZONE_DNS_PORT" conference.mix9.z00021.test CNAME)" = "other.example.net."
+wait_dns crash.z00022.test removed 30; rc=$?
+check "mixed batch: crash.z00022.test removed" test "$rc" = 0
 stop_pid_status "$main_pid"
 
 # ---------------------------------------------------------------- 11. down
