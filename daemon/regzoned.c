@@ -179,10 +179,16 @@ static void *worker_main(void *arg)
 		dead = mono() - last_dead > WAIT_CAP;
 		if (dead)
 			last_dead = mono();
-		if (store_job_claim(db, name, false, &job, &got, err, sizeof(err)) == 0 && !got &&
-		    dead && store_job_claim(db, name, true, &job, &got, err, sizeof(err)) == 0 && got)
-			rz_log_zone(RZ_LOG_INFO, job.domain, "took over a job claimed by a session "
-			            "that is gone");
+		if (store_job_claim(db, name, false, &job, &got, &secs, err, sizeof(err)) == 0 &&
+		    !got && dead) {
+			double next_s = secs;
+
+			if (store_job_claim(db, name, true, &job, &got, &secs, err, sizeof(err)) == 0 &&
+			    got)
+				rz_log_zone(RZ_LOG_INFO, job.domain, "took over a job claimed by a "
+				            "session that is gone");
+			secs = next_s;   /* the free jobs' schedule, not the dead claims' */
+		}
 		if (err[0] != '\0') {
 			rz_log(RZ_LOG_WARN, "worker %d: %s", w->index, err);
 			PQfinish(db);
@@ -190,11 +196,8 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		if (!got) {
-			if (store_job_wait(db, WAIT_CAP, &secs, err, sizeof(err)) != 0) {
-				PQfinish(db);
-				db = NULL;
-				continue;
-			}
+			if (secs < 0 || secs > WAIT_CAP)
+				secs = WAIT_CAP;
 			/* something due but taken by another worker a moment ago:
 			 * do not spin on it */
 			wait_fd(d, PQsocket(db), secs > 0.01 ? secs : 0.01);

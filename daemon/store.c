@@ -691,27 +691,35 @@ void rz_job_clear(struct rz_job *j)
 }
 
 int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job, bool *got,
-                    char *err, size_t errlen)
+                    double *next_s, char *err, size_t errlen)
 {
 	const char *p[] = { worker };
 	PGresult *r;
 
 	*got = false;
+	*next_s = -1;
 	memset(job, 0, sizeof(*job));
 	/* The hot path looks at free jobs only (a partial index); claims of
 	 * workers whose PostgreSQL session is gone (a daemon that died) are
-	 * taken over only when asked, which costs a look at pg_stat_activity. */
+	 * taken over only when asked, which costs a look at pg_stat_activity.
+	 * When nothing is claimed, one row of NULLs says when the next free job
+	 * is due: no second statement before the worker sleeps. */
 #define CLAIM(cond) \
 	"WITH j AS (SELECT id FROM jobs WHERE " cond " AND next_attempt_at <= now() " \
-	"ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) " \
-	"UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, " \
+	"ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED), " \
+	"u AS (UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, " \
 	"claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) " \
 	"FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain " \
 	"AND s.service = jobs.service " \
 	"RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, " \
 	"jobs.generation, jobs.attempts, " \
-	"extract(epoch FROM now() - jobs.first_attempt_at), s.zone, s.profile, " \
-	"s.desired, s.params::text, jobs.state::text"
+	"extract(epoch FROM now() - jobs.first_attempt_at)::float8 AS age, s.zone, " \
+	"s.profile, s.desired, s.params::text AS params, jobs.state::text AS state) " \
+	"SELECT u.*, NULL::float8 FROM u UNION ALL " \
+	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " \
+	"(SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8 " \
+	"FROM jobs WHERE claimed_pid IS NULL AND next_attempt_at < 'infinity') " \
+	"WHERE NOT EXISTS (SELECT 1 FROM u)"
 	if (!dead)
 		r = q(c, CLAIM("claimed_pid IS NULL"), 1, p, PGRES_TUPLES_OK, err, errlen);
 	else
@@ -721,7 +729,10 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 #undef CLAIM
 	if (r == NULL)
 		return RZ_EDB;
-	if (PQntuples(r) == 1) {
+	if (PQntuples(r) == 1 && PQgetisnull(r, 0, 0)) {
+		if (!PQgetisnull(r, 0, 13))
+			*next_s = atof(PQgetvalue(r, 0, 13));
+	} else if (PQntuples(r) == 1) {
 		job->id = atoll(PQgetvalue(r, 0, 0));
 		snprintf(job->domain, sizeof(job->domain), "%s", PQgetvalue(r, 0, 1));
 		snprintf(job->service, sizeof(job->service), "%s", PQgetvalue(r, 0, 2));
@@ -743,21 +754,6 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 		}
 		*got = true;
 	}
-	PQclear(r);
-	return 0;
-}
-
-int store_job_wait(PGconn *c, double cap, double *secs, char *err, size_t errlen)
-{
-	PGresult *r = q(c, "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now())) "
-	                "FROM jobs WHERE claimed_pid IS NULL AND next_attempt_at < 'infinity'",
-	                0, NULL, PGRES_TUPLES_OK, err, errlen);
-
-	if (r == NULL)
-		return RZ_EDB;
-	*secs = cap;
-	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) && atof(PQgetvalue(r, 0, 0)) < cap)
-		*secs = atof(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;
 }

@@ -65,12 +65,10 @@ void rz_job_clear(struct rz_job *j);
 
 /* Claim the most urgent due job (FOR UPDATE SKIP LOCKED): a free one, or
  * with dead set one whose claimer's PostgreSQL session is gone.  *got false
- * when there is none. */
+ * when there is none; then *next_s is the time until the next free job is
+ * due (the same statement asks), or -1 when none is scheduled. */
 int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job, bool *got,
-                    char *err, size_t errlen);
-
-/* Seconds until the next job is due (capped at cap; 0 when one is due). */
-int store_job_wait(PGconn *c, double cap, double *secs, char *err, size_t errlen);
+                    double *next_s, char *err, size_t errlen);
 
 /* How a step ended. */
 struct rz_step_result {
