@@ -855,6 +855,7 @@ static void step_poll(const struct rz_config *cfg, PGconn *db, const struct rz_j
 	struct acme_client *c;
 	struct acme_order ord = { 0 };
 	struct acme_error e;
+	bool invalid;
 	int ret;
 
 	if ((ret = client_get(cfg, &c, &e)) != 0) {
@@ -862,6 +863,10 @@ static void step_poll(const struct rz_config *cfg, PGconn *db, const struct rz_j
 		return;
 	}
 	ret = acme_order_poll(c, sget(st, "order_url"), &ord, &e);
+	/* The CA's verdict on the order (it answered with the order object),
+	 * or a failed request (a problem document: an account the CA lost, an
+	 * order it lost, a rate limit, an outage), which ca_error() sorts. */
+	invalid = ret == RZ_EACME && ord.url != NULL && ord.status == ACME_ST_INVALID;
 	if (ret == 0 && ord.status == ACME_ST_READY) {
 		acme_order_clear(&ord);
 		go(o, "finalize", 0, st);
@@ -882,7 +887,7 @@ static void step_poll(const struct rz_config *cfg, PGconn *db, const struct rz_j
 		o->res.failed = true;   /* counts the polls */
 		return;
 	}
-	if (ret == RZ_EACME) {
+	if (invalid) {
 		char text[ACME_PROBLEM_TEXT_MAX];
 
 		record_failed(db, job, st, &e);
@@ -1170,6 +1175,7 @@ static void step_download(const struct rz_config *cfg, PGconn *db, const struct 
 	}
 	json_object_set_new(st, "serial", json_string(serial));
 	json_object_set_new(st, "after", json_string("deploy"));
+	json_object_del(st, "account_again");   /* counted per order */
 	snprintf(o->audit, sizeof(o->audit), "acme: certificate %s issued by %s, valid until %s "
 	         "UTC; written to %.1000s", serial, issuer, "", dir);
 	{
