@@ -149,31 +149,37 @@ int store_state(PGconn *c, const char *domain, const char *service, struct rz_st
 	"FROM certificates WHERE domain = s.domain AND service = s.service AND " \
 	"revoked_at IS NULL ORDER BY not_after DESC LIMIT 1) ce ON true"
 
+/*
+ * What an enable writes, after "up AS (INSERT INTO services AS s ... SELECT
+ * or VALUES": a re-sent enable with the same profile and params changes
+ * nothing, unless the service is in conflict or error (then it retries);
+ * the dns job starts over at publish; the cert job follows the generation
+ * (the dns job re-arms it once the records are published).
+ */
+#define ENABLE_WRITES \
+	"ON CONFLICT (domain, service) DO UPDATE SET desired = 'enabled', " \
+	"zone = EXCLUDED.zone, profile = EXCLUDED.profile, params = EXCLUDED.params, " \
+	"generation = s.generation + 1, dns = 'pending', last_error = NULL, updated_at = now() " \
+	"WHERE s.desired <> 'enabled' OR s.profile <> EXCLUDED.profile " \
+	"OR s.params <> EXCLUDED.params OR s.zone <> EXCLUDED.zone " \
+	"OR s.dns IN ('conflict', 'error') RETURNING *), " \
+	"job AS (INSERT INTO jobs (domain, service, kind, step, generation) " \
+	"SELECT domain, service, 'dns', 'publish', generation FROM up " \
+	"ON CONFLICT (domain, service, kind) DO UPDATE SET step = 'publish', priority = 1, " \
+	"generation = EXCLUDED.generation, next_attempt_at = now(), attempts = 0, " \
+	"first_attempt_at = NULL, last_error = NULL, state = '{}', updated_at = now()), " \
+	"cj AS (UPDATE jobs SET generation = up.generation FROM up WHERE jobs.domain = " \
+	"up.domain AND jobs.service = up.service AND jobs.kind = 'cert') "
+
 static const struct {
 	const char *name;
 	int n_params;
 	const char *sql;
 } intake_stmts[] = {
 	{ "rz_enable", 5,
-	  /* A re-sent enable with the same profile and params changes nothing,
-	   * unless the service is in conflict or error: then it retries. */
 	  "WITH up AS (INSERT INTO services AS s (domain, service, zone, profile, params, desired) "
 	  "VALUES ($1, $2, $3, $4, $5::jsonb, 'enabled') "
-	  "ON CONFLICT (domain, service) DO UPDATE SET desired = 'enabled', "
-	  "zone = EXCLUDED.zone, profile = EXCLUDED.profile, params = EXCLUDED.params, "
-	  "generation = s.generation + 1, dns = 'pending', last_error = NULL, updated_at = now() "
-	  "WHERE s.desired <> 'enabled' OR s.profile <> EXCLUDED.profile "
-	  "OR s.params <> EXCLUDED.params OR s.zone <> EXCLUDED.zone "
-	  "OR s.dns IN ('conflict', 'error') RETURNING *), "
-	  "job AS (INSERT INTO jobs (domain, service, kind, step, generation) "
-	  "SELECT domain, service, 'dns', 'publish', generation FROM up "
-	  "ON CONFLICT (domain, service, kind) DO UPDATE SET step = 'publish', priority = 1, "
-	  "generation = EXCLUDED.generation, next_attempt_at = now(), attempts = 0, "
-	  "first_attempt_at = NULL, last_error = NULL, state = '{}', updated_at = now()), "
-	  /* the cert job follows the generation; the dns job re-arms it once
-	   * the records are published */
-	  "cj AS (UPDATE jobs SET generation = up.generation FROM up WHERE jobs.domain = "
-	  "up.domain AND jobs.service = up.service AND jobs.kind = 'cert') "
+	  ENABLE_WRITES
 	  "SELECT true, x.* FROM (" INTAKE_STATE_SEL("up") ") x "
 	  "UNION ALL SELECT false, x.* FROM (" INTAKE_STATE_SEL("services") " WHERE s.domain = $1 "
 	  "AND s.service = $2 AND NOT EXISTS (SELECT 1 FROM up)) x" },
@@ -184,19 +190,7 @@ static const struct {
 	  "$5::jsonb[]) WITH ORDINALITY AS r(domain, service, zone, profile, params, ord)), "
 	  "up AS (INSERT INTO services AS s (domain, service, zone, profile, params, desired) "
 	  "SELECT domain, service, zone, profile, params, 'enabled' FROM r "
-	  "ON CONFLICT (domain, service) DO UPDATE SET desired = 'enabled', "
-	  "zone = EXCLUDED.zone, profile = EXCLUDED.profile, params = EXCLUDED.params, "
-	  "generation = s.generation + 1, dns = 'pending', last_error = NULL, updated_at = now() "
-	  "WHERE s.desired <> 'enabled' OR s.profile <> EXCLUDED.profile "
-	  "OR s.params <> EXCLUDED.params OR s.zone <> EXCLUDED.zone "
-	  "OR s.dns IN ('conflict', 'error') RETURNING *), "
-	  "job AS (INSERT INTO jobs (domain, service, kind, step, generation) "
-	  "SELECT domain, service, 'dns', 'publish', generation FROM up "
-	  "ON CONFLICT (domain, service, kind) DO UPDATE SET step = 'publish', priority = 1, "
-	  "generation = EXCLUDED.generation, next_attempt_at = now(), attempts = 0, "
-	  "first_attempt_at = NULL, last_error = NULL, state = '{}', updated_at = now()), "
-	  "cj AS (UPDATE jobs SET generation = up.generation FROM up WHERE jobs.domain = "
-	  "up.domain AND jobs.service = up.service AND jobs.kind = 'cert') "
+	  ENABLE_WRITES
 	  "SELECT r.ord, true, " STATE_COLS " FROM r JOIN up s ON s.domain = r.domain "
 	  "AND s.service = r.service " STATE_CERT
 	  "UNION ALL SELECT r.ord, false, " STATE_COLS " FROM r JOIN services s "

@@ -104,28 +104,23 @@ check "Prosody was told by the hook (audit trail)" \
   grep -q "hook.*Prosody (pid $prosody_pid) told to reload" <<<"$(ctl logs example.test)"
 
 # ---------------------------------------------------------------- 3. log in
-login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" starttls \
-  --muc "lobby@conference.example.test" --upload upload.example.test
-check "STARTTLS: login, room and upload all worked (rc $rc)" test "$rc" = 0
-check "STARTTLS: the server was found through _xmpp-client._tcp" \
-  has "ok dns: _xmpp-client._tcp.example.test SRV 5 1 $REGZONE_XMPP_C2S_PORT $REGZONE_XMPP_HOST -> 127.0.0.1:$REGZONE_XMPP_C2S_PORT"
-check "STARTTLS: the certificate verified for example.test with regzone's serial" \
-  has "ok tls (starttls): certificate verified for example.test, serial $serial1"
-check "STARTTLS: logged in as alice" has "ok login: session as alice@example.test/"
-check "STARTTLS: joined a room on conference.example.test" has "ok muc: joined lobby@conference.example.test"
-check "STARTTLS: a message came back from the room" has "came back from lobby@conference.example.test"
-check "STARTTLS: HTTP upload round trip on upload.example.test" has "read back over HTTPS (upload.example.test:$REGZONE_XMPP_HTTPS_PORT"
-echo "$out" | sed 's/^/#   /'
-
-login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" direct \
-  --muc "lobby@conference.example.test" --upload upload.example.test
-check "direct TLS: login, room and upload all worked (rc $rc)" test "$rc" = 0
-check "direct TLS: the server was found through _xmpps-client._tcp" \
-  has "ok dns: _xmpps-client._tcp.example.test SRV 1 1 $REGZONE_XMPP_C2S_TLS_PORT $REGZONE_XMPP_HOST -> 127.0.0.1:$REGZONE_XMPP_C2S_TLS_PORT"
-check "direct TLS: the certificate verified with regzone's serial" \
-  has "ok tls (direct): certificate verified for example.test, serial $serial1"
-check "direct TLS: logged in, joined the room, upload round trip" \
-  bash -c 'grep -q "ok login: session as alice@example.test/" <<<"$1" && grep -q "ok muc: message" <<<"$1" && grep -q "ok upload:" <<<"$1"' _ "$out"
+# mode, SRV service, what that SRV record says
+for how in "starttls xmpp-client 5 1 $REGZONE_XMPP_C2S_PORT" "direct xmpps-client 1 1 $REGZONE_XMPP_C2S_TLS_PORT"; do
+  read -r tls srv prio weight port <<<"$how"
+  login "$tmp/alice.pw" "$REGZONE_ACME_ROOTS" "$tls" \
+    --muc "lobby@conference.example.test" --upload upload.example.test
+  check "$tls: login, room and upload all worked (rc $rc)" test "$rc" = 0
+  check "$tls: the server was found through _$srv._tcp" \
+    has "ok dns: _$srv._tcp.example.test SRV $prio $weight $port $REGZONE_XMPP_HOST -> 127.0.0.1:$port"
+  check "$tls: the certificate verified for example.test with regzone's serial" \
+    has "ok tls ($tls): certificate verified for example.test, serial $serial1"
+  check "$tls: logged in as alice" has "ok login: session as alice@example.test/"
+  check "$tls: joined a room on conference.example.test" has "ok muc: joined lobby@conference.example.test"
+  check "$tls: a message came back from the room" has "came back from lobby@conference.example.test"
+  check "$tls: HTTP upload round trip on upload.example.test" \
+    has "read back over HTTPS (upload.example.test:$REGZONE_XMPP_HTTPS_PORT"
+  echo "$out" | sed 's/^/#   /'
+done
 
 # The check can fail: another CA, a wrong password.
 for tls in starttls direct; do
