@@ -1698,7 +1698,28 @@ void rz_cert_step(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGcon
 		return;
 	}
 	if (strcmp(job->desired, "enabled") == 0 && strcmp(s, "remove") == 0) {
-		go(o, NULL, 0, NULL);     /* re-armed when the records are published */
+		/* Enabled again while (or after) the removal ran.  The dns job arms
+		 * this job when the records are published, but only a parked one:
+		 * if it published during the removal, order now. */
+		const char *p[] = { job->domain, job->service };
+		PGresult *r = NULL;
+		char err[256];
+		bool published = sql(db, "SELECT 1 FROM services WHERE domain = $1 AND service = $2 "
+		                     "AND dns = 'published'", 2, p, &r, err, sizeof(err)) == 0 &&
+		                 PQntuples(r) == 1;
+
+		PQclear(r);
+		if (published) {
+			json_t *ns = json_object();
+
+			o->res.cert_state = "ordering";
+			audit(o, "acme", "certificate: enabled again and the records are published: "
+			      "a new order%s%s", "", "");
+			go(o, "order", 0, ns);
+			json_decref(ns);
+		} else {
+			go(o, NULL, 0, NULL);     /* re-armed when the records are published */
+		}
 		json_decref(st);
 		return;
 	}

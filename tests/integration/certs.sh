@@ -85,6 +85,7 @@ perm() { stat -c %a "$1"; }
 cat >"$tmp/hook.sh" <<EOF
 #!/bin/sh
 if [ -e "$tmp/hook-fail" ]; then echo "hook: refusing \$REGZONE_DOMAIN"; exit 3; fi
+if [ -e "$tmp/hook-slow" ] && [ "\$REGZONE_ACTION" = remove ]; then sleep 3; fi
 echo "\$REGZONE_ACTION \$REGZONE_DOMAIN \$REGZONE_CERT_DIR" >>"$tmp/hook.log"
 echo "hook: \$REGZONE_ACTION \$REGZONE_DOMAIN"
 EOF
@@ -302,6 +303,31 @@ check "$dom issued and active again" \
 check "the lost order is marked abandoned" \
   test "$(sql "select count(*) from acme_orders where domain = '$dom' and status = 'abandoned'")" -ge 1
 check "no _acme-challenge left for $dom" no_challenge "$dom"
+
+# ---------------------------------------------------------------- 6a'. enabled again during the removal
+# The removal (its hook made slow) is still running when the domain is
+# enabled again and its records are published: the certificate job must
+# not stay parked without a certificate.
+dom=z00006.test
+touch "$tmp/hook-slow"
+ctl disable "$dom" >/dev/null
+removing() { test -n "$(sql "select 1 from jobs where domain = '$dom' and kind = 'cert' and step = 'remove' and claimed_pid is not null")"; }
+deadline=$((SECONDS + 20))
+until removing || ((SECONDS >= deadline)); do sleep 0.05; done
+check "$dom: the certificate's removal is running" removing
+serial_e=$(cert_field "$dom" serial)
+ctl enable "$dom" >/dev/null
+rm -f "$tmp/hook-slow"
+deadline=$((SECONDS + 20))
+while removing && ((SECONDS < deadline)); do sleep 0.1; done
+renewed() {
+  test "$(sql "select cert_state || ' ' || active from services where domain = '$dom'")" = "issued true" -a \
+       -s "$REGZONE_CERT_DIR/$dom/privkey.pem" -a "$(cert_field "$dom" serial)" != "$serial_e"
+}
+deadline=$((SECONDS + 60))
+until renewed || ((SECONDS >= deadline)); do sleep 0.2; done
+check "$dom enabled again during the removal: a new certificate after it ($serial_e -> $(cert_field "$dom" serial); $(sql "select dns || ' ' || cert_state || ' ' || active from services where domain = '$dom'"); job $(sql "select step || ' ' || next_attempt_at from jobs where domain = '$dom' and kind = 'cert'"))" \
+  renewed
 
 # ---------------------------------------------------------------- 6b. budget, retry
 # "regzonectl retry" of an issued domain does not renew it (not due yet).
