@@ -88,23 +88,18 @@ kill "$BLOCKER" 2>/dev/null || true
 wait "$BLOCKER" 2>/dev/null || true
 BLOCKER=""
 
-# 2. A service failing mid-way: up stops what it had started.
-newdir D1
-if out=$(REGZONE_PORT_BASE=$BASE REGZONE_DEVSTACK_PEBBLE=false "$DEVSTACK" up "$D1" 2>&1); then
-  fail "up with a failing pebble succeeded"
-else
-  check "up with a failing pebble reports it" grep -q "pebble exited" <<<"$out"
-  check "up with a failing pebble stopped PostgreSQL and knotd" nothing_left "$D1"
-fi
-
-# 2b. Prosody failing at start-up (the last service): everything stopped.
-newdir D1
-if out=$(REGZONE_PORT_BASE=$BASE REGZONE_DEVSTACK_PROSODY=false "$DEVSTACK" up "$D1" 2>&1); then
-  fail "up with a failing prosody succeeded"
-else
-  check "up with a failing prosody reports it" grep -q "prosody exited" <<<"$out"
-  check "up with a failing prosody stopped PostgreSQL, knotd and Pebble" nothing_left "$D1"
-fi
+# 2. A service failing mid-way (Pebble) or last (Prosody): up stops what it
+#    had started.
+for svc in PEBBLE PROSODY; do
+  name=${svc,,}
+  newdir D1
+  if out=$(env REGZONE_PORT_BASE="$BASE" "REGZONE_DEVSTACK_$svc=false" "$DEVSTACK" up "$D1" 2>&1); then
+    fail "up with a failing $name succeeded"
+  else
+    check "up with a failing $name reports it" grep -q "$name exited" <<<"$out"
+    check "up with a failing $name stopped everything it had started" nothing_left "$D1"
+  fi
+done
 
 # --------------------------------------------------------------------------
 # 3. The stack itself.
