@@ -20,6 +20,7 @@
 #define BACKOFF_BASE 1.0
 #define BACKOFF_CAP 600.0
 #define ERROR_AFTER 5            /* failures before dns shows "error" */
+#define CHECK_PLATEAU 12         /* checks at most 250 ms apart */
 
 double rz_backoff(int attempts, double base, double cap, double jitter)
 {
@@ -32,12 +33,21 @@ double rz_backoff(int attempts, double base, double cap, double jitter)
 	return d * (0.75 + 0.5 * jitter);
 }
 
+/*
+ * 50 ms (a secondary rarely has the change sooner), growing by half to
+ * 250 ms and staying there for the first dozen checks: a secondary that
+ * takes a NOTIFY right after another one serves the change 0.5-1 s later,
+ * and is then seen within 250 ms.  After that, growing by half to 2 s.
+ */
 double rz_check_delay(int polls)
 {
-	double d = 0.05;   /* a secondary rarely has the change sooner */
+	double d = 0.05;
 
 	for (int i = 0; i < polls && d < 2.0; i++)
-		d *= 1.5;
+		if (d < 0.25 || i >= CHECK_PLATEAU)
+			d *= 1.5;
+	if (d > 0.25 && polls <= CHECK_PLATEAU)
+		d = 0.25;
 	return d < 2.0 ? d : 2.0;
 }
 

@@ -43,6 +43,10 @@ static void test_check_delay(void **state)
 	(void)state;
 	assert_float_equal(rz_check_delay(0), 0.05, 1e-9);
 	assert_float_equal(rz_check_delay(1), 0.075, 1e-9);
+	/* 250 ms apart for the first dozen checks, then growing again */
+	assert_float_equal(rz_check_delay(4), 0.25, 1e-9);
+	assert_float_equal(rz_check_delay(12), 0.25, 1e-9);
+	assert_true(rz_check_delay(14) > 0.25);
 	for (int i = 0; i < 40; i++) {
 		double d = rz_check_delay(i);
 
