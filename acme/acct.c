@@ -29,7 +29,6 @@
 #include "daemon/rz_err.h"
 
 #define COORD_LEN 32                     /* P-256 field element */
-#define KEYFILE_MAX (64 * 1024)          /* a PEM key is far smaller */
 #define NONCE_MAX 512
 #define EAB_KEY_MAX 512
 
@@ -40,49 +39,6 @@ struct acme_acct {
 	char *jwk;                           /* canonical JSON, RFC 7638 */
 	char thumb[ACME_B64_SHA256_SIZE];
 };
-
-/* The directory part of path ("." when there is none), malloc'ed. */
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
-static int fsync_dir(const char *path)
-{
-	char *dir = dir_of(path);
-	int fd = -1, ret = RZ_EIO;
-
-	if (dir == NULL)
-		return RZ_ENOMEM;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && fsync(fd) == 0)
-		ret = 0;
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return ret;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return RZ_EIO;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
 
 /* base64url of a SHA-256 digest into exactly ACME_B64_SHA256_SIZE bytes
  * (acme_b64url_encode() wants room for padding it does not write). */
@@ -147,85 +103,6 @@ out:
 	return ret;
 }
 
-/* Read an existing key file; refuse one open to group/others. */
-static int read_key(const char *path, EVP_PKEY **key, char *err, size_t errlen)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	BIO *bio = NULL;
-	int fd = -1, ret;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		ret = errno == ENOENT ? RZ_ENOENT : RZ_EIO;
-		acme_seterr(err, errlen, "account key %s: %s", path, strerror(errno));
-		goto out;
-	}
-	ret = RZ_EIO;
-	if (fstat(fd, &st) != 0) {
-		acme_seterr(err, errlen, "account key %s: %s", path, strerror(errno));
-		goto out;
-	}
-	ret = RZ_EPERM;
-	if (!S_ISREG(st.st_mode)) {
-		acme_seterr(err, errlen, "account key %s: not a regular file", path);
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		acme_seterr(err, errlen, "account key %s: mode %04o gives group/others access; "
-		       "refusing it (chmod 600)", path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	ret = RZ_ETOOLONG;
-	if (st.st_size > KEYFILE_MAX) {
-		acme_seterr(err, errlen, "account key %s: file too large", path);
-		goto out;
-	}
-	ret = RZ_ENOMEM;
-	buf = malloc(KEYFILE_MAX + 1);
-	if (buf == NULL)
-		goto out;
-	for (;;) {
-		ssize_t r = read(fd, buf + len, KEYFILE_MAX + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = RZ_EIO;
-			acme_seterr(err, errlen, "account key %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > KEYFILE_MAX) {
-			ret = RZ_ETOOLONG;
-			acme_seterr(err, errlen, "account key %s: file too large", path);
-			goto out;
-		}
-	}
-	ret = RZ_ENOMEM;
-	bio = BIO_new_mem_buf(buf, (int)len);
-	if (bio == NULL)
-		goto out;
-	ret = RZ_ESYNTAX;
-	*key = PEM_read_bio_PrivateKey(bio, NULL, acme_no_passphrase, NULL);
-	if (*key == NULL) {
-		acme_seterr(err, errlen, "account key %s: not an unencrypted PEM private key", path);
-		goto out;
-	}
-	ret = 0;
-out:
-	BIO_free(bio);
-	if (buf != NULL)
-		OPENSSL_cleanse(buf, len);
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
 /*
  * Create a new key at path: temp file (O_CREAT|O_EXCL, 0600), fsync,
  * link() to path (fails when path exists: never replaces a key), unlink
@@ -263,7 +140,7 @@ static int create_key(const char *path, EVP_PKEY **key, char *err, size_t errlen
 		tmp = NULL;
 		goto out;
 	}
-	if (fchmod(fd, 0600) != 0 || write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || acme_write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
 		acme_seterr(err, errlen, "account key: writing %s: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -278,7 +155,7 @@ static int create_key(const char *path, EVP_PKEY **key, char *err, size_t errlen
 		acme_seterr(err, errlen, "account key: cannot create %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (fsync_dir(path) != 0) {
+	if (acme_fsync_dir_of(path) != 0) {
 		acme_seterr(err, errlen, "account key: fsync of the directory of %s: %s", path,
 		       strerror(errno));
 		goto out;
@@ -311,11 +188,11 @@ int acme_acct_load(const char *path, int create, struct acme_acct **out,
 		goto out;
 	}
 	*out = NULL;
-	ret = read_key(path, &key, err, errlen);
+	ret = acme_key_file_read("account key", path, &key, err, errlen);
 	if (ret == RZ_ENOENT && create) {
 		ret = create_key(path, &key, err, errlen);
 		if (ret == RZ_EEXIST)   /* another process made it first: use it */
-			ret = read_key(path, &key, err, errlen);
+			ret = acme_key_file_read("account key", path, &key, err, errlen);
 	}
 	if (ret != 0)
 		goto out;

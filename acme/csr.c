@@ -24,7 +24,6 @@
 #include "acme/csr.h"
 #include "daemon/rz_err.h"
 
-#define KEYFILE_MAX (64 * 1024)
 #define CN_MAX 64
 
 struct acme_dkey {
@@ -112,78 +111,20 @@ static int key_type_of(EVP_PKEY *key, enum rz_key_type *t)
 int acme_dkey_load(const char *path, struct acme_dkey **out, char *err, size_t errlen)
 {
 	struct acme_dkey *k = NULL;
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	BIO *bio = NULL;
-	int fd = -1, ret = RZ_EINVAL;
+	int ret;
 
 	if (out == NULL || path == NULL)
-		goto out;
+		return RZ_EINVAL;
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		ret = errno == ENOENT ? RZ_ENOENT : RZ_EIO;
-		acme_seterr(err, errlen, "key %s: %s", path, strerror(errno));
-		goto out;
-	}
-	ret = RZ_EPERM;
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		acme_seterr(err, errlen, "key %s: not a regular file of mode 0600 or stricter", path);
-		goto out;
-	}
-	ret = RZ_ETOOLONG;
-	if (st.st_size > KEYFILE_MAX) {
-		acme_seterr(err, errlen, "key %s: file too large", path);
-		goto out;
-	}
-	ret = RZ_ENOMEM;
-	buf = malloc(KEYFILE_MAX + 1);
-	k = calloc(1, sizeof(*k));
-	if (buf == NULL || k == NULL)
-		goto out;
-	for (;;) {
-		ssize_t r = read(fd, buf + len, KEYFILE_MAX + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = RZ_EIO;
-			acme_seterr(err, errlen, "key %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > KEYFILE_MAX) {
-			ret = RZ_ETOOLONG;
-			acme_seterr(err, errlen, "key %s: file too large", path);
-			goto out;
-		}
-	}
-	bio = BIO_new_mem_buf(buf, (int)len);
-	if (bio == NULL)
-		goto out;
-	ret = RZ_ESYNTAX;
-	k->key = PEM_read_bio_PrivateKey(bio, NULL, acme_no_passphrase, NULL);
-	if (k->key == NULL) {
-		acme_seterr(err, errlen, "key %s: not an unencrypted PEM private key", path);
-		goto out;
-	}
-	ret = key_type_of(k->key, &k->type);
-	if (ret != 0) {
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return RZ_ENOMEM;
+	if ((ret = acme_key_file_read("key", path, &k->key, err, errlen)) == 0 &&
+	    (ret = key_type_of(k->key, &k->type)) != 0)
 		acme_seterr(err, errlen, "key %s: not a P-256, P-384, RSA-2048 or RSA-3072 key", path);
-		goto out;
+	if (ret == 0) {
+		*out = k;
+		k = NULL;
 	}
-	*out = k;
-	k = NULL;
-out:
-	BIO_free(bio);
-	if (buf != NULL)
-		OPENSSL_cleanse(buf, len);
-	free(buf);
-	if (fd >= 0)
-		close(fd);
 	acme_dkey_free(k);
 	return ret;
 }
@@ -199,46 +140,6 @@ void acme_dkey_free(struct acme_dkey *key)
 enum rz_key_type acme_dkey_type(const struct acme_dkey *key)
 {
 	return key->type;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return RZ_EIO;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = NULL;
-	int fd = -1, ret = RZ_ENOMEM;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		goto out;
-	ret = RZ_EIO;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && fsync(fd) == 0)
-		ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return ret;
 }
 
 int acme_key_write_pem(const struct acme_dkey *key, const char *path, char *err, size_t errlen)
@@ -273,7 +174,7 @@ int acme_key_write_pem(const struct acme_dkey *key, const char *path, char *err,
 		tmp = NULL;
 		goto out;
 	}
-	if (fchmod(fd, 0600) != 0 || write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || acme_write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
 		acme_seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
 		goto out;
 	}
@@ -289,7 +190,7 @@ int acme_key_write_pem(const struct acme_dkey *key, const char *path, char *err,
 	}
 	free(tmp);
 	tmp = NULL;
-	if (fsync_dir_of(path) != 0) {
+	if (acme_fsync_dir_of(path) != 0) {
 		acme_seterr(err, errlen, "key %s: fsync of its directory: %s", path, strerror(errno));
 		goto out;
 	}

@@ -1,7 +1,19 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
 
 #include "acme/util.h"
+#include "daemon/rz_err.h"
+
+#define KEYFILE_MAX (64 * 1024)          /* a PEM key is far smaller */
 
 void acme_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -21,4 +33,119 @@ int acme_no_passphrase(char *buf, int size, int rwflag, void *u)
 	(void)rwflag;
 	(void)u;
 	return -1;
+}
+
+int acme_key_file_read(const char *what, const char *path, EVP_PKEY **key,
+                       char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	BIO *bio = NULL;
+	int fd, ret;
+
+	*key = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		ret = errno == ENOENT ? RZ_ENOENT : RZ_EIO;
+		acme_seterr(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return ret;
+	}
+	ret = RZ_EIO;
+	if (fstat(fd, &st) != 0) {
+		acme_seterr(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	ret = RZ_EPERM;
+	if (!S_ISREG(st.st_mode)) {
+		acme_seterr(err, errlen, "%s %s: not a regular file", what, path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		acme_seterr(err, errlen, "%s %s: mode %04o gives group/others access; refusing "
+		            "it (chmod 600)", what, path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	ret = RZ_ETOOLONG;
+	if (st.st_size > KEYFILE_MAX) {
+		acme_seterr(err, errlen, "%s %s: file too large", what, path);
+		goto out;
+	}
+	ret = RZ_ENOMEM;
+	if ((buf = malloc(KEYFILE_MAX + 1)) == NULL)
+		goto out;
+	for (;;) {
+		ssize_t r = read(fd, buf + len, KEYFILE_MAX + 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = RZ_EIO;
+			acme_seterr(err, errlen, "%s %s: %s", what, path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > KEYFILE_MAX) {
+			ret = RZ_ETOOLONG;
+			acme_seterr(err, errlen, "%s %s: file too large", what, path);
+			goto out;
+		}
+	}
+	ret = RZ_ENOMEM;
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
+		goto out;
+	ret = RZ_ESYNTAX;
+	*key = PEM_read_bio_PrivateKey(bio, NULL, acme_no_passphrase, NULL);
+	if (*key == NULL) {
+		acme_seterr(err, errlen, "%s %s: not an unencrypted PEM private key", what, path);
+		goto out;
+	}
+	ret = 0;
+out:
+	BIO_free(bio);
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, len);
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+int acme_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return RZ_EIO;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int acme_fsync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, ret = RZ_EIO;
+
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return RZ_ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && fsync(fd) == 0)
+		ret = 0;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return ret;
 }
