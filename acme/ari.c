@@ -9,6 +9,7 @@
 #include "acme/ari.h"
 #include "acme/b64.h"
 #include "acme/retry.h"
+#include "acme/util.h"
 #include "daemon/rz_err.h"
 
 int acme_ari_cert_id_raw(const uint8_t *aki, size_t aki_len, const uint8_t *serial,
@@ -203,25 +204,13 @@ int acme_ari_parse(const char *body, size_t len, struct acme_ari_info *out)
 {
 	json_t *root = NULL;
 	const json_t *win;
-	json_error_t jerr;
 	int rc;
 
 	if (out == NULL)
 		return RZ_EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (body == NULL) {
-		rc = RZ_EINVAL;
+	if ((rc = acme_json_load(body, len, ACME_ARI_MAX_BYTES, &root)) != 0)
 		goto out;
-	}
-	if (len > ACME_ARI_MAX_BYTES) {
-		rc = RZ_ETOOLONG;
-		goto out;
-	}
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		rc = json_error_code(&jerr) == json_error_out_of_memory ? RZ_ENOMEM : RZ_ESYNTAX;
-		goto out;
-	}
 	if (!json_is_object(root)) {
 		rc = RZ_ETYPE;
 		goto out;

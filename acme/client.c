@@ -1025,30 +1025,49 @@ static int fetch_object(struct acme_client *c, const char *url, const char *what
 	return load_object(r, what, j, e);
 }
 
-static int order_fetch(struct acme_client *c, const char *url, struct acme_order *out,
-                       struct acme_problem *perr, struct acme_error *e)
+/* Parse a fetched object into out (a struct acme_order or acme_authz). */
+typedef int (*object_parser)(json_t *j, void *out, struct acme_problem *perr, const char *what,
+                             struct acme_error *e);
+
+/* POST-as-GET of an order or an authorization: parsed into out, with its
+ * URL and the reply's Retry-After (fields of out).  The caller clears out
+ * on error. */
+static int fetch_parsed(struct acme_client *c, const char *url, const char *what,
+                        object_parser parse, void *out, char **out_url, uint32_t *retry_s,
+                        bool *retry_given, struct acme_problem *perr, struct acme_error *e)
 {
-	static const char what[] = "order";
 	struct acme_resp r = { 0 };
 	json_t *j = NULL;
 	int ret;
 
-	err_reset(e);
-	if (out == NULL) {
-		ret = fail(e, RZ_EINVAL, "%s: no place for the result", what);
-		goto out;
-	}
-	memset(out, 0, sizeof(*out));
-	if ((ret = fetch_object(c, url, what, &r, &j, e)) != 0 ||
-	    (ret = parse_order(j, out, perr, what, e)) != 0 ||
-	    (ret = dup_into(&out->url, url, e)) != 0)
-		goto out;
-	retry_from(c, &r, &out->retry_after_s, &out->retry_after_given);
-out:
-	if (ret != 0 && out != NULL)
-		acme_order_clear(out);
+	if ((ret = fetch_object(c, url, what, &r, &j, e)) == 0 &&
+	    (ret = parse(j, out, perr, what, e)) == 0 &&
+	    (ret = dup_into(out_url, url, e)) == 0)
+		retry_from(c, &r, retry_s, retry_given);
 	json_decref(j);
 	acme_resp_clear(&r);
+	return ret;
+}
+
+static int parse_order_object(json_t *j, void *out, struct acme_problem *perr,
+                              const char *what, struct acme_error *e)
+{
+	return parse_order(j, out, perr, what, e);
+}
+
+static int order_fetch(struct acme_client *c, const char *url, struct acme_order *out,
+                       struct acme_problem *perr, struct acme_error *e)
+{
+	int ret;
+
+	err_reset(e);
+	if (out == NULL)
+		return fail(e, RZ_EINVAL, "order: no place for the result");
+	memset(out, 0, sizeof(*out));
+	ret = fetch_parsed(c, url, "order", parse_order_object, out, &out->url,
+	                   &out->retry_after_s, &out->retry_after_given, perr, e);
+	if (ret != 0)
+		acme_order_clear(out);
 	return ret;
 }
 
@@ -1236,30 +1255,25 @@ static int parse_authz(json_t *j, struct acme_authz *out, struct acme_problem *p
 	return 0;
 }
 
+static int parse_authz_object(json_t *j, void *out, struct acme_problem *perr,
+                              const char *what, struct acme_error *e)
+{
+	return parse_authz(j, out, perr, what, e);
+}
+
 static int authz_fetch(struct acme_client *c, const char *url, struct acme_authz *out,
                        struct acme_problem *perr, struct acme_error *e)
 {
-	static const char what[] = "authorization";
-	struct acme_resp r = { 0 };
-	json_t *j = NULL;
 	int ret;
 
 	err_reset(e);
-	if (out == NULL) {
-		ret = fail(e, RZ_EINVAL, "%s: no place for the result", what);
-		goto out;
-	}
+	if (out == NULL)
+		return fail(e, RZ_EINVAL, "authorization: no place for the result");
 	memset(out, 0, sizeof(*out));
-	if ((ret = fetch_object(c, url, what, &r, &j, e)) != 0 ||
-	    (ret = parse_authz(j, out, perr, what, e)) != 0 ||
-	    (ret = dup_into(&out->url, url, e)) != 0)
-		goto out;
-	retry_from(c, &r, &out->retry_after_s, &out->retry_after_given);
-out:
-	if (ret != 0 && out != NULL)
+	ret = fetch_parsed(c, url, "authorization", parse_authz_object, out, &out->url,
+	                   &out->retry_after_s, &out->retry_after_given, perr, e);
+	if (ret != 0)
 		acme_authz_clear(out);
-	json_decref(j);
-	acme_resp_clear(&r);
 	return ret;
 }
 

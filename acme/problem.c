@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "acme/problem.h"
+#include "acme/util.h"
 #include "daemon/rz_err.h"
 
 static const char blank_type[] = "about:blank";
@@ -256,20 +257,28 @@ static int take_identifier(const json_t *v, struct acme_identifier *id)
 	return 0;
 }
 
-static int take_sub(const json_t *v, struct acme_subproblem *s)
+/* The members a problem and each of its subproblems have. */
+static int take_members(const json_t *o, char *type, enum acme_prob_type *kind, char *detail,
+                        size_t detail_size, int *status, struct acme_identifier *identifier)
 {
 	int rc;
 
-	if (!json_is_object(v))
+	if (!json_is_object(o))
 		return RZ_ETYPE;
-	if ((rc = take_type(json_object_get(v, "type"), s->type, &s->kind)) < 0 ||
-	    (rc = take_detail(json_object_get(v, "detail"), s->detail, sizeof(s->detail))) < 0 ||
-	    (rc = take_status(json_object_get(v, "status"), &s->status)) < 0 ||
-	    (rc = take_optional_string(json_object_get(v, "title"))) < 0 ||
-	    (rc = take_optional_string(json_object_get(v, "instance"))) < 0 ||
-	    (rc = take_identifier(json_object_get(v, "identifier"), &s->identifier)) < 0)
+	if ((rc = take_type(json_object_get(o, "type"), type, kind)) < 0 ||
+	    (rc = take_detail(json_object_get(o, "detail"), detail, detail_size)) < 0 ||
+	    (rc = take_status(json_object_get(o, "status"), status)) < 0 ||
+	    (rc = take_optional_string(json_object_get(o, "title"))) < 0 ||
+	    (rc = take_optional_string(json_object_get(o, "instance"))) < 0 ||
+	    (rc = take_identifier(json_object_get(o, "identifier"), identifier)) < 0)
 		return rc;
 	return 0;
+}
+
+static int take_sub(const json_t *v, struct acme_subproblem *s)
+{
+	return take_members(v, s->type, &s->kind, s->detail, sizeof(s->detail), &s->status,
+	                    &s->identifier);
 }
 
 static int take_subproblems(const json_t *v, struct acme_problem *p)
@@ -308,14 +317,8 @@ static int take_problem(const json_t *o, struct acme_problem *out)
 {
 	int rc;
 
-	if (!json_is_object(o))
-		return RZ_ETYPE;
-	if ((rc = take_type(json_object_get(o, "type"), out->type, &out->kind)) < 0 ||
-	    (rc = take_detail(json_object_get(o, "detail"), out->detail, sizeof(out->detail))) < 0 ||
-	    (rc = take_status(json_object_get(o, "status"), &out->status)) < 0 ||
-	    (rc = take_optional_string(json_object_get(o, "title"))) < 0 ||
-	    (rc = take_optional_string(json_object_get(o, "instance"))) < 0 ||
-	    (rc = take_identifier(json_object_get(o, "identifier"), &out->identifier)) < 0 ||
+	if ((rc = take_members(o, out->type, &out->kind, out->detail, sizeof(out->detail),
+	                       &out->status, &out->identifier)) < 0 ||
 	    (rc = take_subproblems(json_object_get(o, "subproblems"), out)) < 0)
 		return rc;
 	return 0;
@@ -342,7 +345,6 @@ int acme_problem_from_json(const json_t *obj, int http_status, struct acme_probl
 int acme_problem_parse(const char *body, size_t len, int http_status, struct acme_problem *out)
 {
 	json_t *root = NULL;
-	json_error_t jerr;
 	int rc;
 
 	if (out == NULL)
@@ -352,21 +354,8 @@ int acme_problem_parse(const char *body, size_t len, int http_status, struct acm
 		return RZ_EINVAL;
 	}
 	reset(out, http_status);
-	if (body == NULL) {
-		rc = RZ_EINVAL;
-		goto out;
-	}
-	if (len > ACME_PROBLEM_MAX_BYTES) {
-		rc = RZ_ETOOLONG;
-		goto out;
-	}
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		rc = json_error_code(&jerr) == json_error_out_of_memory ? RZ_ENOMEM : RZ_ESYNTAX;
-		goto out;
-	}
-	rc = take_problem(root, out);
-out:
+	if ((rc = acme_json_load(body, len, ACME_PROBLEM_MAX_BYTES, &root)) == 0)
+		rc = take_problem(root, out);
 	json_decref(root);
 	if (rc < 0)
 		reset(out, http_status);

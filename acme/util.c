@@ -149,3 +149,18 @@ int acme_fsync_dir_of(const char *path)
 	free(dir);
 	return ret;
 }
+
+int acme_json_load(const char *body, size_t len, size_t max, json_t **out)
+{
+	json_error_t jerr;
+
+	*out = NULL;
+	if (body == NULL)
+		return RZ_EINVAL;
+	if (len > max)
+		return RZ_ETOOLONG;
+	*out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*out == NULL)
+		return json_error_code(&jerr) == json_error_out_of_memory ? RZ_ENOMEM : RZ_ESYNTAX;
+	return 0;
+}

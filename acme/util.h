@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 /* printf into err (NULL or errlen 0: nothing). */
@@ -24,6 +25,11 @@ int acme_no_passphrase(char *buf, int size, int rwflag, void *u);
  */
 int acme_key_file_read(const char *what, const char *path, EVP_PKEY **key,
                        char *err, size_t errlen);
+
+/* Parse body[0..len) as one JSON value, duplicate keys refused, into *out:
+ * 0, RZ_EINVAL (body NULL), RZ_ETOOLONG (len > max), RZ_ENOMEM or
+ * RZ_ESYNTAX. */
+int acme_json_load(const char *body, size_t len, size_t max, json_t **out);
 
 /* write() all of buf, retrying EINTR: 0 or RZ_EIO. */
 int acme_write_all(int fd, const char *buf, size_t len);
