@@ -3,10 +3,7 @@
 # run as an operator would, on the shipped example config and on a devstack.
 set -uo pipefail
 src=${RZ_SRCDIR:?} bin=${RZ_BINDIR:?}
-fails=0 n=0
-ok()   { n=$((n + 1)); echo "ok $n - $*"; }
-bad()  { n=$((n + 1)); fails=$((fails + 1)); echo "FAIL $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d)
 stack=$tmp/stack

@@ -13,8 +13,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fails=0 n=0
-check() { local what=$1; shift; n=$((n + 1)); if "$@"; then echo "ok $n - $what"; else fails=$((fails + 1)); echo "FAIL $n - $what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REGZONE_DEMO_ZONES=10 "$src/deploy/devstack" up "$dir" >"$dir/up.log" 2>&1 || { cat "$dir/up.log"; exit 1; }
 # shellcheck disable=SC1091

@@ -11,11 +11,7 @@ BASE=$REGZONE_PORT_BASE
 probe=${DNSCHECK_PROBE:-$bin/dnscheck_probe}
 unset REGZONE_DEMO_ZONES REGZONE_DEVSTACK_PEBBLE REGZONE_DEVSTACK_KNOTD
 
-n=0 fails=0
-ok()   { n=$((n + 1)); echo "ok $n - $*"; }
-bad()  { n=$((n + 1)); fails=$((fails + 1)); echo "FAIL $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-summary() { echo "$((n - fails)) passed, $fails failed"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d)
 stack=$tmp/stack

@@ -20,11 +20,7 @@ src=${RZ_SRCDIR:?} bin=${RZ_BINDIR:?}
 BASE=${REGZONE_PORT_BASE:-20500}
 export REGZONECTL=$bin/regzonectl
 unset REGZONE_DEMO_ZONES
-fails=0 n=0 t0=$SECONDS
-ok()   { n=$((n + 1)); echo "ok $n - $*"; }
-bad()  { n=$((n + 1)); fails=$((fails + 1)); echo "FAIL $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-note() { echo "# $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d)
 STACKS=() DAEMONS=() LOCKERS=() SENDER=""

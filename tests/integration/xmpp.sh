@@ -15,11 +15,7 @@ export RZ_BINDIR=$bin
 base=${REGZONE_PORT_BASE:-21600}
 export REGZONE_PORT_BASE=$base
 unset REGZONE_DEMO_ZONES REGZONE_CERT_AUTO
-fails=0 n=0 t0=$SECONDS
-oneline() { local m="$*"; m=${m//$'\n'/ | }; printf '%s' "${m:0:700}"; }
-ok()   { n=$((n + 1)); echo "ok $n - $(oneline "$@")"; }
-bad()  { n=$((n + 1)); fails=$((fails + 1)); echo "FAIL $n - $(oneline "$@")"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d /tmp/rzxmpp.XXXXXX)
 dir=$tmp/stack
