@@ -612,12 +612,24 @@ check "intake-only regzoned: SIGTERM -> exit 0 (got $stop_rc)" test "$stop_rc" =
   echo '{"id":"spine-mix-off","action":"disable","service":"xmpp","domain":"crash.z00022.test"}'
   echo '{"id":"spine-mix-never","action":"disable","service":"xmpp","domain":"never.z00021.test"}'
   echo '{"id":"spine-mix-p","action":"enable","service":"xmpp","domain":"mix9.z00021.test","params":{"target":"other.example.net"}}'
+  # array-literal syntax inside a parameter, in the set-based statement
+  echo '{"id":"spine-mix-tok","action":"enable","service":"xmpp","domain":"mixt.z00021.test","profile":"xmpp-verified","params":{"token":"a,b{c} '"'"'d'"'"' NULL"}}'
+  # bad input in the same burst: refused, alone
+  echo '{"id":"spine-mix-baddom","action":"enable","service":"xmpp","domain":"bad..z00021.test"}'
+  echo '{"id":"spine-mix-badprof","action":"enable","service":"xmpp","domain":"mixb.z00021.test","profile":"nope"}'
 } >"$tmp/mix.req"
 ev0=$(sql "select count(*) from events")
 "$bin/zsend" -t 10000 -m "$tmp/mix.req" "$REGZONE_REQUESTS" >"$tmp/mix.out" 2>/dev/null
-check "mixed batch: 12 replies, all ok ($(grep -c '"ok":true' "$tmp/mix.out"))" \
-  test "$(grep -c '"ok":true' "$tmp/mix.out")" = 12
-check "mixed batch: 12 events stored" test "$(sql "select count(*) from events") " = "$((ev0 + 12)) "
+check "mixed batch: 13 replies ok ($(grep -c '"ok":true' "$tmp/mix.out"))" \
+  test "$(grep -c '"ok":true' "$tmp/mix.out")" = 13
+check "mixed batch: the bad domain refused as invalid_domain" \
+  grep -q '"id":"spine-mix-baddom","ok":false,"error":{"code":"invalid_domain"' "$tmp/mix.out"
+check "mixed batch: the unknown profile refused as unknown_profile" \
+  grep -q '"id":"spine-mix-badprof","ok":false,"error":{"code":"unknown_profile"' "$tmp/mix.out"
+check "mixed batch: 13 events stored, none of the refused ones" \
+  test "$(sql "select count(*) from events") $(sql "select count(*) from events where id like 'spine-mix-bad%'") $(sql "select count(*) from services where domain = 'mixb.z00021.test'")" = "$((ev0 + 13)) 0 0"
+check "mixed batch: a parameter with array-literal syntax stored exactly" \
+  test "$(sql "select params->>'token' from services where domain = 'mixt.z00021.test'")" = "a,b{c} 'd' NULL"
 r=$(grep '"spine-mix-3"' "$tmp/mix.out")
 check "mixed batch: a new domain is enabled and pending ($r)" \
   test "$(jstr desired <<<"$r")/$(jstr dns <<<"$r")" = enabled/pending
@@ -634,11 +646,13 @@ check "mixed batch: disabling a domain never enabled changes nothing ($r)" \
 check "mixed batch: the params of mix9 are stored" \
   test "$(sql "select params->>'target' from services where domain = 'mix9.z00021.test'")" = other.example.net
 check "mixed batch: one dns job per new domain" \
-  test "$(sql "select count(*) from jobs where domain like 'mix_.z00021.test' and kind = 'dns'")" = 9
-mix_ok() { test "$(sql "select count(*) from services where domain like 'mix_.z00021.test' and dns = 'published'")" = 9; }
+  test "$(sql "select count(*) from jobs where domain like 'mix_.z00021.test' and kind = 'dns'")" = 10
+mix_ok() { test "$(sql "select count(*) from services where domain like 'mix_.z00021.test' and dns = 'published'")" = 10; }
 deadline=$((SECONDS + 30))
 until mix_ok || ((SECONDS >= deadline)); do sleep 0.1; done
-check "mixed batch: the 9 new domains get published" mix_ok
+check "mixed batch: the 10 new domains get published" mix_ok
+check "mixed batch: the token served in its TXT record ($(dig_short "$REGZONE_DNS_PORT" mixt.z00021.test TXT))" \
+  test "$(dig_short "$REGZONE_DNS_PORT" mixt.z00021.test TXT)" = "\"xmpp-hosting-verification=a,b{c} 'd' NULL\""
 check "mixed batch: mix9 served with its own target" \
   test "$(dig_short "$REGZONE_DNS_PORT" conference.mix9.z00021.test CNAME)" = "other.example.net."
 wait_dns crash.z00022.test removed 30; rc=$?

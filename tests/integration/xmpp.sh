@@ -118,6 +118,16 @@ for how in "starttls xmpp-client 5 1 $REGZONE_XMPP_C2S_PORT" "direct xmpps-clien
   echo "$out" | sed 's/^/#   /'
 done
 
+# The client's own bad input: usage errors, exit 2.
+out=$(/usr/bin/python3 "$src/deploy/xmpp-login" --dns 127.0.0.1 --ca "$REGZONE_ACME_ROOTS" \
+        --jid alice@example.test --password-file "$tmp/alice.pw" 2>&1); rc=$?
+check "xmpp-login: --dns without a port is a usage error (rc $rc: $out)" \
+  bash -c '[ "$1" = 2 ] && grep -q "ADDR:PORT" <<<"$2"' _ "$rc" "$out"
+out=$(/usr/bin/python3 "$src/deploy/xmpp-login" --dns "127.0.0.1:$REGZONE_DNS_PORT" --ca "$tmp/no-such.pem" \
+        --jid alice@example.test --password-file "$tmp/alice.pw" 2>&1); rc=$?
+check "xmpp-login: a CA file that does not exist is a usage error (rc $rc)" \
+  bash -c '[ "$1" = 2 ] && grep -q "no-such.pem" <<<"$2"' _ "$rc" "$out"
+
 # The check can fail: another CA, a wrong password.
 for tls in starttls direct; do
   login "$tmp/alice.pw" "$REGZONE_ACME_CA" "$tls"
