@@ -421,23 +421,11 @@ out:
 
 /* --------------------------------------------------------- database */
 
+/* store_sql() under a short name: the statements below are long. */
 static int sql(PGconn *db, const char *q, int n, const char *const *p, PGresult **out,
                char *err, size_t errlen)
 {
-	PGresult *r = PQexecParams(db, q, n, NULL, p, NULL, NULL, 0);
-	ExecStatusType s = PQresultStatus(r);
-
-	if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "database: %.*s", (int)strcspn(PQresultErrorMessage(r), "\n"),
-		         PQresultErrorMessage(r));
-		PQclear(r);
-		return RZ_EDB;
-	}
-	if (out != NULL)
-		*out = r;
-	else
-		PQclear(r);
-	return 0;
+	return store_sql(db, q, n, p, out, err, errlen);
 }
 
 static char *names_array(const char *const *names, size_t n)

@@ -299,11 +299,10 @@ static char *pg_ptr_array(const char *const *vals, size_t n)
 	return buf;
 }
 
-static int exec_prepared(PGconn *c, const char *name, int n, const char *const *p,
-                         PGresult **out, char *err, size_t errlen)
+/* A statement's result: TUPLES_OK or COMMAND_OK kept in *out (or
+ * cleared), anything else RZ_EDB with the server's first line in err. */
+static int result_ok(PGresult *r, PGresult **out, char *err, size_t errlen)
 {
-	PGresult *r = PQexecPrepared(c, name, n, p, NULL, NULL, 0);
-
 	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
 		snprintf(err, errlen, "database: %.*s", (int)strcspn(PQresultErrorMessage(r), "\n"),
 		         PQresultErrorMessage(r));
@@ -315,6 +314,18 @@ static int exec_prepared(PGconn *c, const char *name, int n, const char *const *
 	else
 		PQclear(r);
 	return 0;
+}
+
+static int exec_prepared(PGconn *c, const char *name, int n, const char *const *p,
+                         PGresult **out, char *err, size_t errlen)
+{
+	return result_ok(PQexecPrepared(c, name, n, p, NULL, NULL, 0), out, err, errlen);
+}
+
+int store_sql(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out,
+              char *err, size_t errlen)
+{
+	return result_ok(exec_cached(c, sql, n, params), out, err, errlen);
 }
 
 /* Replays: ids already stored get their first reply (or a refusal when the

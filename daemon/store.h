@@ -24,6 +24,12 @@ struct store_intake_item {
 	struct rz_state st;          /* out: the state after it */
 };
 
+/* One parameterised statement (prepared once per connection and kept):
+ * 0 with the result in *out (when out is not NULL; PQclear() it), or
+ * RZ_EDB with "database: ..." in err. */
+int store_sql(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out,
+              char *err, size_t errlen);
+
 /* Prepare the intake's statements on a new connection. */
 int store_intake_prepare(PGconn *c, char *err, size_t errlen);
 
