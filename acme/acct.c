@@ -271,29 +271,31 @@ int acme_token_check(const char *token)
 	return 0;
 }
 
-/* "B64(protected).B64(payload)" and the JSON JWS around a signature. */
+/* The flattened JSON JWS of a signature over B64(protected).B64(payload);
+ * NULL when out of memory. */
+static json_t *jws_object(const char *prot_b64, const char *pay_b64, const uint8_t *sig,
+                          size_t siglen)
+{
+	char *sig_b64 = b64_dup(sig, siglen);
+	json_t *jws;
+
+	if (sig_b64 == NULL)
+		return NULL;
+	jws = json_pack("{s:s, s:s, s:s}", "protected", prot_b64, "payload", pay_b64,
+	                "signature", sig_b64);
+	free(sig_b64);
+	return jws;
+}
+
+/* The same, as compact JSON text. */
 static int jws_finish(const char *prot_b64, const char *pay_b64, const uint8_t *sig,
                       size_t siglen, char **jws_out)
 {
-	char *sig_b64 = NULL;
-	json_t *jws = NULL;
-	int ret = RZ_ENOMEM;
+	json_t *jws = jws_object(prot_b64, pay_b64, sig, siglen);
 
-	sig_b64 = b64_dup(sig, siglen);
-	if (sig_b64 == NULL)
-		goto out;
-	jws = json_pack("{s:s, s:s, s:s}", "protected", prot_b64, "payload", pay_b64,
-	                "signature", sig_b64);
-	if (jws == NULL)
-		goto out;
-	*jws_out = json_dumps(jws, JSON_COMPACT);
-	if (*jws_out == NULL)
-		goto out;
-	ret = 0;
-out:
+	*jws_out = jws != NULL ? json_dumps(jws, JSON_COMPACT) : NULL;
 	json_decref(jws);
-	free(sig_b64);
-	return ret;
+	return *jws_out != NULL ? 0 : RZ_ENOMEM;
 }
 
 static char *signing_input(const char *prot_b64, const char *pay_b64, size_t *len)
@@ -387,9 +389,8 @@ out:
 int acme_acct_eab(const struct acme_acct *acct, const char *kid, const char *hmac_key_b64url,
                   const char *new_account_url, json_t **out)
 {
-	json_t *prot = NULL, *jws = NULL;
+	json_t *prot = NULL;
 	char *prot_json = NULL, *prot_b64 = NULL, *pay_b64 = NULL, *input = NULL;
-	char *sig_b64 = NULL;
 	uint8_t key[EAB_KEY_MAX], mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
 	size_t keylen = 0, klen, inlen = 0;
@@ -425,21 +426,12 @@ int acme_acct_eab(const struct acme_acct *acct, const char *kid, const char *hma
 	         &maclen) == NULL)
 		goto out;
 	ret = RZ_ENOMEM;
-	sig_b64 = b64_dup(mac, maclen);
-	if (sig_b64 == NULL)
+	if ((*out = jws_object(prot_b64, pay_b64, mac, maclen)) == NULL)
 		goto out;
-	jws = json_pack("{s:s, s:s, s:s}", "protected", prot_b64, "payload", pay_b64,
-	                "signature", sig_b64);
-	if (jws == NULL)
-		goto out;
-	*out = jws;
-	jws = NULL;
 	ret = 0;
 out:
 	OPENSSL_cleanse(key, sizeof(key));
-	json_decref(jws);
 	json_decref(prot);
-	free(sig_b64);
 	free(input);
 	free(pay_b64);
 	free(prot_b64);

@@ -324,13 +324,18 @@ static int take_problem(const json_t *o, struct acme_problem *out)
 	return 0;
 }
 
+static bool status_ok(int http_status)
+{
+	return http_status == 0 || (http_status >= 100 && http_status <= 599);
+}
+
 int acme_problem_from_json(const json_t *obj, int http_status, struct acme_problem *out)
 {
 	int rc;
 
 	if (out == NULL)
 		return RZ_EINVAL;
-	if (http_status != 0 && (http_status < 100 || http_status > 599)) {
+	if (!status_ok(http_status)) {
 		reset(out, 0);
 		return RZ_EINVAL;
 	}
@@ -345,21 +350,16 @@ int acme_problem_from_json(const json_t *obj, int http_status, struct acme_probl
 int acme_problem_parse(const char *body, size_t len, int http_status, struct acme_problem *out)
 {
 	json_t *root = NULL;
-	int rc;
+	int load, rc;
 
 	if (out == NULL)
 		return RZ_EINVAL;
-	if (http_status != 0 && (http_status < 100 || http_status > 599)) {
-		reset(out, 0);
-		return RZ_EINVAL;
-	}
-	reset(out, http_status);
-	if ((rc = acme_json_load(body, len, ACME_PROBLEM_MAX_BYTES, &root)) == 0)
-		rc = take_problem(root, out);
+	load = acme_json_load(body, len, ACME_PROBLEM_MAX_BYTES, &root);
+	rc = acme_problem_from_json(root, http_status, out);
 	json_decref(root);
-	if (rc < 0)
-		reset(out, http_status);
-	return rc;
+	/* without a document, the reason it could not be read (a bad status
+	 * comes first) */
+	return load != 0 && status_ok(http_status) ? load : rc;
 }
 
 /* Appending into a bounded buffer; remembers whether anything was cut. */
