@@ -11,33 +11,9 @@
 
 #include "acme/problem.h"
 #include "daemon/rz_err.h"
+#include "tests/unit/test_data.h"
 
 #define NS "urn:ietf:params:acme:error:"
-
-static char *slurp(const char *name, size_t *len)
-{
-	const char *src = getenv("RZ_SRCDIR");
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/tests/acme/data/%s", src != NULL ? src : ".", name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 static void assert_printable(const char *s)
 {
