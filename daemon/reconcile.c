@@ -41,14 +41,16 @@ double rz_backoff(int attempts, double base, double cap, double jitter)
  */
 double rz_check_delay(int polls)
 {
-	double d = 0.05;
+	double d = 0.05, cap = 0.25;
 
-	for (int i = 0; i < polls && d < 2.0; i++)
-		if (d < 0.25 || i >= CHECK_PLATEAU)
-			d *= 1.5;
-	if (d > 0.25 && polls <= CHECK_PLATEAU)
+	if (polls > CHECK_PLATEAU) {   /* after the plateau: from 250 ms up to 2 s */
 		d = 0.25;
-	return d < 2.0 ? d : 2.0;
+		cap = 2.0;
+		polls -= CHECK_PLATEAU;
+	}
+	for (int i = 0; i < polls && d < cap; i++)
+		d *= 1.5;
+	return d < cap ? d : cap;
 }
 
 static double jitter(void)
