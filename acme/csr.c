@@ -14,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -377,5 +378,142 @@ out:
 	GENERAL_NAMES_free(gens);
 	X509_NAME_free(subj);
 	X509_REQ_free(req);
+	return ret;
+}
+
+/* One name's comparable part: without one trailing dot. */
+static size_t name_len(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len > 0 && s[len - 1] == '.' ? len - 1 : len;
+}
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* x and y the same DNS name (ASCII case-insensitive, one trailing dot). */
+static bool name_eq(const char *x, const char *y)
+{
+	size_t lx = name_len(x), ly = name_len(y);
+
+	if (lx != ly)
+		return false;
+	for (size_t i = 0; i < lx; i++)
+		if (ascii_lower(x[i]) != ascii_lower(y[i]))
+			return false;
+	return true;
+}
+
+/* Every name of a is in b. */
+static bool names_within(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	for (size_t i = 0; i < na; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < nb && !found; k++)
+			found = name_eq(a[i], b[k]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+bool acme_names_same_set(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	if ((na > 0 && a == NULL) || (nb > 0 && b == NULL))
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i] == NULL)
+			return false;
+	for (size_t i = 0; i < nb; i++)
+		if (b[i] == NULL)
+			return false;
+	return names_within(a, na, b, nb) && names_within(b, nb, a, na);
+}
+
+void acme_names_free(char **names, size_t n)
+{
+	if (names == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int acme_cert_names(const char *pem, char ***names, size_t *n)
+{
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	GENERAL_NAMES *gens = NULL;
+	char **list = NULL;
+	size_t count = 0;
+	int crit = -1, ret = RZ_EINVAL;
+
+	if (names != NULL)
+		*names = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (pem == NULL || names == NULL || n == NULL)
+		goto out;
+	ret = RZ_ENOMEM;
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
+		goto out;
+	ret = RZ_ESYNTAX;
+	if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+		goto out;
+	/* crit: -1 no such extension, -2 more than one */
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
+	if (gens == NULL) {
+		if (crit == -1)
+			ret = 0;   /* no SAN: no names */
+		goto out;
+	}
+	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const unsigned char *data;
+		int len;
+
+		if (g->type != GEN_DNS)
+			continue;
+		if (count == ACME_CSR_MAX_NAMES) {
+			ret = RZ_ERANGE;
+			goto out;
+		}
+		if (list == NULL && (list = calloc(ACME_CSR_MAX_NAMES, sizeof(*list))) == NULL) {
+			ret = RZ_ENOMEM;
+			goto out;
+		}
+		data = ASN1_STRING_get0_data(g->d.dNSName);
+		len = ASN1_STRING_length(g->d.dNSName);
+		ret = RZ_ESYNTAX;
+		if (data == NULL || len <= 0 || memchr(data, '\0', (size_t)len) != NULL)
+			goto out;
+		if ((list[count] = strndup((const char *)data, (size_t)len)) == NULL) {
+			ret = RZ_ENOMEM;
+			goto out;
+		}
+		for (char *p = list[count]; *p != '\0'; p++)
+			*p = ascii_lower(*p);
+		count++;
+		if (!name_ok(list[count - 1]))
+			goto out;
+	}
+	ret = 0;
+out:
+	if (ret == 0 && count > 0) {
+		*names = list;
+		*n = count;
+		list = NULL;
+		count = 0;
+	}
+	if (ret != 0)
+		ERR_clear_error();   /* leave no stale reason to the next OpenSSL call */
+	acme_names_free(list, count);
+	GENERAL_NAMES_free(gens);
+	X509_free(x);
+	BIO_free(bio);
 	return ret;
 }

@@ -19,6 +19,7 @@
 #ifndef ACME_CSR_H
 #define ACME_CSR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,5 +76,42 @@ int acme_dns_name_check(const char *name);
 int acme_csr_new(const struct acme_dkey *key, const char *const *names, size_t n,
                  struct acme_csr **out, char *err, size_t errlen);
 void acme_csr_free(struct acme_csr *csr);
+
+/*
+ * Are a[0..na) and b[0..nb) the same set of DNS names?  Names compare ASCII
+ * case-insensitively with one trailing dot ignored ("Example.ORG." equals
+ * "example.org"); order and repeats do not matter; nothing else is
+ * normalised ("*.example.org" equals only itself).  Two empty sets are the
+ * same (a or b may then be NULL).  A NULL array with a count above 0 or a
+ * NULL element makes the answer false.  O(na * nb): meant for the at most
+ * ACME_CSR_MAX_NAMES names of one order.
+ * Use: an order's authorization identifiers against the names asked for,
+ * before any TXT record is published; an issued certificate's names
+ * (acme_cert_names()) against the order's.
+ */
+bool acme_names_same_set(const char *const *a, size_t na, const char *const *b, size_t nb);
+
+/*
+ * The dNSName subjectAltNames of the first certificate of pem (a chain:
+ * the leaf comes first), lowercased, in the certificate's order, repeats
+ * kept.  Other kinds of name (IP addresses, e-mail, URIs) are ignored; so
+ * is the subject CN.  No subjectAltName extension gives 0 names.
+ * Every dNSName must pass acme_dns_name_check() once lowercased (LDH
+ * labels, "*." allowed first); one with an embedded NUL or any other
+ * character refuses the whole certificate.
+ * Out: *names, an array of *n strings, all owned by the caller: free with
+ * acme_names_free(*names, *n).  With 0 names, *names is NULL.
+ * Returns 0, or
+ *   RZ_EINVAL   NULL pem, names or n;
+ *   RZ_ESYNTAX  no certificate in pem, a subjectAltName extension that does
+ *               not decode or appears twice, a dNSName as above;
+ *   RZ_ERANGE   more than ACME_CSR_MAX_NAMES dNSNames;
+ *   RZ_ENOMEM.
+ * On error *names is NULL and *n is 0.
+ */
+int acme_cert_names(const char *pem, char ***names, size_t *n);
+
+/* Free names[0..n) and the array; NULL is fine. */
+void acme_names_free(char **names, size_t n);
 
 #endif

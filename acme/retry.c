@@ -193,7 +193,7 @@ static bool ows(char c)
 
 int acme_retry_after(const char *header, time_t now, time_t *out)
 {
-	const int64_t max = ACME_RETRY_AFTER_MAX;
+	const int64_t min = ACME_RETRY_AFTER_MIN, max = ACME_RETRY_AFTER_MAX;
 	const char *s;
 	size_t len;
 	int64_t t;
@@ -216,35 +216,28 @@ int acme_retry_after(const char *header, time_t now, time_t *out)
 
 	if (s[0] >= '0' && s[0] <= '9') {
 		int64_t delta = 0;
-		size_t i = 0, sig = 0;
 
-		while (i < len && s[i] == '0')
-			i++;
-		for (; i < len; i++) {
+		for (size_t i = 0; i < len; i++) {
 			if (s[i] < '0' || s[i] > '9')
 				return RZ_ESYNTAX;
-			/* keep reading past 10 digits: garbage after them is a
-			 * syntax error, not a range error */
-			if (++sig <= 10)
+			/* saturate just past the maximum: more digits only say
+			 * "longer", and garbage after them is still seen */
+			if (delta <= max)
 				delta = delta * 10 + (s[i] - '0');
 		}
-		if (sig > 10)
-			return RZ_ERANGE;
 		t = (int64_t)now + (delta < max ? delta : max);
-		*out = (time_t)t;
-		return 0;
+	} else {
+		if (len >= 4 && s[3] == ',')
+			rc = imf_fixdate(s, len, &t);
+		else if (len >= 4 && s[3] == ' ')
+			rc = asctime_date(s, len, &t);
+		else
+			rc = rfc850_date(s, len, now, &t);
+		if (rc < 0)
+			return rc;
 	}
-
-	if (len >= 4 && s[3] == ',')
-		rc = imf_fixdate(s, len, &t);
-	else if (len >= 4 && s[3] == ' ')
-		rc = asctime_date(s, len, &t);
-	else
-		rc = rfc850_date(s, len, now, &t);
-	if (rc < 0)
-		return rc;
-	if (t < (int64_t)now)
-		t = now;
+	if (t < (int64_t)now + min)
+		t = (int64_t)now + min;
 	if (t > (int64_t)now + max)
 		t = (int64_t)now + max;
 	*out = (time_t)t;

@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <time.h>
 
-/* The farthest Retry-After honoured: later values are clamped to it. */
+/* The nearest and the farthest Retry-After honoured, in seconds from now:
+ * every accepted value is clamped into [now + MIN, now + MAX]. */
+#define ACME_RETRY_AFTER_MIN 1
 #define ACME_RETRY_AFTER_MAX (7 * 86400)
 /* Longest header value looked at (an IMF-fixdate is 29 bytes). */
 #define ACME_RETRY_AFTER_LEN 64
@@ -31,18 +33,23 @@
  * Dates are case-sensitive as RFC 9110 says, must exist (30 February is
  * refused; second 60 is allowed for a leap second) and the day name must be
  * the right one for the date: a wrong weekday is refused.
- * Result: a date in the past gives now (retry at once); anything later than
- * now + ACME_RETRY_AFTER_MAX is CLAMPED to now + ACME_RETRY_AFTER_MAX (a CA
- * asking for more than a week is odd, but waiting a week and asking again is
- * safer than ignoring it and retrying in a minute).
+ * Result: CLAMPED into [now + ACME_RETRY_AFTER_MIN, now + ACME_RETRY_AFTER_MAX].
+ *   - "0", a delta below the minimum, now itself or a date in the past give
+ *     now + ACME_RETRY_AFTER_MIN: never "at once", so a CA that is rate
+ *     limiting us is not asked again in a hot loop;
+ *   - anything later than now + ACME_RETRY_AFTER_MAX gives the maximum (a CA
+ *     asking for more than a week is odd, but waiting a week and asking
+ *     again is safer than ignoring it and retrying in a minute), and so does
+ *     a delta of any number of digits too large to compute with
+ *     ("10000000000", 40 digits: it plainly means "a long time").
  * Returns 0, or
- *   RZ_EINVAL   NULL header/out, or now < 0;
- *   RZ_ESYNTAX  empty, "soon", "-5", "+5", "1e3", "5.0", a malformed or
- *               impossible date, a wrong weekday;
- *   RZ_ERANGE   a delta of more than 10 digits (does not fit: refused rather
- *               than clamped, it is not a number a server means);
- *   RZ_ETOOLONG value longer than ACME_RETRY_AFTER_LEN.
- * *out is left alone on error.
+ *   RZ_EINVAL   NULL header/out, or now < 0 (or absurdly large);
+ *   RZ_ESYNTAX  empty, "soon", "-5", "+5", "1e3", "5.0", "99999999999x", a
+ *               malformed or impossible date, a wrong weekday;
+ *   RZ_ETOOLONG value longer than ACME_RETRY_AFTER_LEN (so a delta of more
+ *               than 64 digits too).
+ * *out is left alone on error.  acme_ari_next_poll() applies its own,
+ * narrower bounds on top (ACME_ARI_POLL_MIN..ACME_ARI_POLL_MAX).
  */
 int acme_retry_after(const char *header, time_t now, time_t *out);
 

@@ -4,10 +4,13 @@
  * those names in order, whose CN is the first name (none when it is longer
  * than 64), whose key is of the type asked for; the key file written 0600
  * atomically (no temporary left, an existing 0644 file replaced by a 0600
- * one), read back by OpenSSL as the CSR's key; name rules table-driven.
+ * one), read back by OpenSSL as the CSR's key; name rules table-driven;
+ * the dNSNames of certificates made here (acme_cert_names()) and name-set
+ * comparison (acme_names_same_set()), table-driven.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -416,6 +419,292 @@ static void test_long_first_name_no_cn(void **state)
 	acme_dkey_free(key);
 }
 
+/* ------------------------------------------------ certificate names */
+
+enum { SAN_DNS, SAN_IP, SAN_EMAIL, SAN_URI };
+
+struct san {
+	int kind;
+	const char *val;
+	size_t len;          /* 0: strlen(val) */
+};
+
+#define MAX_SANS 4
+
+/*
+ * A self-signed certificate (P-256, CN example.test) whose subjectAltName
+ * holds sans[0..n) in order, as PEM; next to it, `exts` copies of that
+ * extension (0: none, 2: a duplicate extension).  free() the result.
+ */
+static char *make_cert(const struct san *sans, size_t n, int exts)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *subj = X509_NAME_new();
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *pem, *out;
+	long len;
+
+	assert_non_null(k);
+	assert_non_null(x);
+	assert_non_null(subj);
+	assert_non_null(gens);
+	assert_non_null(mem);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	assert_int_equal(X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_ASC,
+	                                            (const unsigned char *)"example.test", -1, -1,
+	                                            0), 1);
+	assert_int_equal(X509_set_subject_name(x, subj), 1);
+	assert_int_equal(X509_set_issuer_name(x, subj), 1);
+	assert_int_equal(X509_set_pubkey(x, k), 1);
+	for (size_t i = 0; i < n; i++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_STRING *v = sans[i].kind == SAN_IP ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
+		size_t l = sans[i].len ? sans[i].len : strlen(sans[i].val);
+		static const int types[] = { GEN_DNS, GEN_IPADD, GEN_EMAIL, GEN_URI };
+
+		assert_non_null(g);
+		assert_non_null(v);
+		assert_int_equal(ASN1_STRING_set(v, sans[i].val, (int)l), 1);
+		GENERAL_NAME_set0_value(g, types[sans[i].kind], v);
+		assert_true(sk_GENERAL_NAME_push(gens, g) > 0);
+	}
+	for (int i = 0; i < exts; i++) {
+		X509_EXTENSION *ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
+
+		assert_non_null(ext);
+		assert_int_equal(X509_add_ext(x, ext, -1), 1);
+		X509_EXTENSION_free(ext);
+	}
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	assert_int_equal(PEM_write_bio_X509(mem, x), 1);
+	len = BIO_get_mem_data(mem, &pem);
+	out = strndup(pem, (size_t)len);
+	assert_non_null(out);
+	BIO_free(mem);
+	GENERAL_NAMES_free(gens);
+	X509_NAME_free(subj);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return out;
+}
+
+static void test_cert_names_rows(void **state)
+{
+	static const struct {
+		const char *what;
+		struct san sans[MAX_SANS];
+		size_t n;
+		int exts;
+		int ret;
+		const char *want[MAX_SANS];
+		size_t nwant;
+	} cases[] = {
+		{ "three names, in order",
+		  { { SAN_DNS, "example.test", 0 }, { SAN_DNS, "conference.example.test", 0 },
+		    { SAN_DNS, "upload.example.test", 0 } }, 3, 1, 0,
+		  { "example.test", "conference.example.test", "upload.example.test" }, 3 },
+		{ "lowercased", { { SAN_DNS, "Upload.EXAMPLE.test", 0 } }, 1, 1, 0,
+		  { "upload.example.test" }, 1 },
+		{ "wildcard", { { SAN_DNS, "*.example.test", 0 }, { SAN_DNS, "example.test", 0 } },
+		  2, 1, 0, { "*.example.test", "example.test" }, 2 },
+		{ "A-label", { { SAN_DNS, "xn--bcher-kva.example", 0 } }, 1, 1, 0,
+		  { "xn--bcher-kva.example" }, 1 },
+		{ "repeats kept", { { SAN_DNS, "a.example.test", 0 }, { SAN_DNS, "a.example.test", 0 } },
+		  2, 1, 0, { "a.example.test", "a.example.test" }, 2 },
+		{ "IP SAN ignored",
+		  { { SAN_IP, "\x7f\x00\x00\x01", 4 }, { SAN_DNS, "example.test", 0 },
+		    { SAN_IP, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16 } }, 3, 1, 0,
+		  { "example.test" }, 1 },
+		{ "only an IP SAN", { { SAN_IP, "\x7f\x00\x00\x01", 4 } }, 1, 1, 0, { NULL }, 0 },
+		{ "e-mail and URI ignored",
+		  { { SAN_EMAIL, "admin@example.test", 0 }, { SAN_DNS, "example.test", 0 },
+		    { SAN_URI, "xmpp:example.test", 0 } }, 3, 1, 0, { "example.test" }, 1 },
+		{ "no SAN, CN only", { { 0, NULL, 0 } }, 0, 0, 0, { NULL }, 0 },
+		{ "an empty SAN extension", { { 0, NULL, 0 } }, 0, 1, 0, { NULL }, 0 },
+		/* refused */
+		{ "two SAN extensions", { { SAN_DNS, "example.test", 0 } }, 1, 2, RZ_ESYNTAX,
+		  { NULL }, 0 },
+		{ "embedded NUL", { { SAN_DNS, "example.test\0.evil.test", 23 } }, 1, 1, RZ_ESYNTAX,
+		  { NULL }, 0 },
+		{ "NUL among good names",
+		  { { SAN_DNS, "example.test", 0 }, { SAN_DNS, "evil.test\0", 10 } }, 2, 1, RZ_ESYNTAX,
+		  { NULL }, 0 },
+		{ "underscore", { { SAN_DNS, "a_b.example.test", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
+		{ "space", { { SAN_DNS, "a b.example.test", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
+		{ "non-ASCII", { { SAN_DNS, "caf\xc3\xa9.example.test", 0 } }, 1, 1, RZ_ESYNTAX,
+		  { NULL }, 0 },
+		{ "empty dNSName", { { SAN_DNS, "", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
+		{ "trailing dot", { { SAN_DNS, "example.test.", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
+		{ "one label", { { SAN_DNS, "localhost", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
+		{ "inner wildcard", { { SAN_DNS, "a.*.example.test", 0 } }, 1, 1, RZ_ESYNTAX,
+		  { NULL }, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *pem = make_cert(cases[i].sans, cases[i].n, cases[i].exts);
+		char **names = (char **)&pem;
+		size_t n = 99;
+		int ret = acme_cert_names(pem, &names, &n);
+
+		if (ret != cases[i].ret)
+			fail_msg("%s: ret %d, want %d", cases[i].what, ret, cases[i].ret);
+		if (ret != 0) {
+			assert_null(names);
+			assert_int_equal(n, 0);
+		} else {
+			if (n != cases[i].nwant)
+				fail_msg("%s: %zu names, want %zu", cases[i].what, n, cases[i].nwant);
+			if (n == 0)
+				assert_null(names);
+			for (size_t k = 0; k < n; k++)
+				assert_string_equal(names[k], cases[i].want[k]);
+			/* and as a set, against the list it should be */
+			assert_true(acme_names_same_set((const char *const *)names, n,
+			                                cases[i].want, cases[i].nwant));
+		}
+		acme_names_free(names, n);
+		free(pem);
+	}
+}
+
+/* Only the first certificate of a chain counts; text around PEM blocks is
+ * skipped; no certificate at all is an error. */
+static void test_cert_names_chain(void **state)
+{
+	static const struct san leaf[] = { { SAN_DNS, "example.test", 0 },
+	                                   { SAN_DNS, "upload.example.test", 0 } };
+	static const struct san other[] = { { SAN_DNS, "intermediate.test", 0 } };
+	static const char *const order[] = { "upload.example.test", "example.test" };
+	static const char *const wrong[] = { "example.test", "intermediate.test" };
+	char *a = make_cert(leaf, 2, 1), *b = make_cert(other, 1, 1);
+	size_t len = strlen(a) + strlen(b) + 64, n = 0;
+	char *chain = malloc(len), **names = NULL;
+
+	(void)state;
+	assert_non_null(chain);
+	snprintf(chain, len, "leaf certificate:\n%s%s", a, b);
+	assert_int_equal(acme_cert_names(chain, &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(acme_names_same_set((const char *const *)names, n, order, 2));
+	assert_false(acme_names_same_set((const char *const *)names, n, wrong, 2));
+	acme_names_free(names, n);
+	/* the other order: the other leaf */
+	snprintf(chain, len, "%s%s", b, a);
+	assert_int_equal(acme_cert_names(chain, &names, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "intermediate.test");
+	assert_false(acme_names_same_set((const char *const *)names, n, order, 2));
+	acme_names_free(names, n);
+
+	/* no certificate */
+	names = (char **)&chain;
+	n = 5;
+	assert_int_equal(acme_cert_names("", &names, &n), RZ_ESYNTAX);
+	assert_null(names);
+	assert_int_equal(n, 0);
+	assert_int_equal(acme_cert_names("no certificate here", &names, &n), RZ_ESYNTAX);
+	assert_int_equal(acme_cert_names("-----BEGIN CERTIFICATE-----\nAAAA\n"
+	                                 "-----END CERTIFICATE-----\n", &names, &n), RZ_ESYNTAX);
+	/* a truncated leaf */
+	snprintf(chain, len, "%.*s", (int)(strlen(a) / 2), a);
+	assert_int_equal(acme_cert_names(chain, &names, &n), RZ_ESYNTAX);
+	assert_int_equal(acme_cert_names(NULL, &names, &n), RZ_EINVAL);
+	assert_int_equal(acme_cert_names(a, NULL, &n), RZ_EINVAL);
+	assert_int_equal(acme_cert_names(a, &names, NULL), RZ_EINVAL);
+	acme_names_free(NULL, 3);
+	free(chain);
+	free(a);
+	free(b);
+}
+
+/* ACME_CSR_MAX_NAMES dNSNames are read, one more is refused; non-DNS names
+ * do not count. */
+static void test_cert_names_bound(void **state)
+{
+	struct san sans[ACME_CSR_MAX_NAMES + 2];
+	char buf[ACME_CSR_MAX_NAMES + 1][32], **names = NULL, *pem;
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i <= ACME_CSR_MAX_NAMES; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "n%d.example.test", i);
+		sans[i].kind = SAN_DNS;
+		sans[i].val = buf[i];
+		sans[i].len = 0;
+	}
+	sans[ACME_CSR_MAX_NAMES + 1] = (struct san){ SAN_IP, "\x7f\0\0\x01", 4 };
+	/* 100 names and an IP address */
+	sans[ACME_CSR_MAX_NAMES] = sans[ACME_CSR_MAX_NAMES + 1];
+	pem = make_cert(sans, ACME_CSR_MAX_NAMES + 1, 1);
+	assert_int_equal(acme_cert_names(pem, &names, &n), 0);
+	assert_int_equal(n, ACME_CSR_MAX_NAMES);
+	assert_string_equal(names[ACME_CSR_MAX_NAMES - 1], "n99.example.test");
+	acme_names_free(names, n);
+	free(pem);
+	/* 101 names */
+	sans[ACME_CSR_MAX_NAMES] = (struct san){ SAN_DNS, buf[ACME_CSR_MAX_NAMES], 0 };
+	pem = make_cert(sans, ACME_CSR_MAX_NAMES + 1, 1);
+	assert_int_equal(acme_cert_names(pem, &names, &n), RZ_ERANGE);
+	assert_null(names);
+	assert_int_equal(n, 0);
+	free(pem);
+}
+
+static void test_names_same_set(void **state)
+{
+	static const struct {
+		const char *a[4];
+		size_t na;
+		const char *b[4];
+		size_t nb;
+		bool same;
+	} cases[] = {
+		{ { "a.test", "b.test" }, 2, { "b.test", "a.test" }, 2, true },
+		{ { "a.test" }, 1, { "A.TEST." }, 1, true },
+		{ { "Example.Test." }, 1, { "example.test" }, 1, true },
+		{ { "a.test", "a.test", "b.test" }, 3, { "b.test", "a.test" }, 2, true },
+		{ { "a.test" }, 1, { "a.test", "A.test", "a.test." }, 3, true },
+		{ { "*.a.test", "a.test" }, 2, { "a.test", "*.A.test" }, 2, true },
+		{ { NULL }, 0, { NULL }, 0, true },
+		/* different */
+		{ { "a.test", "b.test" }, 2, { "a.test" }, 1, false },
+		{ { "a.test" }, 1, { "a.test", "b.test" }, 2, false },
+		{ { "a.test", "b.test" }, 2, { "a.test", "c.test" }, 2, false },
+		{ { "a.test", "a.test" }, 2, { "a.test", "b.test" }, 2, false },
+		{ { NULL }, 0, { "a.test" }, 1, false },
+		{ { "a.test" }, 1, { NULL }, 0, false },
+		{ { "a.test." }, 1, { "a.test.." }, 1, false },    /* only one dot ignored */
+		{ { "a.test" }, 1, { "a.tes" }, 1, false },
+		{ { "a.test" }, 1, { "a.testx" }, 1, false },
+		{ { "a.test" }, 1, { "a.test " }, 1, false },
+		{ { "*.a.test" }, 1, { "x.a.test" }, 1, false },  /* no wildcard matching */
+		{ { "\xc3\x89.test" }, 1, { "\xc3\xa9.test" }, 1, false },  /* ASCII folding only */
+		{ { "a.test", NULL }, 2, { "a.test" }, 1, false },
+		{ { "a.test" }, 1, { NULL, "a.test" }, 2, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool got = acme_names_same_set(cases[i].a, cases[i].na, cases[i].b, cases[i].nb);
+
+		if (got != cases[i].same)
+			fail_msg("case %zu: %d, want %d", i, got, cases[i].same);
+		/* symmetric */
+		assert_true(acme_names_same_set(cases[i].b, cases[i].nb, cases[i].a, cases[i].na) ==
+		            cases[i].same);
+	}
+	/* NULL arrays */
+	assert_true(acme_names_same_set(NULL, 0, NULL, 0));
+	assert_false(acme_names_same_set(NULL, 1, cases[0].b, 1));
+	assert_false(acme_names_same_set(cases[0].a, 1, NULL, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +717,10 @@ int main(void)
 		cmocka_unit_test(test_check_cert),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_long_first_name_no_cn),
+		cmocka_unit_test(test_cert_names_rows),
+		cmocka_unit_test(test_cert_names_chain),
+		cmocka_unit_test(test_cert_names_bound),
+		cmocka_unit_test(test_names_same_set),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

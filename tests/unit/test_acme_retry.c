@@ -1,5 +1,5 @@
-/* acme/retry: Retry-After in its three date forms and as seconds, the
- * failed-order ladder, civil time. */
+/* acme/retry: Retry-After in its three date forms and as seconds, held
+ * within [now + 1 s, now + a week], the failed-order ladder, civil time. */
 #include <limits.h>
 #include <math.h>
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "acme/ari.h"
 #include "acme/retry.h"
 #include "daemon/rz_err.h"
 
@@ -24,7 +25,10 @@ static const struct {
 } rows[] = {
 	/* delta-seconds */
 	{ "120", T2026, 0, T2026 + 120 },
-	{ "0", T2026, 0, T2026 },
+	{ "0", T2026, 0, T2026 + 1 },                      /* floor: never at once */
+	{ "00", T2026, 0, T2026 + 1 },
+	{ "1", T2026, 0, T2026 + 1 },
+	{ "2", T2026, 0, T2026 + 2 },
 	{ "007", T2026, 0, T2026 + 7 },
 	{ "00000000000000120", T2026, 0, T2026 + 120 },   /* leading zeros are digits */
 	{ " 120\r\n", T2026, 0, T2026 + 120 },            /* OWS and libcurl's CRLF */
@@ -32,9 +36,21 @@ static const struct {
 	{ "604800", T2026, 0, T2026 + WEEK },             /* exactly a week */
 	{ "604801", T2026, 0, T2026 + WEEK },             /* clamped */
 	{ "9999999999", T2026, 0, T2026 + WEEK },         /* 10 digits: clamped */
-	{ "99999999999", T2026, RZ_ERANGE, 0 },           /* 11 digits: refused */
-	{ "99999999999999999999999", T2026, RZ_ERANGE, 0 },
+	{ "99999999999", T2026, 0, T2026 + WEEK },        /* 11 digits: clamped too */
+	{ "10000000000", T2026, 0, T2026 + WEEK },        /* 10^10 */
+	{ "99999999999999999999999", T2026, 0, T2026 + WEEK },
+	{ "1000000000000000000000000000000000000000", T2026, 0, T2026 + WEEK },  /* 40 digits */
+	{ "1234567890123456789012345678901234567890123456789012345678901234", T2026, 0,
+	  T2026 + WEEK },                                  /* 64 digits: the longest value */
+	{ "00000000000000000000000000000000000000000000000000000000000000007", T2026,
+	  RZ_ETOOLONG, 0 },                                /* 65 digits: too long a field */
 	{ "99999999999x", T2026, RZ_ESYNTAX, 0 },
+	{ "10000000000garbage", T2026, RZ_ESYNTAX, 0 },
+	{ "999999999999999999999999999999999999999-", T2026, RZ_ESYNTAX, 0 },
+	{ "120 s", T2026, RZ_ESYNTAX, 0 },
+	{ "120, 60", T2026, RZ_ESYNTAX, 0 },
+	{ "Retry later", T2026, RZ_ESYNTAX, 0 },
+	{ "\x01", T2026, RZ_ESYNTAX, 0 },
 	{ "soon", T2026, RZ_ESYNTAX, 0 },
 	{ "-5", T2026, RZ_ESYNTAX, 0 },
 	{ "+5", T2026, RZ_ESYNTAX, 0 },
@@ -52,7 +68,11 @@ static const struct {
 	/* IMF-fixdate */
 	{ "Sun, 06 Nov 1994 08:49:37 GMT", T1994 - 100, 0, T1994 },
 	{ "Sun, 06 Nov 1994 08:49:37 GMT ", T1994 - 100, 0, T1994 },
-	{ "Sun, 06 Nov 1994 08:49:37 GMT", T1994 + 100, 0, T1994 + 100 },  /* past: now */
+	{ "Sun, 06 Nov 1994 08:49:37 GMT", T1994 + 100, 0, T1994 + 101 },  /* past: floor */
+	{ "Sun, 06 Nov 1994 08:49:37 GMT", T1994, 0, T1994 + 1 },          /* now: floor */
+	{ "Sun, 06 Nov 1994 08:49:37 GMT", T1994 - 1, 0, T1994 },          /* 1 s: kept */
+	{ "Thu, 01 Jan 1970 00:00:00 GMT", T2026, 0, T2026 + 1 },          /* long past */
+	{ "Mon, 01 Jan 0001 00:00:00 GMT", T2026, 0, T2026 + 1 },          /* year 1 */
 	{ "Sun, 06 Nov 1994 08:49:37 GMT", T1994 - WEEK - 1, 0, T1994 - 1 },  /* clamped */
 	{ "Thu, 29 Feb 2024 12:00:00 GMT", 1709208000 - 5, 0, 1709208000 },
 	{ "Sat, 31 Dec 2016 23:59:60 GMT", 1483228700, 0, 1483228800 },  /* leap second */
@@ -75,10 +95,10 @@ static const struct {
 
 	/* rfc850-date (obsolete): two-digit years */
 	{ "Sunday, 06-Nov-94 08:49:37 GMT", T1994 - 100, 0, T1994 },
-	{ "Sunday, 06-Nov-94 08:49:37 GMT", T2026, 0, T2026 },  /* 1994, not 2094: past */
+	{ "Sunday, 06-Nov-94 08:49:37 GMT", T2026, 0, T2026 + 1 },  /* 1994, not 2094: past */
 	{ "Wednesday, 01-Jan-70 00:00:00 GMT", T2026, 0, T2026 + WEEK },  /* 2070 */
 	{ "Thursday, 01-Jan-70 00:00:00 GMT", T2026, RZ_ESYNTAX, 0 },     /* 2070 is a Wed */
-	{ "Thursday, 01-Jan-70 00:00:00 GMT", T1994, 0, T1994 },          /* 1970: past */
+	{ "Thursday, 01-Jan-70 00:00:00 GMT", T1994, 0, T1994 + 1 },      /* 1970: past */
 	{ "Sun, 06-Nov-94 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
 	{ "Sunday, 06-Nov-1994 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
 	{ "Sunday,06-Nov-94 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
@@ -109,7 +129,15 @@ static void test_retry_after_rows(void **state)
 			         (long long)rows[i].want);
 		if (rc != 0)
 			assert_int_equal(out, 12345);   /* untouched on error */
+		/* every accepted value lies within the bounds */
+		if (rc == 0 && (out < rows[i].now + ACME_RETRY_AFTER_MIN ||
+		                out > rows[i].now + ACME_RETRY_AFTER_MAX))
+			fail_msg("row %zu \"%s\": %lld outside the bounds", i, rows[i].header,
+			         (long long)out);
 	}
+	/* acme_ari_next_poll() narrows these bounds, never widens them */
+	assert_true(ACME_RETRY_AFTER_MIN <= ACME_ARI_POLL_MIN);
+	assert_true(ACME_ARI_POLL_MAX <= ACME_RETRY_AFTER_MAX);
 }
 
 static void test_retry_after_args(void **state)
@@ -122,6 +150,8 @@ static void test_retry_after_args(void **state)
 	assert_int_equal(acme_retry_after("1", -1, &out), RZ_EINVAL);
 	assert_int_equal(acme_retry_after("1", 0, &out), 0);
 	assert_int_equal(out, 1);
+	assert_int_equal(acme_retry_after("0", 0, &out), 0);
+	assert_int_equal(out, ACME_RETRY_AFTER_MIN);
 }
 
 static void test_ladder(void **state)
