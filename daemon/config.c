@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -263,6 +264,11 @@ static const char *cfg_check_z85(const char *s)
 	if (strlen(s) != 40 || strspn(s, z85) != 40)
 		return "must list Z85 public keys of 40 characters";
 	return NULL;
+}
+
+static const char *cfg_check_z85_key(const char *s)
+{
+	return cfg_check_z85(s) != NULL ? "must be a Z85 public key of 40 characters" : NULL;
 }
 
 /* [first][rest]{0,31}: profile and parameter names. */
@@ -759,21 +765,150 @@ static const struct {
 #define K_SECTION(n, s, req) { .name = n, .type = CT_SECTION, .required = req, .sub = &s }
 #define SECTION(keys, chk) { keys, sizeof(keys) / sizeof(keys[0]), chk }
 
+enum { CURVE_SECRET, CURVE_PUBLIC, CURVE_PUBLIC_FILE, CURVE_CLIENTS };
 static const struct cfg_key curve_keys[] = {
-	K_STR("secret_key_file", curve_secret_file, true, NULL),
-	K_LIST("clients", curve_clients, n_curve_clients, true, 1, cfg_check_z85),
+	[CURVE_SECRET] = K_STR("secret_key_file", curve_secret_file, false, NULL),
+	[CURVE_PUBLIC] = K_STR("public_key", curve_public_key, false, cfg_check_z85_key),
+	[CURVE_PUBLIC_FILE] = K_STR("public_key_file", curve_public_key_file, false, NULL),
+	[CURVE_CLIENTS] = K_LIST("clients", curve_clients, n_curve_clients, true, 1, cfg_check_z85),
 };
-static const struct cfg_section curve_section = SECTION(curve_keys, NULL);
 
+static int cfg_check_curve(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
+                           const char *name, void *base)
+{
+	struct rz_config *cfg = base;
+
+	if (seen->val[CURVE_PUBLIC] != NULL && seen->val[CURVE_PUBLIC_FILE] != NULL)
+		return cfg_err(c, seen->key[CURVE_PUBLIC_FILE]->start_mark, RZ_ECONFIG,
+		               "'%s' takes 'public_key' or 'public_key_file', not both", name);
+	if (seen->val[CURVE_SECRET] == NULL && seen->val[CURVE_PUBLIC] == NULL &&
+	    seen->val[CURVE_PUBLIC_FILE] == NULL)
+		return cfg_err(c, where, RZ_ECONFIG, "'%s' needs 'secret_key_file' (regzoned) or "
+		               "the server's 'public_key' / 'public_key_file' (clients)", name);
+	cfg->curve = true;
+	return 0;
+}
+static const struct cfg_section curve_section = SECTION(curve_keys, cfg_check_curve);
+
+int rz_endpoint_parse(const char *ep, enum rz_endpoint_kind *kind, const char **path,
+                      char *why, size_t whylen)
+{
+	const char *rest;
+
+	if (path != NULL)
+		*path = NULL;
+	if (strncmp(ep, "ipc://", 6) == 0) {
+		rest = ep + 6;
+		if (rest[0] != '/') {
+			snprintf(why, whylen, "an ipc:// endpoint needs an absolute path");
+			return RZ_EINVAL;
+		}
+		if (strlen(rest) > RZ_IPC_PATH_MAX) {
+			snprintf(why, whylen, "the ipc:// path is longer than %d bytes (a Unix socket "
+			         "address)", RZ_IPC_PATH_MAX);
+			return RZ_EINVAL;
+		}
+		if (strpbrk(rest, "\n\r\t ") != NULL || strstr(rest, "/../") != NULL ||
+		    rest[strlen(rest) - 1] == '/') {
+			snprintf(why, whylen, "the ipc:// path must name a socket file, without "
+			         "spaces or '..'");
+			return RZ_EINVAL;
+		}
+		*kind = RZ_EP_IPC;
+		if (path != NULL)
+			*path = rest;
+		return 0;
+	}
+	if (strncmp(ep, "tcp://", 6) == 0) {
+		rest = ep + 6;
+		if (strrchr(rest, ':') == NULL || strrchr(rest, ':') == rest ||
+		    strrchr(rest, ':')[1] == '\0' || strpbrk(rest, " \t\r\n/") != NULL) {
+			snprintf(why, whylen, "a tcp:// endpoint is tcp://ADDRESS:PORT");
+			return RZ_EINVAL;
+		}
+		*kind = RZ_EP_TCP;
+		return 0;
+	}
+	snprintf(why, whylen, "only ipc:// and tcp:// endpoints are supported");
+	return RZ_EINVAL;
+}
+
+/* A group name, resolved now: --check tells a missing group at once. */
+static int cfg_group(struct cfg_ctx *c, const yaml_node_t *v, const char *key,
+                     const char *group, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[16384];
+	int e;
+
+	*gid = (gid_t)-1;
+	if (group == NULL)
+		return 0;
+	e = getgrnam_r(group, &gr, buf, sizeof(buf), &res);
+	if (e != 0 || res == NULL)
+		return cfg_err(c, v->start_mark, RZ_ECONFIG, "'%s': no group '%.64s' on this system%s%s",
+		               key, group, e != 0 ? ": " : "", e != 0 ? strerror(e) : "");
+	*gid = gr.gr_gid;
+	return 0;
+}
+
+enum { LISTEN_REQUESTS, LISTEN_FEED, LISTEN_GROUP, LISTEN_INSECURE, LISTEN_CURVE };
 static const struct cfg_key listen_keys[] = {
-	K_STR("requests", requests, true, NULL),
-	K_STR("feed", feed, true, NULL),
-	K_SECTION("curve", curve_section, false),
+	[LISTEN_REQUESTS] = K_STR("requests", requests, false, NULL),
+	[LISTEN_FEED] = K_STR("feed", feed, false, NULL),
+	[LISTEN_GROUP] = K_STR("socket_group", socket_group, false, NULL),
+	[LISTEN_INSECURE] = K_BOOL("insecure_tcp", insecure_tcp, false),
+	[LISTEN_CURVE] = K_SECTION("curve", curve_section, false),
 };
-static const struct cfg_section listen_section = SECTION(listen_keys, NULL);
+
+/* Who may talk to regzone: an ipc:// socket is the file system's (the
+ * directory regzoned keeps), a tcp:// one needs CURVE unless insecure_tcp
+ * says otherwise, explicitly. */
+static int cfg_check_listen(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
+                            const char *name, void *base)
+{
+	struct rz_config *cfg = base;
+	static const struct { int key; size_t off; const char *def, *risk; } eps[] = {
+		{ LISTEN_REQUESTS, C_OFF(requests), RZ_DEFAULT_REQUESTS,
+		  "could publish records and get certificates" },
+		{ LISTEN_FEED, C_OFF(feed), RZ_DEFAULT_FEED, "could read every domain's state" },
+	};
+	enum rz_endpoint_kind kind[2];
+	char why[160];
+	int ret;
+
+	(void)name;
+	for (size_t i = 0; i < 2; i++) {
+		char **f = FIELD(cfg, eps[i].off);
+		yaml_mark_t m = seen != NULL && seen->val[eps[i].key] != NULL ?
+		                seen->val[eps[i].key]->start_mark : where;
+
+		if (*f == NULL && (*f = strdup(eps[i].def)) == NULL)
+			return cfg_err(c, m, RZ_ENOMEM, "out of memory");
+		if (rz_endpoint_parse(*f, &kind[i], NULL, why, sizeof(why)) != 0)
+			return cfg_err(c, m, RZ_ECONFIG, "'%s': %s", listen_keys[eps[i].key].name, why);
+		if (kind[i] == RZ_EP_TCP && !cfg->curve && !cfg->insecure_tcp)
+			return cfg_err(c, m, RZ_ECONFIG, "'%s' is a tcp:// endpoint without CURVE: "
+			               "anyone who reaches it %s; set 'listen.curve' (or "
+			               "'listen.insecure_tcp: true' to accept that explicitly)",
+			               listen_keys[eps[i].key].name, eps[i].risk);
+	}
+	if (strcmp(cfg->requests, cfg->feed) == 0)
+		return cfg_err(c, seen != NULL && seen->val[LISTEN_FEED] != NULL ?
+		               seen->val[LISTEN_FEED]->start_mark : where, RZ_ECONFIG,
+		               "'requests' and 'feed' must be different endpoints");
+	if (seen != NULL && seen->val[LISTEN_GROUP] != NULL &&
+	    (ret = cfg_group(c, seen->val[LISTEN_GROUP], "socket_group", cfg->socket_group,
+	                     &cfg->socket_gid)) != 0)
+		return ret;
+	return 0;
+}
+static const struct cfg_section listen_section = SECTION(listen_keys, cfg_check_listen);
 
 static const struct cfg_key database_keys[] = {
 	K_STR("conninfo", db_conninfo, true, NULL),
+	K_UINT("connect_timeout_s", db_connect_timeout_s, 1, 300, 10),
+	K_UINT("statement_timeout_ms", db_statement_timeout_ms, 0, 3600000, 30000),
 };
 static const struct cfg_section database_section = SECTION(database_keys, NULL);
 
@@ -836,16 +971,64 @@ static const struct cfg_key acme_keys[] = {
 	K_SECTION("eab", eab_section, false),
 	K_BOOL("revoke_on_disable", acme_revoke_on_disable, false),
 	K_SECTION("limits", limit_section, false),
+	K_STR("public_suffix_list", acme_psl, false, NULL),
 };
 static const struct cfg_section acme_section = SECTION(acme_keys, NULL);
 
+/* NAME=VALUE for the hook's environment: a shell variable name that is
+ * not one the contract sets, a value without control characters. */
+static const char *cfg_check_hook_env(const char *s)
+{
+	static const char *const reserved[] = {
+		"REGZONE_DOMAIN", "REGZONE_CERT_DIR", "REGZONE_ACTION", "REGZONE_SERVICE",
+	};
+	size_t n = strcspn(s, "=");
+
+	if (s[n] != '=' || n == 0 || strchr(CFG_DIGIT, s[0]) != NULL ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" CFG_DIGIT "_") != n)
+		return "entries must be NAME=VALUE with NAME of letters, digits and '_'";
+	for (const char *v = s + n + 1; *v != '\0'; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return "values must not contain control characters";
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strlen(reserved[i]) == n && strncmp(s, reserved[i], n) == 0)
+			return "must not set a variable regzone sets itself (REGZONE_DOMAIN, "
+			       "REGZONE_CERT_DIR, REGZONE_ACTION, REGZONE_SERVICE)";
+	return NULL;
+}
+
+enum { CERT_AUTO, CERT_DIR, CERT_GROUP, CERT_HOOK, CERT_HOOK_TIMEOUT, CERT_HOOK_FAILURES,
+       CERT_HOOK_ENV };
 static const struct cfg_key cert_keys[] = {
-	K_BOOL("auto", cert_auto, true),
-	K_STR("dir", cert_dir, true, NULL),
-	K_STR("deploy_hook", deploy_hook, false, NULL),
-	K_UINT("hook_timeout_s", hook_timeout_s, 1, 3600, 60),
+	[CERT_AUTO] = K_BOOL("auto", cert_auto, true),
+	[CERT_DIR] = K_STR("dir", cert_dir, true, NULL),
+	[CERT_GROUP] = K_STR("group", cert_group, false, NULL),
+	[CERT_HOOK] = K_STR("deploy_hook", deploy_hook, false, NULL),
+	[CERT_HOOK_TIMEOUT] = K_UINT("hook_timeout_s", hook_timeout_s, 1, 3600, 60),
+	[CERT_HOOK_FAILURES] = K_UINT("hook_max_failures", hook_max_failures, 1, 1000, 10),
+	[CERT_HOOK_ENV] = K_LIST("hook_env", hook_env, n_hook_env, false, 0, cfg_check_hook_env),
 };
-static const struct cfg_section cert_section = SECTION(cert_keys, NULL);
+
+static int cfg_check_cert(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
+                          const char *name, void *base)
+{
+	struct rz_config *cfg = base;
+
+	(void)where;
+	(void)name;
+	for (size_t i = 0; i < cfg->n_hook_env; i++) {
+		size_t n = strcspn(cfg->hook_env[i], "=");
+
+		for (size_t j = 0; j < i; j++)
+			if (strncmp(cfg->hook_env[j], cfg->hook_env[i], n + 1) == 0)
+				return cfg_err(c, seen->val[CERT_HOOK_ENV]->start_mark, RZ_ECONFIG,
+				               "'hook_env' sets %.*s twice", (int)n, cfg->hook_env[i]);
+	}
+	if (seen->val[CERT_GROUP] != NULL)
+		return cfg_group(c, seen->val[CERT_GROUP], "group", cfg->cert_group, &cfg->cert_gid);
+	return 0;
+}
+static const struct cfg_section cert_section = SECTION(cert_keys, cfg_check_cert);
 
 /* Parameters: name -> { type, default }. */
 #define P_OFF(f) offsetof(struct zg_param, f)
@@ -985,7 +1168,7 @@ enum {
 	TOP_LOG_LEVEL, TOP_DEFAULT_PROFILE, TOP_PROFILES
 };
 static const struct cfg_key top_keys[] = {
-	[TOP_LISTEN] = K_SECTION("listen", listen_section, true),
+	[TOP_LISTEN] = K_SECTION("listen", listen_section, false),
 	[TOP_DATABASE] = K_SECTION("database", database_section, true),
 	[TOP_KNOT] = K_SECTION("knot", knot_section, true),
 	[TOP_DNS] = K_SECTION("dns", dns_section, true),
@@ -1004,10 +1187,16 @@ static const struct cfg_key top_keys[] = {
 static int cfg_check_top(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
                          const char *name, void *base)
 {
-	const struct rz_config *cfg = base;
+	struct rz_config *cfg = base;
+	int ret;
 
-	(void)where;
 	(void)name;
+	/* An absent listen section means the default ipc:// endpoints. */
+	if (seen->val[TOP_LISTEN] == NULL &&
+	    (ret = cfg_check_listen(c, NULL, where, "listen", cfg)) != 0)
+		return ret;
+	if (cfg->acme_psl == NULL && (cfg->acme_psl = strdup(RZ_DEFAULT_PSL)) == NULL)
+		return cfg_err(c, where, RZ_ENOMEM, "out of memory");
 	if (rz_config_profile(cfg, NULL) == NULL)
 		return cfg_err(c, seen->val[TOP_DEFAULT_PROFILE]->start_mark, RZ_ECONFIG,
 		               "default_profile '%.64s' is not a defined profile",
@@ -1268,6 +1457,7 @@ int rz_config_load(const char *path, struct rz_config **out, char *err, size_t e
 		ret = cfg_err_file(path, err, errlen, RZ_ENOMEM, "out of memory");
 		goto out;
 	}
+	cfg->socket_gid = cfg->cert_gid = (gid_t)-1;
 	if ((ret = cfg_section_load(&c, &top_section, root, root->start_mark, "", cfg)) != 0)
 		goto out;
 	*out = cfg;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "zonegen/zonegen.h"
 
@@ -33,15 +34,23 @@ struct rz_server {
 struct rz_config {
 	char *path;
 
-	/* listen: */
-	char *requests;             /* ZeroMQ endpoint of the ROUTER socket */
-	char *feed;                 /* ZeroMQ endpoint of the PUB socket */
-	char *curve_secret_file;    /* NULL: CURVE off */
+	/* listen: (the endpoints are ipc:// or tcp://, checked at load) */
+	char *requests;             /* ROUTER socket; default RZ_DEFAULT_REQUESTS */
+	char *feed;                 /* PUB socket; default RZ_DEFAULT_FEED */
+	char *socket_group;         /* group that may use the ipc sockets, or NULL */
+	gid_t socket_gid;           /* its gid, (gid_t)-1 when none */
+	bool insecure_tcp;          /* tcp:// allowed without CURVE */
+	bool curve;                 /* listen.curve present: CURVE on both sockets */
+	char *curve_secret_file;    /* the server's secret key (regzoned) */
+	char *curve_public_key;     /* the server's public key, Z85 (clients) */
+	char *curve_public_key_file;    /* ... or a file holding it */
 	char **curve_clients;       /* Z85 public keys allowed to talk */
 	size_t n_curve_clients;
 
 	/* database: */
 	char *db_conninfo;          /* libpq conninfo */
+	uint32_t db_connect_timeout_s;     /* connect_timeout unless conninfo sets one */
+	uint32_t db_statement_timeout_ms;  /* every session's statement_timeout; 0 off */
 
 	/* knot: */
 	char *knot_socket;
@@ -66,6 +75,7 @@ struct rz_config {
 	char *acme_eab_kid;         /* both or neither */
 	char *acme_eab_hmac_key;
 	bool acme_revoke_on_disable;
+	char *acme_psl;             /* Public Suffix List file (registered domains) */
 	/* acme.limits: the rate-limit budget (acme/budget.h); max 0 = off */
 	uint32_t lim_new_orders, lim_new_orders_window_s;
 	uint32_t lim_certs_per_domain, lim_certs_per_domain_window_s;
@@ -77,6 +87,11 @@ struct rz_config {
 	char *cert_dir;
 	char *deploy_hook;          /* NULL: none */
 	uint32_t hook_timeout_s;
+	uint32_t hook_max_failures; /* deploy hook failures in a row before "failed" */
+	char **hook_env;            /* "NAME=VALUE" given to the hook */
+	size_t n_hook_env;
+	char *cert_group;           /* group of the certificate files, or NULL */
+	gid_t cert_gid;             /* its gid, (gid_t)-1 when none */
 
 	/* top level */
 	uint32_t workers;
@@ -85,6 +100,10 @@ struct rz_config {
 	struct zg_profile *profiles;
 	size_t n_profiles;
 };
+
+#define RZ_DEFAULT_REQUESTS "ipc:///run/regzone/requests"
+#define RZ_DEFAULT_FEED "ipc:///run/regzone/feed"
+#define RZ_DEFAULT_PSL "/usr/share/publicsuffix/public_suffix_list.dat"
 
 /* Load and check path.  On success *out owns everything; on failure *out
  * is NULL and err holds "FILE:LINE:COL: message" (or "FILE: message" when
@@ -98,5 +117,15 @@ void rz_config_free(struct rz_config *cfg);
 const struct zg_profile *rz_config_profile(const struct rz_config *cfg, const char *name);
 
 const char *rz_key_type_name(enum rz_key_type t);
+
+/* The transports regzone listens on (and regzonectl connects to). */
+enum rz_endpoint_kind { RZ_EP_IPC, RZ_EP_TCP, RZ_EP__MAX };
+#define RZ_IPC_PATH_MAX 107     /* sizeof(sun_path) - 1 */
+
+/* Kind of a ZeroMQ endpoint and, for ipc://, its socket path (pointing
+ * into ep).  0, or RZ_EINVAL with why set: only ipc:// with an absolute
+ * path that fits a Unix socket address, and tcp://HOST:PORT. */
+int rz_endpoint_parse(const char *ep, enum rz_endpoint_kind *kind, const char **path,
+                      char *why, size_t whylen);
 
 #endif

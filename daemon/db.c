@@ -27,12 +27,18 @@ static void db_notice(void *arg, const char *msg)
 	rz_log(RZ_LOG_DEBUG, "postgresql: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
-int db_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
+int db_connect(const struct rz_config *cfg, PGconn **out, char *err, size_t errlen)
 {
-	PGconn *c = PQconnectdb(conninfo);
+	/* connect_timeout first: a conninfo that sets its own overrides it. */
+	const char *keys[] = { "connect_timeout", "dbname", NULL };
+	char timeout[16], stmt[96];
+	const char *vals[] = { timeout, cfg->db_conninfo, NULL };
+	PGconn *c;
+	PGresult *r;
 
 	*out = NULL;
-	if (c == NULL) {
+	snprintf(timeout, sizeof(timeout), "%u", cfg->db_connect_timeout_s);
+	if ((c = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		snprintf(err, errlen, "cannot connect to PostgreSQL: out of memory");
 		return RZ_ENOMEM;
 	}
@@ -42,6 +48,16 @@ int db_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
 		return RZ_EDB;
 	}
 	PQsetNoticeProcessor(c, db_notice, NULL);
+	/* No statement waits without a bound (a held lock, a stuck server). */
+	snprintf(stmt, sizeof(stmt), "SET statement_timeout = %u", cfg->db_statement_timeout_ms);
+	r = PQexec(c, stmt);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		db_fail(c, r, "cannot set statement_timeout", err, errlen);
+		PQclear(r);
+		PQfinish(c);
+		return RZ_EDB;
+	}
+	PQclear(r);
 	*out = c;
 	return 0;
 }
@@ -69,7 +85,10 @@ static int apply_one(PGconn *c, const struct db_migration *m, char *err, size_t 
 	snprintf(what, sizeof(what), "migration %03d_%s", m->version, m->name);
 	if ((ret = exec_cmd(c, "BEGIN", what, err, errlen)) != 0)
 		return ret;
-	if ((ret = exec_cmd(c, m->sql, what, err, errlen)) != 0)
+	/* A migration of a large table may take longer than any statement
+	 * of the daemon's: no statement_timeout inside it. */
+	if ((ret = exec_cmd(c, "SET LOCAL statement_timeout = 0", what, err, errlen)) != 0 ||
+	    (ret = exec_cmd(c, m->sql, what, err, errlen)) != 0)
 		goto out;
 	params[0] = version;
 	params[1] = m->name;
@@ -172,4 +191,39 @@ out:
 		PQclear(u);
 	}
 	return ret;
+}
+
+void db_cancel_init(struct db_cancel *slot)
+{
+	pthread_mutex_init(&slot->lock, NULL);
+	slot->cancel = NULL;
+}
+
+void db_cancel_set(struct db_cancel *slot, PGconn *c)
+{
+	PGcancel *next = c != NULL ? PQgetCancel(c) : NULL, *old;
+
+	pthread_mutex_lock(&slot->lock);
+	old = slot->cancel;
+	slot->cancel = next;
+	pthread_mutex_unlock(&slot->lock);
+	PQfreeCancel(old);
+}
+
+bool db_cancel_fire(struct db_cancel *slot)
+{
+	char err[256];
+	bool sent = false;
+
+	pthread_mutex_lock(&slot->lock);
+	if (slot->cancel != NULL)
+		sent = PQcancel(slot->cancel, err, sizeof(err)) == 1;
+	pthread_mutex_unlock(&slot->lock);
+	return sent;
+}
+
+void db_cancel_destroy(struct db_cancel *slot)
+{
+	db_cancel_set(slot, NULL);
+	pthread_mutex_destroy(&slot->lock);
 }

@@ -39,6 +39,7 @@
 
 #include "daemon/config.h"
 #include "daemon/db.h"
+#include "daemon/listen.h"
 #include "daemon/log.h"
 #include "daemon/rz_err.h"
 #include "zonegen/knot.h"
@@ -259,7 +260,7 @@ static int cmd_migrate(const struct ctl_args *a, struct rz_config *cfg)
 	int applied = 0, rc = EXIT_REFUSED;
 
 	(void)a;
-	if (db_connect(cfg->db_conninfo, &db, err, sizeof(err)) != 0 ||
+	if (db_connect(cfg, &db, err, sizeof(err)) != 0 ||
 	    db_migrate(db, &applied, err, sizeof(err)) != 0) {
 		fprintf(stderr, "regzonectl: %s\n", err);
 		goto out;
@@ -581,7 +582,7 @@ static int curve_key_dir(const struct ctl_args *a, const struct rz_config *cfg,
                          const char **dir)
 {
 	*dir = NULL;
-	if (cfg->curve_secret_file == NULL)
+	if (!cfg->curve)
 		return EXIT_OK;
 	*dir = a->key != NULL ? a->key : getenv("REGZONE_CURVE_KEY_DIR");
 	if (*dir == NULL || (*dir)[0] == '\0') {
@@ -593,78 +594,41 @@ static int curve_key_dir(const struct ctl_args *a, const struct rz_config *cfg,
 	return EXIT_OK;
 }
 
-/* A Z85 CURVE key (40 characters, then optional white space) from path.
- * 0, or -1 with the reason in err; the file's text is never echoed. */
-static int read_z85(const char *path, char z85[41], char *err, size_t errlen)
-{
-	char buf[128];
-	uint8_t raw[32];
-	ssize_t n;
-	size_t len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1;
-
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	buf[n] = '\0';
-	len = (size_t)n;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-	                   buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-		buf[--len] = '\0';
-	if (len != 40 || zmq_z85_decode(raw, buf) == NULL) {
-		snprintf(err, errlen, "%s: not a CURVE key (40 Z85 characters, as written by "
-		         "\"regzonectl keygen\")", path);
-		goto out;
-	}
-	memcpy(z85, buf, 41);
-	ret = 0;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	explicit_bzero(raw, sizeof(raw));
-	return ret;
-}
-
-/* Set sock up as a CURVE client of the server whose secret key file the
- * config names; EXIT_OK, EXIT_USAGE (client key) or EXIT_REFUSED. */
+/* Set sock up as a CURVE client of the server whose public key the config
+ * names (listen.curve.public_key or public_key_file: regzonectl never needs
+ * the server's secret key); EXIT_OK, EXIT_USAGE (client key) or
+ * EXIT_REFUSED. */
 static int curve_setup(void *sock, const struct rz_config *cfg, const char *dir)
 {
-	char srv_sec[41] = "", srv_pub[41], cl_sec[41] = "", cl_pub[41], path[4096], err[4200];
+	char srv_pub[RZ_CURVE_KEY_LEN + 1], cl_sec[RZ_CURVE_KEY_LEN + 1] = "";
+	char cl_pub[RZ_CURVE_KEY_LEN + 1], path[4096], err[4200];
 	int rc = EXIT_USAGE;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/curve.key", dir) >= sizeof(path)) {
 		fprintf(stderr, "regzonectl: --key: path too long\n");
 		return EXIT_USAGE;
 	}
-	if (read_z85(path, cl_sec, err, sizeof(err)) != 0) {
+	if (rz_curve_key_read(path, true, cl_sec, err, sizeof(err)) != 0) {
 		fprintf(stderr, "regzonectl: this client's CURVE key: %s\n", err);
 		goto out;
 	}
 	rc = EXIT_REFUSED;
-	if (read_z85(cfg->curve_secret_file, srv_sec, err, sizeof(err)) != 0) {
-		fprintf(stderr, "regzonectl: the server's CURVE key (listen.curve.secret_key_file): "
-		        "%s\n", err);
+	if (rz_curve_server_public(cfg, srv_pub, err, sizeof(err)) != 0) {
+		fprintf(stderr, "regzonectl: the server's CURVE public key: %s\n", err);
 		goto out;
 	}
-	if (zmq_curve_public(srv_pub, srv_sec) != 0 || zmq_curve_public(cl_pub, cl_sec) != 0) {
+	if (zmq_curve_public(cl_pub, cl_sec) != 0) {
 		fprintf(stderr, "regzonectl: CURVE unavailable: %s\n", zmq_strerror(errno));
 		goto out;
 	}
-	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, srv_pub, 40) != 0 ||
-	    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, cl_pub, 40) != 0 ||
-	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, cl_sec, 40) != 0) {
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, srv_pub, RZ_CURVE_KEY_LEN) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, cl_pub, RZ_CURVE_KEY_LEN) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, cl_sec, RZ_CURVE_KEY_LEN) != 0) {
 		fprintf(stderr, "regzonectl: CURVE: %s\n", zmq_strerror(errno));
 		goto out;
 	}
 	rc = EXIT_OK;
 out:
-	explicit_bzero(srv_sec, sizeof(srv_sec));
 	explicit_bzero(cl_sec, sizeof(cl_sec));
 	return rc;
 }
@@ -1237,8 +1201,16 @@ static bool wait_feed_up(struct ctl_wait *w, int64_t ms)
 
 static int wait_open_feed(struct ctl_wait *w, const struct rz_config *cfg)
 {
-	if ((w->sub = zmq_socket(w->l.ctx, ZMQ_SUB)) == NULL || sock_basics(w->sub) != 0 ||
-	    zmq_setsockopt(w->sub, ZMQ_SUBSCRIBE, w->domain, strlen(w->domain)) != 0 ||
+	int rc;
+
+	if ((w->sub = zmq_socket(w->l.ctx, ZMQ_SUB)) == NULL || sock_basics(w->sub) != 0) {
+		fprintf(stderr, "regzonectl: ZeroMQ: %s\n", zmq_strerror(errno));
+		return EXIT_REFUSED;
+	}
+	/* With CURVE on, the feed is CURVE too: the same key pair. */
+	if (w->l.key_dir != NULL && (rc = curve_setup(w->sub, cfg, w->l.key_dir)) != EXIT_OK)
+		return rc;
+	if (zmq_setsockopt(w->sub, ZMQ_SUBSCRIBE, w->domain, strlen(w->domain)) != 0 ||
 	    (w->sub_mon = monitor_open(w->l.ctx, w->sub, "inproc://regzonectl.feed",
 	                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED)) == NULL ||
 	    zmq_connect(w->sub, cfg->feed) != 0) {
@@ -1354,7 +1326,7 @@ static int db_open(const struct rz_config *cfg, PGconn **db)
 {
 	char err[1024];
 
-	if (db_connect(cfg->db_conninfo, db, err, sizeof(err)) != 0) {
+	if (db_connect(cfg, db, err, sizeof(err)) != 0) {
 		fprintf(stderr, "regzonectl: %s\n", err);
 		return EXIT_REFUSED;
 	}

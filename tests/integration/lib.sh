@@ -11,3 +11,13 @@ bad()  { n=$((n + 1)); fails=$((fails + 1)); echo "FAIL $n - $(oneline "$@")"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 note() { echo "# $*"; }
 summary() { echo "$((n - fails)) passed, $fails failed"; }
+# ipc_connected PID PATH: the process PID holds a connection to the Unix
+# socket bound at PATH (ss pairs the server's accepted sockets, whose local
+# address is PATH, with their peers' inodes).
+ipc_connected() {
+  ss -Hxpn 2>/dev/null | awk -v path="$2" -v pid="pid=$1," '
+    { rows[NR] = $0; loc[NR] = $5; ino[NR] = $6; peer[NR] = $8 }
+    $5 == path { want[$8] = 1 }
+    END { for (i = 1; i <= NR; i++) if ((ino[i] in want) && index(rows[i], pid)) found = 1
+          exit !found }'
+}

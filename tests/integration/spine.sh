@@ -12,8 +12,9 @@
 #
 #   RZ_SRCDIR=repo RZ_BINDIR=build/bin REGZONE_PORT_BASE=B bash tests/integration/spine.sh
 #
-# Ports: B+0..B+19 the devstack (requests B+5, feed B+6), B+30/B+31 a
-# second regzoned with CURVE, B+32/B+33 a regzoned that must refuse to start.
+# Ports: B+0..B+19 the devstack (its regzoned on ipc sockets under the
+# stack), B+30/B+31 a second regzoned with CURVE on tcp, B+32/B+33 a
+# regzoned that must refuse to start.
 set -uo pipefail
 # The DNS spine alone: its checks count every ledger row, audit line and job;
 # certificates (the cert job) are tested by certs.sh.
@@ -155,7 +156,7 @@ open_txns() { kc zone-status 2>/dev/null | grep 'transaction: open' | cut -d' ' 
 # claimed DOMAIN: the domain's job is claimed by a worker.
 claimed() { test "$(sql "select count(*) from jobs where domain = '$1' and claimed_pid is not null")" = 1; }
 # subscribed PID PORT: PID holds an established TCP connection to 127.0.0.1:PORT.
-subscribed() { ss -Htnp state established "( dport = :$2 )" 2>/dev/null | grep -q "pid=$1,"; }
+subscribed() { ipc_connected "$1" "$2"; }
 
 # ---------------------------------------------------------------- 1. start
 if ! "$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1; then
@@ -166,7 +167,7 @@ fi
 ok "devstack up on port base $base"
 # shellcheck disable=SC1091
 . "$dir/env"
-feed_port=${REGZONE_FEED##*:}
+feed_port=${REGZONE_FEED#ipc://}   # the feed's socket path
 start_daemon "$dir/regzone.yaml" "$dir/regzoned.log"
 main_pid=$daemon_pid
 status_req='{"id":"spine-status-1","action":"status","service":"xmpp","domain":"example.test"}'
@@ -462,16 +463,20 @@ check "server secret key is 0600" test "$(stat -c %a "$dir/srv/curve.key")" = 60
 srv_pub=$(head -c 40 "$dir/srv/curve.pub")
 cli_pub=$(head -c 40 "$dir/cli/curve.pub")
 curve_req="tcp://127.0.0.1:$((base + 30))"
-# write_curve_config OUT KEYFILE REQPORT FEEDPORT
+# write_curve_config OUT KEYFILE REQPORT FEEDPORT: CURVE on tcp; the server
+# names its public key for clients too.
 write_curve_config() {
-  awk -v sk="$2" -v cli="$cli_pub" -v rq="tcp://127.0.0.1:$3" -v fd="tcp://127.0.0.1:$4" '
+  awk -v sk="$2" -v pk="$dir/srv/curve.pub" -v cli="$cli_pub" -v rq="tcp://127.0.0.1:$3" -v fd="tcp://127.0.0.1:$4" '
     /^  requests:/ { print "  requests: \"" rq "\""; next }
     /^  feed:/ { print "  feed: \"" fd "\""; print "  curve:"
-                 print "    secret_key_file: \"" sk "\""; print "    clients:"
+                 print "    secret_key_file: \"" sk "\""
+                 print "    public_key_file: \"" pk "\""; print "    clients:"
                  print "      - \"" cli "\""; next }
     { print }' "$dir/regzone.yaml" >"$1"
 }
 write_curve_config "$dir/curve.yaml" "$dir/srv/curve.key" $((base + 30)) $((base + 31))
+# What a client reads: the server's public key only, never its secret.
+sed -e '/secret_key_file:/d' "$dir/curve.yaml" >"$dir/curve-client.yaml"
 out=$("$bin/regzoned" -c "$dir/curve.yaml" --check 2>&1)
 check "CURVE config passes --check ($out)" test $? = 0
 start_daemon "$dir/curve.yaml" "$dir/regzoned-curve.log"
@@ -480,8 +485,10 @@ r=$("$bin/zsend" -t 10000 -k "$dir/cli" -s "$srv_pub" "$curve_req" \
      '{"id":"spine-curve-1","action":"status","service":"xmpp","domain":"example.org.test"}')
 check "CURVE: listed client gets its reply ($r)" \
   grep -q '^{"id":"spine-curve-1","ok":true,"state":{"domain":"example.org.test"' <<<"$r"
-out=$(ctl -c "$dir/curve.yaml" --key "$dir/cli" status example.org.test --json 2>&1); rc=$?
-check "CURVE: regzonectl --key with the listed key ($rc)" test "$rc" = 0 -a "$(jstr dns <<<"$out")" = published
+out=$(ctl -c "$dir/curve-client.yaml" --key "$dir/cli" status example.org.test --json 2>&1); rc=$?
+check "CURVE: regzonectl --key with the listed key and a config without the server's secret ($rc)" \
+  test "$rc" = 0 -a "$(jstr dns <<<"$out")" = published
+check "CURVE: that config holds no secret key file" test -z "$(grep secret_key_file "$dir/curve-client.yaml")"
 before=$(snapshot)
 r=$("$bin/zsend" -t 2000 -k "$dir/other" -s "$srv_pub" "$curve_req" \
      '{"id":"spine-curve-2","action":"enable","service":"xmpp","domain":"curve.example.org.test"}' 2>/dev/null); rc=$?
@@ -493,6 +500,21 @@ out=$(ctl -c "$dir/curve.yaml" --key "$dir/other" --timeout 5 enable curve.examp
 check "CURVE: regzonectl with an unlisted key is refused ($rc: $out)" test "$rc" != 0
 check "CURVE: nothing stored by refused clients" \
   test "$(snapshot)" = "$before" -a "$(sql "select count(*) from services where domain = 'curve.example.org.test'")" = 0
+# The feed is CURVE too: a listed key reads it, a plain SUB reads nothing.
+"$bin/zsend" -t 4000 -k "$dir/cli" -s "$srv_pub" -S curve-feed.example.org.test "tcp://127.0.0.1:$((base + 31))" >"$tmp/sub-key" 2>/dev/null &
+sub_key=$!
+"$bin/zsend" -t 4000 -S curve-feed.example.org.test "tcp://127.0.0.1:$((base + 31))" >"$tmp/sub-plain" 2>/dev/null &
+sub_plain=$!
+sleep 1   # setup: both subscribers connect (or fail their handshake)
+r=$("$bin/zsend" -t 10000 -k "$dir/cli" -s "$srv_pub" "$curve_req" \
+     '{"id":"spine-curve-on","action":"enable","service":"xmpp","domain":"curve-feed.example.org.test"}')
+wait "$sub_key"; wait "$sub_plain"
+check "CURVE feed: a listed client key receives the state changes ($(grep -c . "$tmp/sub-key") messages)" \
+  grep -q '^curve-feed.example.org.test {"domain":"curve-feed.example.org.test"' "$tmp/sub-key"
+check "CURVE feed: a subscriber without a key receives nothing ($(grep -c . "$tmp/sub-plain") messages)" \
+  test ! -s "$tmp/sub-plain"
+r=$("$bin/zsend" -t 10000 -k "$dir/cli" -s "$srv_pub" "$curve_req" \
+     '{"id":"spine-curve-off2","action":"disable","service":"xmpp","domain":"curve-feed.example.org.test"}')
 cp -p "$dir/srv/curve.key" "$dir/srv/loose.key"
 chmod 0644 "$dir/srv/loose.key"
 write_curve_config "$dir/loose.yaml" "$dir/srv/loose.key" $((base + 32)) $((base + 33))
@@ -577,9 +599,9 @@ fi
 
 # ------------------------------------------- 10c. an intake-only process (workers: 0)
 # Its own endpoints: the daemon with workers binds the devstack's.
-intake_req="tcp://127.0.0.1:$((REGZONE_PORT_BASE + 40))"
+intake_req="ipc://$dir/run-intake/requests"
 sed -e 's/^workers: .*/workers: 0/' -e "s|^  requests: .*|  requests: \"$intake_req\"|" \
-    -e "s|^  feed: .*|  feed: \"tcp://127.0.0.1:$((REGZONE_PORT_BASE + 41))\"|" \
+    -e "s|^  feed: .*|  feed: \"ipc://$dir/run-intake/feed\"|" \
     "$dir/regzone.yaml" >"$dir/intake-only.yaml"
 start_daemon "$dir/intake-only.yaml" "$dir/regzoned-intake.log"
 intake_pid=$daemon_pid

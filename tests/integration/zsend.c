@@ -6,8 +6,13 @@
  *   zsend [...] ENDPOINT JSON                                           one message
  *   zsend [...] -m FILE ENDPOINT                                        one message per line of
  *                                                                       FILE, all in flight at once
+ *   zsend [...] -B BYTES ENDPOINT                                       one message of BYTES bytes
+ *   zsend [...] -F N ENDPOINT JSON                                      JSON as a message of N frames
+ *   zsend [-t MS] [-k DIR -s KEY] -S TOPIC ENDPOINT                     subscribe to the feed, print
+ *                                                                       "TOPIC BODY" per message
  * One reply per line on stdout.  -m prints "N sent, N replies, N ok, S s,
- * R req/s" on stderr.  Exit 0 when every reply came, 3 on timeout.
+ * R req/s" on stderr.  Exit 0 when every reply came (-S: when a message
+ * came), 3 on timeout, 2 on usage or setup errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,28 +68,62 @@ static int recv_reply(void *s, int timeout_ms, FILE *out, int *ok)
 	return 0;
 }
 
+/* -S: every feed message for timeout ms. */
+static int subscribe(void *s, int timeout_ms)
+{
+	double end = now() + timeout_ms / 1000.0;
+	int got = 0;
+
+	for (;;) {
+		zmq_pollitem_t it = { .socket = s, .events = ZMQ_POLLIN };
+		double left = end - now();
+		char topic[512], body[65536];
+		int n, m, more = 0;
+		size_t ml = sizeof(more);
+
+		if (left <= 0 || zmq_poll(&it, 1, (long)(left * 1000)) <= 0)
+			break;
+		n = zmq_recv(s, topic, sizeof(topic) - 1, 0);
+		zmq_getsockopt(s, ZMQ_RCVMORE, &more, &ml);
+		m = more ? zmq_recv(s, body, sizeof(body) - 1, 0) : 0;
+		if (n < 0 || m < 0)
+			break;
+		topic[n < (int)sizeof(topic) ? n : (int)sizeof(topic) - 1] = '\0';
+		body[m < (int)sizeof(body) ? m : (int)sizeof(body) - 1] = '\0';
+		printf("%s %s\n", topic, body);
+		fflush(stdout);
+		got++;
+	}
+	return got > 0 ? 0 : 3;
+}
+
 int main(int argc, char **argv)
 {
-	const char *keydir = NULL, *server = NULL, *many = NULL;
+	const char *keydir = NULL, *server = NULL, *many = NULL, *topic = NULL;
 	int timeout = 10000, opt, zero = 0, hwm = 0, ok = 0;
+	long big = -1, frames = 0;
 	void *ctx, *s;
 	char key[41], sec[41], path[4096];
 
-	while ((opt = getopt(argc, argv, "t:k:s:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:k:s:m:B:F:S:")) != -1) {
 		switch (opt) {
 		case 't': timeout = atoi(optarg); break;
 		case 'k': keydir = optarg; break;
 		case 's': server = optarg; break;
 		case 'm': many = optarg; break;
+		case 'B': big = atol(optarg); break;
+		case 'F': frames = atol(optarg); break;
+		case 'S': topic = optarg; break;
 		default: return 2;
 		}
 	}
-	if (optind >= argc || (many == NULL && optind + 1 >= argc)) {
-		fprintf(stderr, "usage: zsend [-t MS] [-k DIR -s KEY] [-m FILE] ENDPOINT [JSON|-]\n");
+	if (optind >= argc || (many == NULL && big < 0 && topic == NULL && optind + 1 >= argc)) {
+		fprintf(stderr, "usage: zsend [-t MS] [-k DIR -s KEY] [-m FILE | -B BYTES | -F N | "
+		        "-S TOPIC] ENDPOINT [JSON|-]\n");
 		return 2;
 	}
 	ctx = zmq_ctx_new();
-	s = zmq_socket(ctx, ZMQ_DEALER);
+	s = zmq_socket(ctx, topic != NULL ? ZMQ_SUB : ZMQ_DEALER);
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
@@ -99,9 +138,46 @@ int main(int argc, char **argv)
 		zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, key, 40);
 		zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40);
 	}
+	if (topic != NULL && zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic)) != 0)
+		return 2;
 	if (zmq_connect(s, argv[optind]) != 0) {
 		fprintf(stderr, "zsend: %s\n", zmq_strerror(zmq_errno()));
 		return 2;
+	}
+	if (topic != NULL) {
+		int rc = subscribe(s, timeout);
+
+		zmq_close(s);
+		zmq_ctx_term(ctx);
+		return rc;
+	}
+	if (big >= 0 || frames > 0) {
+		/* A hostile message: BYTES bytes, or N frames (an empty delimiter,
+		 * then the JSON again and again). */
+		char *buf = big >= 0 ? malloc((size_t)big + 1) : NULL;
+		int rc = 0;
+
+		if (big >= 0) {
+			if (buf == NULL)
+				return 2;
+			memset(buf, 'x', (size_t)big);
+			zmq_send(s, "", 0, ZMQ_SNDMORE);
+			zmq_send(s, buf, (size_t)big, 0);
+		} else {
+			const char *msg = argv[optind + 1];
+
+			zmq_send(s, "", 0, ZMQ_SNDMORE);
+			for (long i = 1; i < frames; i++)
+				zmq_send(s, msg, strlen(msg), i + 1 < frames ? ZMQ_SNDMORE : 0);
+		}
+		free(buf);
+		if (recv_reply(s, timeout, stdout, &ok) != 0) {
+			fprintf(stderr, "zsend: no reply within %d ms\n", timeout);
+			rc = 3;
+		}
+		zmq_close(s);
+		zmq_ctx_term(ctx);
+		return rc;
 	}
 	if (many == NULL) {
 		const char *msg = argv[optind + 1];

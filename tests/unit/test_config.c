@@ -92,11 +92,22 @@ static void test_example(void **state)
 	assert_non_null(cfg);
 	assert_string_equal(cfg->path, path);
 
-	assert_string_equal(cfg->requests, "tcp://127.0.0.1:7400");
-	assert_string_equal(cfg->feed, "tcp://127.0.0.1:7401");
+	assert_string_equal(cfg->requests, "ipc:///run/regzone/requests");
+	assert_string_equal(cfg->feed, "ipc:///run/regzone/feed");
+	assert_null(cfg->socket_group);
+	assert_int_equal(cfg->socket_gid, (gid_t)-1);
+	assert_false(cfg->insecure_tcp);
+	assert_false(cfg->curve);
 	assert_null(cfg->curve_secret_file);
 	assert_int_equal(cfg->n_curve_clients, 0);
 	assert_string_equal(cfg->db_conninfo, "host=/var/run/postgresql dbname=regzone");
+	assert_int_equal(cfg->db_connect_timeout_s, 10);
+	assert_int_equal(cfg->db_statement_timeout_ms, 30000);
+	assert_string_equal(cfg->acme_psl, "/usr/share/publicsuffix/public_suffix_list.dat");
+	assert_null(cfg->cert_group);
+	assert_int_equal(cfg->cert_gid, (gid_t)-1);
+	assert_int_equal(cfg->hook_max_failures, 10);
+	assert_int_equal(cfg->n_hook_env, 0);
 	assert_string_equal(cfg->knot_socket, "/run/knot/knot.sock");
 	assert_int_equal(cfg->knot_timeout_ms, 5000);
 
@@ -208,6 +219,17 @@ static void test_defaults(void **state)
 	fixture_path(f, "minimal.yaml", path, sizeof(path));
 	if (rz_config_load(path, &cfg, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
+	/* no listen section: the ipc sockets under /run/regzone, no CURVE */
+	assert_string_equal(cfg->requests, RZ_DEFAULT_REQUESTS);
+	assert_string_equal(cfg->feed, RZ_DEFAULT_FEED);
+	assert_false(cfg->curve);
+	assert_false(cfg->insecure_tcp);
+	assert_int_equal(cfg->socket_gid, (gid_t)-1);
+	assert_int_equal(cfg->db_connect_timeout_s, 10);
+	assert_int_equal(cfg->db_statement_timeout_ms, 30000);
+	assert_string_equal(cfg->acme_psl, RZ_DEFAULT_PSL);
+	assert_int_equal(cfg->hook_max_failures, 10);
+	assert_int_equal(cfg->cert_gid, (gid_t)-1);
 	assert_int_equal(cfg->knot_timeout_ms, 5000);
 	assert_int_equal(cfg->n_servers, 2);
 	assert_string_equal(cfg->servers[0].address, "192.0.2.53");
@@ -251,7 +273,7 @@ static void test_defaults(void **state)
 
 /* ---- a valid file using the optional sections ----------------------- */
 
-#define LISTEN "listen: {requests: 'tcp://127.0.0.1:7400', feed: 'tcp://127.0.0.1:7401'}\n"
+#define LISTEN "listen: {requests: 'ipc:///run/rz/requests', feed: 'ipc:///run/rz/feed'}\n"
 #define DB     "database: {conninfo: 'dbname=regzone'}\n"
 #define KNOT   "knot: {socket: /run/knot/knot.sock, timeout_ms: 5000}\n"
 #define DNS    "dns: {servers: ['127.0.0.1@53', '::1@5353']}\n"
@@ -468,10 +490,64 @@ static const struct err_case err_cases[] = {
 	  "acme: {directory: 'http://ca.test/dir', account_key: /k}\n"
 	  CERTS TOP DEFP PROF, RZ_ECONFIG, "5:19", "'directory' must be an https:// URL" },
 
-	/* CURVE */
+	/* Who may talk: endpoints, CURVE */
 	{ "curve-client", NULL, "listen: {requests: 'tcp://127.0.0.1:7400', feed: "
 	  "'tcp://127.0.0.1:7401', curve: {secret_key_file: /s, clients: [tooshort]}}\n"
 	  DB KNOT DNS ACME CERTS TOP DEFP PROF, RZ_ECONFIG, "1:113", "Z85 public keys" },
+	{ "tcp-without-curve", NULL, "listen: {requests: 'tcp://0.0.0.0:7400', feed: "
+	  "'ipc:///run/rz/feed'}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF, RZ_ECONFIG, "1:20",
+	  "'requests' is a tcp:// endpoint without CURVE" },
+	{ "tcp-feed-without-curve", NULL, "listen: {requests: 'ipc:///run/rz/r', feed: "
+	  "'tcp://127.0.0.1:7401'}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF, RZ_ECONFIG, "1:45",
+	  "'feed' is a tcp:// endpoint without CURVE" },
+	{ "tcp-insecure-explicit", NULL, "listen: {requests: 'tcp://127.0.0.1:7400', feed: "
+	  "'tcp://127.0.0.1:7401', insecure_tcp: true}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF,
+	  0, NULL, NULL },
+	{ "tcp-curve", NULL, "listen: {requests: 'tcp://127.0.0.1:7400', feed: "
+	  "'tcp://127.0.0.1:7401', curve: {secret_key_file: /s, clients: "
+	  "['Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID']}}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF,
+	  0, NULL, NULL },
+	{ "endpoint-transport", NULL, "listen: {requests: 'inproc://x', feed: 'ipc:///run/rz/f'}\n"
+	  DB KNOT DNS ACME CERTS TOP DEFP PROF, RZ_ECONFIG, "1:20",
+	  "only ipc:// and tcp:// endpoints are supported" },
+	{ "endpoint-relative-ipc", NULL, "listen: {requests: 'ipc://rz.sock', feed: "
+	  "'ipc:///run/rz/f'}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF, RZ_ECONFIG, "1:20",
+	  "needs an absolute path" },
+	{ "endpoint-ipc-too-long", NULL, "listen: {requests: 'ipc:///run/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaa', feed: 'ipc:///run/rz/f'}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF,
+	  RZ_ECONFIG, "1:20", "longer than 107 bytes" },
+	{ "endpoint-same", NULL, "listen: {requests: 'ipc:///run/rz/s', feed: 'ipc:///run/rz/s'}\n"
+	  DB KNOT DNS ACME CERTS TOP DEFP PROF, RZ_ECONFIG, "1:45", "must be different endpoints" },
+	{ "socket-group-missing", NULL, "listen: {socket_group: no-such-group-rz}\n"
+	  DB KNOT DNS ACME CERTS TOP DEFP PROF, RZ_ECONFIG, "1:24", "no group 'no-such-group-rz'" },
+	{ "curve-no-key", NULL, "listen: {curve: {clients: "
+	  "['Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID']}}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF,
+	  RZ_ECONFIG, "1:10", "needs 'secret_key_file' (regzoned) or the server's 'public_key'" },
+	{ "curve-public-twice", NULL, "listen: {curve: {public_key: "
+	  "'Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID', public_key_file: /p, clients: "
+	  "['Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID']}}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF,
+	  RZ_ECONFIG, "1:74", "'public_key' or 'public_key_file', not both" },
+	{ "curve-public-bad", NULL, "listen: {curve: {public_key: short, clients: "
+	  "['Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID']}}\n" DB KNOT DNS ACME CERTS TOP DEFP PROF,
+	  RZ_ECONFIG, "1:30", "must be a Z85 public key" },
+
+	/* The hook's environment, the certificate group */
+	{ "hook-env-name", NULL, LISTEN DB KNOT DNS ACME
+	  "certificates: {dir: /c, hook_env: ['1X=a']}\n" TOP DEFP PROF, RZ_ECONFIG, "6:36",
+	  "NAME=VALUE" },
+	{ "hook-env-reserved", NULL, LISTEN DB KNOT DNS ACME
+	  "certificates: {dir: /c, hook_env: ['REGZONE_DOMAIN=x']}\n" TOP DEFP PROF, RZ_ECONFIG,
+	  "6:36", "regzone sets itself" },
+	{ "hook-env-twice", NULL, LISTEN DB KNOT DNS ACME
+	  "certificates: {dir: /c, hook_env: ['A=1', 'A=2']}\n" TOP DEFP PROF, RZ_ECONFIG,
+	  "6:35", "sets A twice" },
+	{ "hook-env-control", NULL, LISTEN DB KNOT DNS ACME
+	  "certificates: {dir: /c, hook_env: [\"A=\\x01\"]}\n" TOP DEFP PROF, RZ_ECONFIG,
+	  "6:36", "control characters" },
+	{ "cert-group-missing", NULL, LISTEN DB KNOT DNS ACME
+	  "certificates: {dir: /c, group: no-such-group-rz}\n" TOP DEFP PROF, RZ_ECONFIG, "6:32",
+	  "no group 'no-such-group-rz'" },
 
 	/* Profiles */
 	{ "default-profile-unknown", NULL, LISTEN DB KNOT DNS ACME CERTS TOP

@@ -25,8 +25,8 @@ static struct rz_config *cfgs[CFG__MAX];
 
 static const char mixed_yaml[] =
 	"listen:\n"
-	"  requests: \"tcp://127.0.0.1:7400\"\n"
-	"  feed: \"tcp://127.0.0.1:7401\"\n"
+	"  requests: \"ipc:///run/rz/requests\"\n"
+	"  feed: \"ipc:///run/rz/feed\"\n"
 	"database:\n"
 	"  conninfo: \"dbname=regzone\"\n"
 	"knot:\n"
