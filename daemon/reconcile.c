@@ -21,6 +21,7 @@
 #define BACKOFF_CAP 600.0
 #define ERROR_AFTER 5            /* failures before dns shows "error" */
 #define CHECK_PLATEAU 12         /* checks at most 250 ms apart */
+#define BUSY_CHECK_MAX_S 10.0    /* a zone busy with a foreign transaction: look this often */
 
 double rz_backoff(int attempts, double base, double cap, double jitter)
 {
@@ -159,6 +160,96 @@ static size_t owners_of(const struct zg_krec *a, size_t na, const struct zg_krec
 }
 
 /*
+ * knotd said a transaction is already open on the zone, while this worker
+ * holds the zone's advisory lock, which every regzone writer (of every
+ * daemon on this database) holds around its transactions: so it is not a
+ * live one of ours.  It is ours only when a writer whose PostgreSQL session
+ * is gone recorded it (knot_txns) and it holds nothing but records of
+ * regzone's ledger: then it is aborted, loudly.  Anything else (an
+ * operator's knotc zone-begin) is left alone: RZ_EBUSY, the step waits.
+ * 0 when a transaction of ours was aborted (begin again), RZ_EBUSY, or an
+ * error.
+ */
+static int stale_txn(struct zg_knot *k, PGconn *db, const struct rz_job *job, char *err,
+                     size_t errlen)
+{
+	struct zg_krec *recs = NULL;
+	bool *removed = NULL, ours = false;
+	char why[2 * ZG_OWNER_SIZE + ZG_DATA_SIZE], derr[512];
+	size_t n = 0;
+	int n_dead = 0, ret;
+
+	if ((ret = store_knot_txn_dead(db, job->zone, &n_dead, err, errlen)) != 0)
+		return ret;
+	if (n_dead == 0) {
+		snprintf(err, errlen, "zone busy: transaction open on zone %s (not regzone's: "
+		         "waiting for it to end)", job->zone);
+		return RZ_EBUSY;
+	}
+	if ((ret = zg_knot_diff_recs(k, job->zone, &recs, &removed, &n, derr, sizeof(derr))) != 0) {
+		free(recs);
+		free(removed);
+		if (ret == RZ_EKNOT && strstr(derr, "no active transaction") != NULL)
+			return store_knot_txn_forget_dead(db, job->zone, err, errlen);   /* gone now */
+		snprintf(err, errlen, "zone busy: cannot read the open transaction on zone %s: %s",
+		         job->zone, derr);
+		return ret == RZ_EIO ? RZ_EIO : RZ_EBUSY;
+	}
+	ret = store_ledger_holds(db, job->zone, recs, n, &ours, why, sizeof(why), err, errlen);
+	free(recs);
+	free(removed);
+	if (ret != 0)
+		return ret;
+	if (!ours) {
+		snprintf(err, errlen, "zone busy: transaction open on zone %s with changes that are "
+		         "not regzone's (%.200s): waiting for it to end", job->zone, why);
+		return RZ_EBUSY;
+	}
+	zg_knot_abort(k, job->zone);
+	rz_log_zone(RZ_LOG_WARN, job->domain, "aborted the transaction a regzone writer that is "
+	            "gone left open on zone %s (%zu records of regzone's, nothing else)", job->zone, n);
+	snprintf(why, sizeof(why), "aborted the Knot transaction a regzone writer that is gone "
+	         "left open on zone %s (%zu changes, all regzone's own)", job->zone, n);
+	if (store_audit(db, job->domain, job->service, NULL, "error", why, NULL, derr,
+	                sizeof(derr)) != 0)
+		rz_log_zone(RZ_LOG_WARN, job->domain, "%s", derr);
+	return store_knot_txn_forget_dead(db, job->zone, err, errlen);
+}
+
+/* zone-begin with our intent recorded first: 0 with *intent set (delete it
+ * after the commit or abort), RZ_EBUSY (a transaction that is not ours), or
+ * an error. */
+static int begin_txn(struct zg_knot *k, PGconn *db, const struct rz_job *job,
+                     long long *intent, char *err, size_t errlen)
+{
+	int ret;
+
+	*intent = 0;
+	if ((ret = store_knot_txn_intent(db, job->zone, job->id, intent, err, errlen)) != 0)
+		return ret;
+	for (int tries = 0; tries < 2; tries++) {
+		ret = zg_knot_begin(k, job->zone, err, errlen);
+		if (ret != RZ_EBUSY)
+			break;
+		if ((ret = stale_txn(k, db, job, err, errlen)) != 0)
+			break;
+		ret = RZ_EBUSY;   /* aborted ours: begin once more */
+	}
+	if (ret == 0 && store_knot_txn_forget_dead(db, job->zone, err, errlen) != 0)
+		ret = RZ_EDB;
+	if (ret != 0) {
+		char derr[256];
+
+		if (store_knot_txn_done(db, *intent, derr, sizeof(derr)) != 0)
+			rz_log_zone(RZ_LOG_WARN, job->domain, "%s", derr);
+		*intent = 0;
+		if (ret == RZ_EBUSY && strncmp(err, "zone busy", 9) != 0)
+			snprintf(err, errlen, "zone busy: transaction open on zone %s", job->zone);
+	}
+	return ret;
+}
+
+/*
  * One Knot transaction on the job's zone: read the owners concerned, plan
  * against the ledger, record pending rows, set/unset, commit.  want may be
  * empty (removal).  On success *plan holds what was done.
@@ -173,7 +264,8 @@ int rz_knot_apply(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGcon
 	struct zg_krec *existing = NULL;
 	const char *owners[2 * ZG_MAX_RECORDS + 64];
 	size_t n_existing = 0, n_owners;
-	bool open_txn = false, locked = false;
+	long long intent = 0;
+	bool open_txn = false, locked = false, ended = false;
 	int ret;
 
 	memset(plan, 0, sizeof(*plan));
@@ -191,7 +283,7 @@ int rz_knot_apply(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGcon
 	pthread_mutex_lock(knot_lock);
 	if ((ret = zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, errlen)) != 0)
 		goto out;
-	if ((ret = zg_knot_begin(k, job->zone, err, errlen)) != 0)
+	if ((ret = begin_txn(k, db, job, &intent, err, errlen)) != 0)
 		goto out;
 	open_txn = true;
 	n_owners = owners_of(want, n_want, owned, n_owned, owners,
@@ -217,11 +309,22 @@ int rz_knot_apply(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGcon
 		goto out;
 	ret = zg_knot_commit(k, job->zone, err, errlen);
 	open_txn = false;   /* committed, or aborted by zg_knot_commit */
+	ended = true;
 out:
-	if (open_txn)
+	if (open_txn) {
 		zg_knot_abort(k, job->zone);
+		ended = true;   /* a failed abort leaves the intent: a later writer sees it */
+	}
 	zg_knot_close(k);
 	pthread_mutex_unlock(knot_lock);
+	if (intent != 0 && ended) {
+		char derr[256];
+
+		if (store_knot_txn_done(db, intent, derr, sizeof(derr)) != 0 && ret == 0) {
+			snprintf(err, errlen, "%s", derr);
+			ret = RZ_EDB;
+		}
+	}
 	if (store_zone_unlock(db, job->zone) != 0 && ret == 0) {
 		snprintf(err, errlen, "cannot release the zone lock: %s", PQerrorMessage(db));
 		ret = RZ_EDB;   /* the session is suspect: the caller drops it */
@@ -233,61 +336,33 @@ out:
 }
 
 /*
- * knotd said a transaction is already open on the zone, while this worker
- * holds the zone's advisory lock, which every regzone writer (of every
- * daemon on this database) holds around its transactions: so it is not a
- * live one of ours.  It was left by a writer that died between begin and
- * commit (a kill -9: its lock died with its PostgreSQL session) or is a
- * knotc session.  It would block the zone forever, so once it has been
- * seen for more than STALE_TXN_S it is aborted, loudly; until then the
- * step retries soon.  The first sighting is kept in the job's step data.
+ * A transaction that is not regzone's is open on the zone (an operator's
+ * knotc session): wait for it, however long it stays open, checking again
+ * every few seconds; never abort it.  The first sighting is audited and
+ * kept in the job's step data; status shows "zone busy: ...".
  */
-#define STALE_TXN_S 5.0
-
-static void zone_busy(const struct rz_config *cfg, pthread_mutex_t *knot_lock,
-                      const struct rz_job *job, const char *step, const char *why,
+static void zone_busy(const struct rz_job *job, const char *step, const char *why,
                       struct rz_step_out *o)
 {
 	json_t *st = json_loads(job->state_json, 0, NULL);
 	double since = json_number_value(json_object_get(st, "busy_since"));
 	double now = (double)time(NULL);
-	char err[512];
 
 	json_decref(st);
-	if (since > 0 && now - since > STALE_TXN_S) {
-		struct zg_knot *k = NULL;
-
-		int opened;
-
-		pthread_mutex_lock(knot_lock);
-		opened = zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, sizeof(err));
-		if (opened == 0) {
-			zg_knot_abort(k, job->zone);
-			zg_knot_close(k);
-		}
-		pthread_mutex_unlock(knot_lock);
-		if (opened == 0) {
-			rz_log_zone(RZ_LOG_WARN, job->domain, "aborted a transaction left open on zone "
-			            "%s for more than %.0f s", job->zone, now - since);
-			snprintf(o->audit, sizeof(o->audit), "aborted a stale Knot transaction on zone "
-			         "%s (open for more than %.0f s)", job->zone, now - since);
-			result(o, step, 0, NULL, -1);
-			o->res.audit_kind = "error";
-			o->res.audit_msg = o->audit;
-			o->state_json = strdup("{}");
-			o->res.state_json = o->state_json;
-			return;
-		}
-	}
-	failure(o, job, step, "knot: %s%s", why, "");
-	o->res.delay_s = 0.5 + jitter();
-	o->res.dns = NULL;    /* busy is waiting, not an error of ours */
+	snprintf(o->last_error, sizeof(o->last_error), "%s", why);
+	result(o, step, rz_backoff(job->attempts + 1, 0.5, BUSY_CHECK_MAX_S, jitter()), NULL, -1);
+	o->res.failed = true;     /* counts the checks, for the backoff */
+	o->res.last_error = o->last_error;
 	if (since <= 0) {
 		char buf[64];
 
 		snprintf(buf, sizeof(buf), "{\"busy_since\":%.0f}", now);
 		o->state_json = strdup(buf);
 		o->res.state_json = o->state_json;
+		snprintf(o->audit, sizeof(o->audit), "%s: %s", step, why);
+		o->res.audit_kind = "wait";
+		o->res.audit_msg = o->audit;
+		rz_log_zone(RZ_LOG_WARN, job->domain, "%s", why);
 	}
 }
 
@@ -328,7 +403,7 @@ static void step_publish(const struct rz_config *cfg, pthread_mutex_t *knot_lock
 		goto out;
 	}
 	if (ret == RZ_EBUSY) {
-		zone_busy(cfg, knot_lock, job, "publish", err, o);
+		zone_busy(job, "publish", err, o);
 		goto out;
 	}
 	if (ret != 0) {
@@ -446,7 +521,7 @@ static void step_remove(const struct rz_config *cfg, pthread_mutex_t *knot_lock,
 			goto out;
 		}
 		if (ret == RZ_EBUSY) {
-			zone_busy(cfg, knot_lock, job, "remove", err, o);
+			zone_busy(job, "remove", err, o);
 			goto out;
 		}
 		if (ret != 0) {

@@ -713,7 +713,8 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	"WITH j AS (SELECT id FROM jobs WHERE " cond " AND next_attempt_at <= now() " \
 	"ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED), " \
 	"u AS (UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, " \
-	"claimed_at = now(), first_attempt_at = coalesce(first_attempt_at, now()) " \
+	"claimed_at = now(), claims = claims + 1, " \
+	"first_attempt_at = coalesce(first_attempt_at, now()) " \
 	"FROM j, services s WHERE jobs.id = j.id AND s.domain = jobs.domain " \
 	"AND s.service = jobs.service " \
 	"RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, " \
@@ -1083,4 +1084,94 @@ int store_audit(PGconn *c, const char *domain, const char *service, const char *
 
 	return cmd(c, "INSERT INTO audit (domain, service, event_id, kind, message, detail) "
 	           "VALUES ($1, $2, $3, $4, $5, $6::jsonb)", 6, p, err, errlen);
+}
+
+int store_knot_txn_intent(PGconn *c, const char *zone, long long job_id, long long *id,
+                          char *err, size_t errlen)
+{
+	char jid[32];
+	const char *p[] = { zone, jid };
+	PGresult *r;
+
+	snprintf(jid, sizeof(jid), "%lld", job_id);
+	r = q(c, "INSERT INTO knot_txns (zone, backend_pid, backend_start, worker, job_id) "
+	      "SELECT $1, pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity "
+	      "WHERE pid = pg_backend_pid()), coalesce(current_setting('application_name', "
+	      "true), ''), nullif($2, '0')::bigint RETURNING id", 2, p, PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		return RZ_EDB;
+	*id = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+int store_knot_txn_done(PGconn *c, long long id, char *err, size_t errlen)
+{
+	char sid[32];
+	const char *p[] = { sid };
+
+	snprintf(sid, sizeof(sid), "%lld", id);
+	return cmd(c, "DELETE FROM knot_txns WHERE id = $1::bigint", 1, p, err, errlen);
+}
+
+/* A knot_txns row whose session is gone: no backend with its pid and
+ * start time (a pid PostgreSQL gave to a new session does not count). */
+#define KNOT_TXN_DEAD \
+	"t.zone = $1 AND t.backend_pid <> pg_backend_pid() AND NOT EXISTS (SELECT 1 FROM " \
+	"pg_stat_activity a WHERE a.pid = t.backend_pid AND (t.backend_start IS NULL OR " \
+	"a.backend_start IS NULL OR a.backend_start = t.backend_start))"
+
+int store_knot_txn_dead(PGconn *c, const char *zone, int *n_dead, char *err, size_t errlen)
+{
+	const char *p[] = { zone };
+	PGresult *r = q(c, "SELECT count(*) FROM knot_txns t WHERE " KNOT_TXN_DEAD, 1, p,
+	                PGRES_TUPLES_OK, err, errlen);
+
+	*n_dead = 0;
+	if (r == NULL)
+		return RZ_EDB;
+	*n_dead = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+int store_knot_txn_forget_dead(PGconn *c, const char *zone, char *err, size_t errlen)
+{
+	const char *p[] = { zone };
+
+	return cmd(c, "DELETE FROM knot_txns t WHERE " KNOT_TXN_DEAD, 1, p, err, errlen);
+}
+
+int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, size_t n,
+                       bool *all, char *why, size_t whylen, char *err, size_t errlen)
+{
+	struct rec_arrays a;
+	PGresult *r;
+	int ret = 0;
+
+	*all = true;
+	why[0] = '\0';
+	if (n == 0)
+		return 0;
+	if (rec_arrays(recs, n, &a) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return RZ_ENOMEM;
+	}
+	{
+		const char *p[] = { zone, a.owners, a.types, a.datas };
+
+		r = q(c, "SELECT w.o || ' ' || w.ty || ' ' || w.d FROM unnest($2::text[], $3::text[], "
+		      "$4::text[]) AS w(o, ty, d) WHERE NOT EXISTS (SELECT 1 FROM published_records pr "
+		      "WHERE pr.zone = $1 AND pr.owner = w.o AND pr.rtype = w.ty AND pr.rdata = w.d "
+		      "AND pr.removed_at IS NULL) LIMIT 1", 4, p, PGRES_TUPLES_OK, err, errlen);
+	}
+	rec_arrays_free(&a);
+	if (r == NULL)
+		return RZ_EDB;
+	if (PQntuples(r) > 0) {
+		*all = false;
+		snprintf(why, whylen, "%s", PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	return ret;
 }

@@ -132,6 +132,24 @@ int store_ledger_settle(PGconn *c, const struct rz_job *job,
 int store_zone_trylock(PGconn *c, const char *zone, bool *got, char *err, size_t errlen);
 int store_zone_unlock(PGconn *c, const char *zone);
 
+/*
+ * The Knot transactions regzone opens (sql/004_knot_txns.sql): the intent
+ * is recorded (committed) before zone-begin and deleted after the commit
+ * or abort.  *id identifies the row.
+ */
+int store_knot_txn_intent(PGconn *c, const char *zone, long long job_id, long long *id,
+                          char *err, size_t errlen);
+int store_knot_txn_done(PGconn *c, long long id, char *err, size_t errlen);
+/* How many intents on zone belong to PostgreSQL sessions that are gone (a
+ * writer that died, its transaction perhaps still open in knotd). */
+int store_knot_txn_dead(PGconn *c, const char *zone, int *n_dead, char *err, size_t errlen);
+/* Forget them (no transaction of theirs is open any more). */
+int store_knot_txn_forget_dead(PGconn *c, const char *zone, char *err, size_t errlen);
+/* Is each of recs (owner, type, data) a record regzone's ledger holds in
+ * zone (live or pending)?  *all false names the first that is not in why. */
+int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, size_t n,
+                       bool *all, char *why, size_t whylen, char *err, size_t errlen);
+
 /* One audit line (kind: event|step|record_added|record_removed|error|...). */
 int store_audit(PGconn *c, const char *domain, const char *service, const char *event_id,
                 const char *kind, const char *message, const char *detail_json,

@@ -23,7 +23,9 @@ struct reply {
 	size_t n;
 	char *text;          /* for diff: "+"/"-" lines */
 	size_t text_len;
+	bool *removed;       /* diff as records: a '-' line (parallel to recs) */
 	bool want_recs;
+	bool want_signs;
 	bool want_text;
 	bool nonode_ok;      /* "no such node" means an empty owner */
 	bool any_data;
@@ -132,6 +134,21 @@ static int copy_rec(struct reply *r, knot_ctl_data_t *d)
 	return 0;
 }
 
+/* After copy_rec() of a diff line: whether it removes the record. */
+static int copy_sign(struct reply *r, knot_ctl_data_t *d)
+{
+	const char *flags = (*d)[KNOT_CTL_IDX_FLAGS];
+	bool *tmp;
+
+	if (r->n == 0)
+		return 0;
+	if ((tmp = realloc(r->removed, r->n * sizeof(*tmp))) == NULL)
+		return RZ_ENOMEM;
+	r->removed = tmp;
+	r->removed[r->n - 1] = flags != NULL && strchr(flags, '-') != NULL;
+	return 0;
+}
+
 static int append_text(struct reply *r, knot_ctl_data_t *d)
 {
 	const char *flags = (*d)[KNOT_CTL_IDX_FLAGS];
@@ -231,6 +248,8 @@ static int ctl_multi(struct zg_knot *k, const char *cmd, const char *zone,
 			continue;
 		r->any_data = true;
 		if (r->want_recs && (ret = copy_rec(r, &d)) != 0)
+			code = ret;
+		else if (r->want_signs && (ret = copy_sign(r, &d)) != 0)
 			code = ret;
 		else if (r->want_text && (ret = append_text(r, &d)) != 0)
 			code = ret;
@@ -382,6 +401,26 @@ int zg_knot_diff(struct zg_knot *k, const char *zone, char **text, char *err, si
 	}
 	*text = r.text != NULL ? r.text : strdup("");
 	return *text != NULL ? 0 : RZ_ENOMEM;
+}
+
+int zg_knot_diff_recs(struct zg_knot *k, const char *zone, struct zg_krec **recs,
+                      bool **removed, size_t *n, char *err, size_t errlen)
+{
+	struct reply r = { .want_recs = true, .want_signs = true };
+	int ret = ctl_cmd(k, "zone-diff", zone, NULL, NULL, &r, err, errlen);
+
+	*recs = NULL;
+	*removed = NULL;
+	*n = 0;
+	if (ret != 0 || (r.n > 0 && r.removed == NULL)) {
+		free(r.recs);
+		free(r.removed);
+		return ret != 0 ? ret : RZ_ENOMEM;
+	}
+	*recs = r.recs;
+	*removed = r.removed;
+	*n = r.n;
+	return 0;
 }
 
 int zg_knot_commit(struct zg_knot *k, const char *zone, char *err, size_t errlen)

@@ -15,6 +15,7 @@
 #ifndef ZONEGEN_KNOT_H
 #define ZONEGEN_KNOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +82,13 @@ int zg_knot_set_many(struct zg_knot *k, const char *zone, const struct zg_krec *
 int zg_knot_unset_many(struct zg_knot *k, const char *zone, const struct zg_krec *recs,
                        size_t n, char *err, size_t errlen);
 int zg_knot_diff(struct zg_knot *k, const char *zone, char **text, char *err, size_t errlen);
+/* The open transaction's changes as records (normalised like zone-get's):
+ * (*removed)[i] says whether recs[i] is removed ('-') or added.  Works on a
+ * transaction opened by another connection (knotc's, a dead writer's):
+ * RZ_EKNOT "no active transaction" when none is open.  Both arrays are
+ * malloc'ed (free() them). */
+int zg_knot_diff_recs(struct zg_knot *k, const char *zone, struct zg_krec **recs,
+                      bool **removed, size_t *n, char *err, size_t errlen);
 int zg_knot_commit(struct zg_knot *k, const char *zone, char *err, size_t errlen);
 void zg_knot_abort(struct zg_knot *k, const char *zone);
 
