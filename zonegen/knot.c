@@ -459,6 +459,8 @@ int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t
 		knot_ctl_type_t type;
 		knot_ctl_data_t d = { 0 };
 		const char *z;
+		char name[ZG_OWNER_SIZE];
+		size_t zlen;
 
 		if ((ret = knot_ctl_receive(k->ctl, &type, &d)) != KNOT_EOK) {
 			seterr(err, errlen, "zone-status: %s%s", knot_strerror(ret), "");
@@ -470,8 +472,17 @@ int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t
 		z = d[KNOT_CTL_IDX_ZONE];
 		if (code != 0 || z == NULL || d[KNOT_CTL_IDX_ERROR] != NULL)
 			continue;
-		if (count > 0 && strcasecmp(list[count - 1], z) == 0)
-			continue;   /* several units per zone */
+		/* lowercase, without the trailing dot */
+		zlen = strlen(z);
+		if (zlen > 1 && z[zlen - 1] == '.')
+			zlen--;
+		if (zlen == 0 || zlen >= sizeof(name))
+			continue;
+		for (size_t i = 0; i < zlen; i++)
+			name[i] = (z[i] >= 'A' && z[i] <= 'Z') ? (char)(z[i] - 'A' + 'a') : z[i];
+		name[zlen] = '\0';
+		if (count > 0 && strcmp(list[count - 1], name) == 0)
+			continue;   /* several units per zone, one after the other */
 		if (count == cap) {
 			char **tmp = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*tmp));
 
@@ -481,17 +492,10 @@ int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t
 			}
 			list = tmp;
 		}
-		if ((list[count] = strdup(z)) == NULL) {
+		if ((list[count] = strdup(name)) == NULL) {
 			code = RZ_ENOMEM;
 			continue;
 		}
-		/* lowercase, without the trailing dot */
-		for (char *c = list[count]; *c != '\0'; c++)
-			if (*c >= 'A' && *c <= 'Z')
-				*c = (char)(*c - 'A' + 'a');
-		if (list[count][0] != '\0' && list[count][strlen(list[count]) - 1] == '.' &&
-		    strlen(list[count]) > 1)
-			list[count][strlen(list[count]) - 1] = '\0';
 		count++;
 	}
 	if (code != 0) {

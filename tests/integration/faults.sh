@@ -10,8 +10,8 @@
 #   4. two daemons on one database: 200 enables, each record added once;
 #      then one killed (-9) holding claims: the other finishes its jobs.
 # ctest runs it with RZ_SRCDIR, RZ_BINDIR and REGZONE_PORT_BASE; it uses the
-# ports BASE..BASE+31 (the devstack's BASE..BASE+19, a second daemon's
-# BASE+30 and BASE+31).  Stacks come and go under one mktemp directory.
+# ports BASE..BASE+19 (the devstack's; the daemons listen on ipc sockets).
+# Stacks come and go under one mktemp directory.
 set -uo pipefail
 # The DNS spine alone: its checks count every ledger row, audit line and job;
 # certificates (the cert job) are tested by certs.sh.
@@ -425,11 +425,11 @@ if ! stack_up "$tmp/s2" 200; then
 else
   ok "devstack up (200 demo zones)"
   CFG2=$S/regzone-2.yaml LOGA=$S/regzoned-a.log LOGB=$S/regzoned-b.log
-  EP2="tcp://127.0.0.1:$((BASE + 30))"
-  sed -e "/^  requests:/s|:$((BASE + 5))\"|:$((BASE + 30))\"|" \
-      -e "/^  feed:/s|:$((BASE + 6))\"|:$((BASE + 31))\"|" "$REGZONE_CONFIG" >"$CFG2"
-  check "second config listens on $((BASE + 30))/$((BASE + 31))" \
-    test "$(grep -cE "^  (requests|feed): \"tcp://127.0.0.1:($((BASE + 30))|$((BASE + 31)))\"" "$CFG2")" = 2
+  EP2="ipc://$S/run-b/requests"
+  sed -e "/^  requests:/s|: .*|: \"$EP2\"|" \
+      -e "/^  feed:/s|: .*|: \"ipc://$S/run-b/feed\"|" "$REGZONE_CONFIG" >"$CFG2"
+  check "second config listens on its own ipc sockets" \
+    test "$(grep -cE "^  (requests|feed): \"ipc://$S/run-b/(requests|feed)\"" "$CFG2")" = 2
   check "second config passes --check" eval '"$bin/regzoned" -c "$CFG2" --check >/dev/null'
   if daemon_start "$REGZONE_CONFIG" "$LOGA" "$REGZONE_REQUESTS"; then ok "daemon A started"; else bad "daemon A started"; logtail "$LOGA"; fi
   PA=$DPID
