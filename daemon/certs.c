@@ -29,17 +29,21 @@
 #include "acme/csr.h"
 #include "acme/problem.h"
 #include "acme/retry.h"
+#include "daemon/certfiles.h"
 #include "daemon/certs.h"
+#include "daemon/hook.h"
 #include "daemon/log.h"
 #include "daemon/rz_err.h"
 #include "zonegen/dnscheck.h"
 #include "zonegen/knot.h"
-
-extern char **environ;
+#include "zonegen/psl.h"
 
 #define TXT_TTL 60
-#define HOOK_OUTPUT_MAX 2048
+#define HOOK_OUTPUT_MAX RZ_HOOK_OUTPUT_MAX
 #define REVOKE_CESSATION 5
+#define SLOT_WAIT_S 60.0          /* an order waiting for a slot: woken, or after this */
+#define RATE_LIMIT_FLOOR_S 60.0   /* a rate-limited CA is asked again no sooner */
+#define BUSY_RETRY_MAX_S 10.0     /* a zone busy with a foreign transaction: look again */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -99,6 +103,25 @@ static void retry(struct rz_step_out *o, const struct rz_job *job, const char *m
 	rz_log_zone(RZ_LOG_WARN, job->domain, "%s (attempt %d)", o->last_error, job->attempts + 1);
 }
 
+/* The zone is taken: by another regzone writer a moment (RZ_EAGAIN: again
+ * soon), or by a transaction that is not regzone's (RZ_EBUSY: an operator's
+ * knotc session, waited for with a growing delay, never aborted; status
+ * says "zone busy"). */
+static void zone_wait(struct rz_step_out *o, const struct rz_job *job, json_t *st, int ret,
+                      const char *why)
+{
+	if (ret == RZ_EAGAIN) {
+		go(o, job->step, 0.05 + 0.5 * jitter(), st);
+		return;
+	}
+	snprintf(o->last_error, sizeof(o->last_error), "certificate: %s: %s", job->step, why);
+	o->res.last_error = o->last_error;
+	o->res.failed = true;   /* counts the looks, for the delay */
+	if (job->attempts == 0)
+		audit(o, "wait", "%s%s", o->last_error, "");
+	go(o, job->step, rz_backoff(job->attempts + 1, 0.5, BUSY_RETRY_MAX_S, jitter()), st);
+}
+
 /* The order is over without a certificate: remove the TXT records, then
  * park as failed with why. */
 static void give_up(struct rz_step_out *o, const struct rz_job *job, json_t *st,
@@ -130,16 +153,42 @@ static int cert_names(const struct rz_config *cfg, const struct rz_job *job,
 	return 0;
 }
 
-static int mkdir_0700(const char *path)
+/* Where certificate files go: certificates.dir and .group (certfiles.h). */
+static struct cf_policy policy_of(const struct rz_config *cfg)
 {
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return -1;
-	return chmod(path, 0700);
+	struct cf_policy p = { cfg->cert_dir, cfg->cert_gid };
+
+	return p;
 }
 
-static void cert_dir_of(const struct rz_config *cfg, const char *domain, char *buf, size_t len)
+/* The directory the hosting reads for the job's service and domain. */
+static int live_dir(const struct rz_config *cfg, const struct rz_job *job, char *buf,
+                    size_t len)
 {
-	snprintf(buf, len, "%s/%s", cfg->cert_dir, domain);
+	struct cf_policy p = policy_of(cfg);
+
+	return cf_live_path(&p, job->service, job->domain, buf, len);
+}
+
+/* The registered domain of the job's domain (the rate limit on
+ * certificates per registered domain), itself when the list cannot say. */
+static struct zg_psl *g_psl;
+
+static void reg_domain_of(const char *domain, char *out, size_t len)
+{
+	if (g_psl == NULL || zg_psl_registered_domain(g_psl, domain, out, len) != 0)
+		snprintf(out, len, "%s", domain);
+}
+
+int rz_cert_start(const struct rz_config *cfg, char *err, size_t errlen)
+{
+	int ret;
+
+	if (g_psl != NULL)
+		return 0;
+	if ((ret = zg_psl_load(cfg->acme_psl, &g_psl, err, errlen)) != 0)
+		return ret;
+	return 0;
 }
 
 /* ------------------------------------------------------ the ACME client */
@@ -159,6 +208,8 @@ void rz_cert_thread_end(void)
 
 void rz_cert_end(void)
 {
+	zg_psl_free(g_psl);
+	g_psl = NULL;
 	pthread_mutex_lock(&acct_lock);
 	acme_acct_free(g_acct);
 	g_acct = NULL;
@@ -299,6 +350,13 @@ static void ca_error(struct rz_step_out *o, const struct rz_job *job, json_t *st
 			d = acme_backoff_ladder(job->attempts + 1, jitter());
 		else
 			d = rz_backoff(job->attempts + 1, 1.0, 600.0, jitter());
+		/* A rate-limited CA is never asked again in a hot loop, whatever
+		 * its Retry-After says (0, a past date). */
+		if (ret == RZ_EACME && e->has_problem && e->problem.kind == ACME_PT_RATE_LIMITED &&
+		    d < RATE_LIMIT_FLOOR_S)
+			d = RATE_LIMIT_FLOOR_S * (1.0 + 0.1 * jitter());
+		if (d < 1)
+			d = 1;
 		snprintf(o->last_error, sizeof(o->last_error), "certificate: %s: %s", job->step, text);
 		o->res.last_error = o->last_error;
 		o->res.failed = true;
@@ -310,6 +368,13 @@ static void ca_error(struct rz_step_out *o, const struct rz_job *job, json_t *st
 		return;
 	}
 	give_up(o, job, st, text);
+}
+
+/* store_sql() under a short name: the statements below are long. */
+static int sql(PGconn *db, const char *q, int n, const char *const *p, PGresult **out,
+               char *err, size_t errlen)
+{
+	return store_sql(db, q, n, p, out, err, errlen);
 }
 
 /* ------------------------------------------------------------- budget */
@@ -332,16 +397,18 @@ static int budget(const struct rz_config *cfg, PGconn *db, const struct rz_job *
                   struct acme_verdict *v, char *err, size_t errlen)
 {
 	struct acme_limits lim;
-	struct acme_candidate c = { names, n, job->domain, ari_renewal };
+	char reg[ZG_OWNER_SIZE];
+	struct acme_candidate c = { names, n, reg, ari_renewal };
 	struct acme_event *ev = NULL;
 	char **split = NULL;
 	const char ***evnames = NULL;
 	char window[32];
-	const char *p[] = { window, job->domain };
+	const char *p[] = { window, reg };
 	PGresult *r;
 	int rows, ret = 0;
 	uint32_t w = cfg->lim_new_orders_window_s;
 
+	reg_domain_of(job->domain, reg, sizeof(reg));
 	limits_of(cfg, &lim);
 	if (cfg->lim_certs_per_domain_window_s > w)
 		w = cfg->lim_certs_per_domain_window_s;
@@ -350,17 +417,12 @@ static int budget(const struct rz_config *cfg, PGconn *db, const struct rz_job *
 	if (cfg->lim_failed_validations_window_s > w)
 		w = cfg->lim_failed_validations_window_s;
 	snprintf(window, sizeof(window), "%u", w);
-	r = PQexecParams(db, "SELECT kind, extract(epoch FROM at)::bigint, "
-	                 "array_to_string(names, ' '), reg_domain, coalesce(name, '') "
-	                 "FROM acme_events WHERE at > now() - make_interval(secs => $1::double "
-	                 "precision) AND (kind = 'order_created' OR reg_domain = $2 OR "
-	                 "kind = 'validation_failed')", 2, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "database: %.*s", (int)strcspn(PQerrorMessage(db), "\n"),
-		         PQerrorMessage(db));
-		PQclear(r);
+	if (sql(db, "SELECT kind, extract(epoch FROM at)::bigint, "
+	        "array_to_string(names, ' '), reg_domain, coalesce(name, '') "
+	        "FROM acme_events WHERE at > now() - make_interval(secs => $1::double "
+	        "precision) AND (kind = 'order_created' OR reg_domain = $2 OR "
+	        "kind = 'validation_failed')", 2, p, &r, err, errlen) != 0)
 		return RZ_EDB;
-	}
 	rows = PQntuples(r);
 	ev = calloc((size_t)rows + 1, sizeof(*ev));
 	split = calloc((size_t)rows + 1, sizeof(*split));
@@ -421,13 +483,6 @@ out:
 
 /* --------------------------------------------------------- database */
 
-/* store_sql() under a short name: the statements below are long. */
-static int sql(PGconn *db, const char *q, int n, const char *const *p, PGresult **out,
-               char *err, size_t errlen)
-{
-	return store_sql(db, q, n, p, out, err, errlen);
-}
-
 static char *names_array(const char *const *names, size_t n)
 {
 	json_t *a = json_array();
@@ -454,7 +509,8 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
                        json_t *st, struct rz_step_out *o)
 {
 	char names[ZG_MAX_CERT_NAMES][ZG_OWNER_SIZE], err[1024] = "";
-	const char *ptrs[ZG_MAX_CERT_NAMES];
+	char azid_store[ZG_MAX_CERT_NAMES][ZG_OWNER_SIZE];
+	const char *ptrs[ZG_MAX_CERT_NAMES], *azids[ZG_MAX_CERT_NAMES];
 	size_t n = 0;
 	struct acme_client *c;
 	struct acme_order ord = { 0 };
@@ -480,18 +536,26 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 
 		snprintf(jid, sizeof(jid), "%lld", job->id);
 
-		/* Orders in flight at once: at most acme.concurrency; the others
-		 * wait a little (spread with jitter, never a burst). */
-		if (sql(db, "SELECT count(*) FROM jobs WHERE kind = 'cert' AND step IN ('publish', "
-		        "'verify', 'respond', 'poll', 'finalize', 'download') AND id <> $1::bigint",
+		/* Orders in flight at once: at most acme.concurrency.  The others
+		 * wait until an order ends and wakes one of them (store_job_finish),
+		 * or SLOT_WAIT_S at the latest: never polled. */
+		if (sql(db, "SELECT count(*) FROM jobs WHERE kind = 'cert' AND step IN ("
+		        RZ_CERT_INFLIGHT_SQL ") AND id <> $1::bigint",
 		        1, (const char *const[]){ jid }, &r, err, sizeof(err)) == 0) {
 			full = atol(PQgetvalue(r, 0, 0)) >= (long)cfg->acme_concurrency;
 			PQclear(r);
 		}
 		if (full) {
-			go(o, "order", 0.2 + 0.8 * jitter(), st);
+			json_object_set_new(st, "slot_wait", json_true());
+			snprintf(o->audit, sizeof(o->audit), "acme: %u orders in flight "
+			         "(acme.concurrency): waiting for one to end", cfg->acme_concurrency);
+			o->res.audit_kind = job->attempts == 0 ? "wait" : NULL;
+			o->res.audit_msg = o->res.audit_kind != NULL ? o->audit : NULL;
+			o->res.failed = true;   /* counts the waits */
+			go(o, "order", SLOT_WAIT_S * (1.0 + 0.2 * jitter()), st);
 			return;
 		}
+		json_object_del(st, "slot_wait");
 	}
 	if (sget(st, "order_url")[0] == '\0') {
 		/* A new order: within the budget only. */
@@ -520,19 +584,20 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 			return;
 		}
 		{
-			char *arr = names_array(ptrs, n);
+			char *arr = names_array(ptrs, n), reg[ZG_OWNER_SIZE];
 			const char *p[] = { job->domain, job->service, ord.url, arr,
 			                    renewing ? "renew" : "issue", acme_client_account_url(c),
-			                    replaces };
+			                    replaces, reg };
 			PGresult *r = NULL;
 
+			reg_domain_of(job->domain, reg, sizeof(reg));
 			ret = arr == NULL ? RZ_ENOMEM :
 			      sql(db, "WITH o AS (INSERT INTO acme_orders (domain, service, order_url, "
 			          "names, status, reason, replaces) VALUES ($1, $2, $3, $4::text[], "
 			          "'pending', $5, $7) RETURNING id, names) "
 			          "INSERT INTO acme_events (kind, account, domain, reg_domain, names, "
-			          "order_id) SELECT 'order_created', $6, $1, $1, names, id FROM o "
-			          "RETURNING order_id", 7, p, &r, err, sizeof(err));
+			          "order_id) SELECT 'order_created', $6, $1, $8, names, id FROM o "
+			          "RETURNING order_id", 8, p, &r, err, sizeof(err));
 			free(arr);
 			if (ret == 0) {
 				json_object_set_new(st, "order_id",
@@ -561,10 +626,26 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 		give_up(o, job, st, "the order is invalid");
 		return;
 	}
+	/* The order must be for exactly the names asked, and (below) its
+	 * authorizations too, before any challenge record goes out. */
+	if (!acme_names_same_set(ptrs, n, (const char *const *)ord.identifiers,
+	                         ord.n_identifiers)) {
+		acme_order_clear(&ord);
+		give_up(o, job, st, "the CA's order is not for the names asked");
+		return;
+	}
+	if (ord.status == ACME_ST_PENDING && ord.n_authorizations != n) {
+		snprintf(err, sizeof(err), "the CA's order has %zu authorizations for %zu names",
+		         ord.n_authorizations, n);
+		acme_order_clear(&ord);
+		give_up(o, job, st, err);
+		return;
+	}
 	chs = json_array();
 	for (size_t i = 0; ord.status == ACME_ST_PENDING && i < ord.n_authorizations; i++) {
 		struct acme_authz az = { 0 };
 		char value[ACME_B64_SHA256_SIZE];
+		const char *ident;
 
 		ret = acme_authz_get(c, ord.authorizations[i], &az, &e);
 		if (ret != 0) {
@@ -574,6 +655,9 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 			ca_error(o, job, st, ret, &e);
 			return;
 		}
+		ident = az.identifier != NULL ? az.identifier : "";
+		snprintf(azid_store[i], sizeof(azid_store[i]), "%s", ident);
+		azids[i] = azid_store[i];
 		if (az.status == ACME_ST_VALID) {
 			acme_authz_clear(&az);
 			continue;
@@ -593,6 +677,14 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 		                                     "authz", az.url, "chall", az.dns01.url,
 		                                     "value", value));
 		acme_authz_clear(&az);
+	}
+	if (ord.status == ACME_ST_PENDING &&
+	    !acme_names_same_set(ptrs, n, azids, ord.n_authorizations)) {
+		json_decref(chs);
+		acme_order_clear(&ord);
+		give_up(o, job, st, "the CA's authorizations are not for the names asked: no "
+		        "challenge record published");
+		return;
 	}
 	json_object_set_new(st, "ch", chs);
 	snprintf(o->audit, sizeof(o->audit), "acme: order %s (%s), %zu challenges to answer",
@@ -682,7 +774,7 @@ static void step_publish(const struct rz_config *cfg, pthread_mutex_t *knot_lock
 
 	ret = txt_apply(cfg, knot_lock, db, job, want, n, &n_set, &n_unset, err, sizeof(err));
 	if (ret == RZ_EAGAIN || ret == RZ_EBUSY) {
-		go(o, "publish", 0.05 + 0.5 * jitter(), st);
+		zone_wait(o, job, st, ret, err);
 		return;
 	}
 	if (ret == RZ_ECONFLICT) {
@@ -816,11 +908,17 @@ static void record_failed(PGconn *db, const struct rz_job *job, const json_t *st
 			if (strcmp(e->problem.sub[k].identifier.value, name) == 0)
 				hit = true;
 		if (hit) {
-			const char *p[] = { job->domain, name, oid };
+			char reg[ZG_OWNER_SIZE];
+			const char *p[] = { job->domain, name, oid, reg };
 
-			(void)sql(db, "INSERT INTO acme_events (kind, domain, reg_domain, names, name, "
-			          "order_id) VALUES ('validation_failed', $1, $1, ARRAY[$2], $2, "
-			          "nullif($3, '0')::bigint)", 3, p, NULL, err, sizeof(err));
+			reg_domain_of(job->domain, reg, sizeof(reg));
+			/* the budget's record of it: losing it would let the CA's
+			 * failed-validation limit be reached unseen */
+			if (sql(db, "INSERT INTO acme_events (kind, domain, reg_domain, names, name, "
+			        "order_id) VALUES ('validation_failed', $1, $4, ARRAY[$2], $2, "
+			        "nullif($3, '0')::bigint)", 4, p, NULL, err, sizeof(err)) != 0)
+				rz_log_zone(RZ_LOG_ERR, job->domain, "cannot record a failed validation "
+				            "of %s: %s", name, err);
 		}
 	}
 }
@@ -890,35 +988,13 @@ static void step_poll(const struct rz_config *cfg, PGconn *db, const struct rz_j
 	ca_error(o, job, st, ret, &e);
 }
 
-/* a + b into out (len bytes), cut when too long (paths are far shorter). */
-static void cat2(char *out, size_t len, const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	if (la >= len)
-		la = len - 1;
-	memcpy(out, a, la);
-	if (lb >= len - la)
-		lb = len - la - 1;
-	memcpy(out + la, b, lb);
-	out[la + lb] = '\0';
-}
-
-static void key_paths(const struct rz_config *cfg, const char *domain, char *dir, char *key,
-                      char *newkey, char *chain, size_t len)
-{
-	cert_dir_of(cfg, domain, dir, len);
-	cat2(key, len, dir, "/privkey.pem");
-	cat2(newkey, len, dir, "/privkey.pem.new");
-	cat2(chain, len, dir, "/fullchain.pem");
-}
-
 static void step_finalize(const struct rz_config *cfg, const struct rz_job *job, json_t *st,
                           struct rz_step_out *o)
 {
 	char names[ZG_MAX_CERT_NAMES][ZG_OWNER_SIZE];
 	const char *ptrs[ZG_MAX_CERT_NAMES];
-	char dir[4200], key[4200], newkey[4200], chain[4200], err[512] = "";
+	char newkey[4200], err[512] = "";
+	struct cf_policy pol = policy_of(cfg);
 	struct acme_client *c;
 	struct acme_order ord = { 0 }, after = { 0 };
 	struct acme_error e;
@@ -940,15 +1016,15 @@ static void step_finalize(const struct rz_config *cfg, const struct rz_job *job,
 		go(o, "poll", 0, st);
 		return;
 	}
-	key_paths(cfg, job->domain, dir, key, newkey, chain, sizeof(key));
-	if (mkdir_0700(cfg->cert_dir) != 0 || mkdir_0700(dir) != 0) {
-		snprintf(err, sizeof(err), "%.400s: %s", dir, strerror(errno));
+	if (cf_pending_key_path(&pol, job->service, job->domain, newkey, sizeof(newkey), err,
+	                        sizeof(err)) != 0) {
 		acme_order_clear(&ord);
 		retry(o, job, err);
 		return;
 	}
-	/* The new key, next to the files: not over the current key until the
-	 * new certificate is in place.  Reused when a restart comes back here. */
+	/* The new key waits beside the files (certfiles.h): not over the
+	 * current key until the new certificate is in place.  Reused when a
+	 * restart comes back here. */
 	ret = acme_dkey_load(newkey, &k, err, sizeof(err));
 	if (ret == RZ_ENOENT || (ret != 0 && ret != RZ_EIO)) {
 		acme_dkey_free(k);
@@ -981,52 +1057,6 @@ static void step_finalize(const struct rz_config *cfg, const struct rz_job *job,
 	audit(o, "acme", "acme: order finalized with a %s key%s",
 	      rz_key_type_name(cfg->acme_key_type), "");
 	go(o, "poll", 0.2, st);
-}
-
-/* Write data to path atomically: temp file (mode), fsync, rename. */
-static int write_atomic(const char *path, const char *data, mode_t mode, char *err,
-                        size_t errlen)
-{
-	char tmp[4300];
-	size_t len = strlen(data), off = 0;
-	int fd;
-
-	cat2(tmp, sizeof(tmp), path, ".tmp");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		goto fail;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			close(fd);
-			goto fail;
-		}
-		off += (size_t)w;
-	}
-	if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0)
-		goto fail;
-	return 0;
-fail:
-	snprintf(err, errlen, "%.400s: %s", path, strerror(errno));
-	unlink(tmp);
-	return RZ_EIO;
-}
-
-static void fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
 }
 
 /* Serial (hex), issuer (one line), validity and ARI id of the leaf. */
@@ -1062,20 +1092,75 @@ static int leaf_info(const char *pem, char *serial, size_t slen, char *issuer, s
 	return ret;
 }
 
+/* Install pem for the job (certfiles.h), unless a restart after the
+ * install finds it in place already.  0; RZ_ENOENT when no key of this
+ * order is left (a new order is needed); another code with err. */
+static int install(const struct rz_config *cfg, const struct rz_job *job, const char *pem,
+                   const char *serial, char *err, size_t errlen)
+{
+	struct cf_policy pol = policy_of(cfg);
+	struct acme_dkey *k = NULL;
+	char newkey[4200], *installed = NULL;
+	int ret;
+
+	if (cf_installed_chain(&pol, job->service, job->domain, &installed, err, errlen) == 0 &&
+	    strcmp(installed, pem) == 0) {
+		free(installed);
+		return 0;
+	}
+	free(installed);
+	if ((ret = cf_pending_key_path(&pol, job->service, job->domain, newkey, sizeof(newkey),
+	                               err, errlen)) != 0)
+		return ret;
+	/* The key of this order, and only it. */
+	ret = acme_dkey_load(newkey, &k, err, errlen);
+	if (ret == 0 && acme_dkey_check_cert(k, pem) != 0)
+		ret = RZ_ENOENT;
+	acme_dkey_free(k);
+	if (ret != 0)
+		return RZ_ENOENT;
+	return cf_install(&pol, job->service, job->domain, pem, serial, err, errlen);
+}
+
+/* Does the leaf of pem certify exactly the job's certificate names?  When
+ * not, why says what it names. */
+static bool names_certified(const struct rz_config *cfg, const struct rz_job *job,
+                            const char *pem, char *why, size_t whylen)
+{
+	char names[ZG_MAX_CERT_NAMES][ZG_OWNER_SIZE];
+	const char *ptrs[ZG_MAX_CERT_NAMES];
+	char **got = NULL;
+	size_t n = 0, n_got = 0, off = 0;
+	bool same;
+
+	if (cert_names(cfg, job, names, ptrs, &n) != 0 || acme_cert_names(pem, &got, &n_got) != 0) {
+		snprintf(why, whylen, "the CA's certificate names cannot be read");
+		return false;
+	}
+	same = acme_names_same_set(ptrs, n, (const char *const *)got, n_got);
+	if (!same) {
+		off = (size_t)snprintf(why, whylen, "the CA's certificate names");
+		for (size_t i = 0; i < n_got && off < whylen; i++)
+			off += (size_t)snprintf(why + off, whylen - off, " %s", got[i]);
+		if (off < whylen)
+			snprintf(why + off, whylen - off, ", not the %zu names ordered: not installed", n);
+	}
+	acme_names_free(got, n_got);
+	return same;
+}
+
 static void step_download(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
                           json_t *st, struct rz_step_out *o)
 {
-	char dir[4200], key[4200], newkey[4200], chain[4200], err[1024] = "";
+	char dir[4200], key[4300], chain[4300], err[1024] = "", why[1024];
 	char serial[128], issuer[512], ari[ACME_ARI_CERT_ID_SIZE], nbs[32], nas[32];
-	char names[ZG_MAX_CERT_NAMES][ZG_OWNER_SIZE];
+	char names[ZG_MAX_CERT_NAMES][ZG_OWNER_SIZE], reg[ZG_OWNER_SIZE];
 	const char *ptrs[ZG_MAX_CERT_NAMES];
 	struct acme_client *c;
 	struct acme_error e;
-	struct acme_dkey *k = NULL;
 	char *pem = NULL, *arr = NULL;
 	time_t nb = 0, na = 0;
 	size_t n = 0;
-	bool from_new = true;
 	int ret;
 
 	if ((ret = client_get(cfg, &c, &e)) != 0) {
@@ -1086,23 +1171,23 @@ static void step_download(const struct rz_config *cfg, PGconn *db, const struct 
 		ca_error(o, job, st, ret, &e);
 		return;
 	}
-	key_paths(cfg, job->domain, dir, key, newkey, chain, sizeof(key));
-	/* The key of this order: the new one, or (a restart after the rename)
-	 * the one in place already. */
-	ret = acme_dkey_load(newkey, &k, err, sizeof(err));
-	if (ret == 0 && acme_dkey_check_cert(k, pem) != 0) {
-		acme_dkey_free(k);
-		k = NULL;
-		ret = RZ_ECONFLICT;
+	if (live_dir(cfg, job, dir, sizeof(dir)) != 0 ||
+	    leaf_info(pem, serial, sizeof(serial), issuer, sizeof(issuer), &nb, &na, ari,
+	              sizeof(ari)) != 0) {
+		free(pem);
+		retry(o, job, "the CA's certificate cannot be read");
+		return;
 	}
-	if (ret != 0) {
-		from_new = false;
-		ret = acme_dkey_load(key, &k, err, sizeof(err));
-		if (ret == 0 && acme_dkey_check_cert(k, pem) != 0)
-			ret = RZ_ECONFLICT;
+	snprintf(key, sizeof(key), "%s/" CF_KEY_FILE, dir);
+	snprintf(chain, sizeof(chain), "%s/" CF_CHAIN_FILE, dir);
+	if (!names_certified(cfg, job, pem, why, sizeof(why))) {
+		free(pem);
+		give_up(o, job, st, why);
+		return;
 	}
-	acme_dkey_free(k);
-	if (ret != 0) {
+	/* The chain and the key change together: one rename (certfiles.h). */
+	ret = install(cfg, job, pem, serial, err, sizeof(err));
+	if (ret == RZ_ENOENT) {
 		free(pem);
 		/* No key for this certificate any more: a new order, after cleanup. */
 		json_object_set_new(st, "after", json_string("retry"));
@@ -1112,21 +1197,6 @@ static void step_download(const struct rz_config *cfg, PGconn *db, const struct 
 		go(o, "cleanup", 0, st);
 		return;
 	}
-	if (leaf_info(pem, serial, sizeof(serial), issuer, sizeof(issuer), &nb, &na, ari,
-	              sizeof(ari)) != 0) {
-		free(pem);
-		retry(o, job, "the CA's certificate cannot be read");
-		return;
-	}
-	/* Files: the chain to a temp file first, then the key, then the chain:
-	 * the old pair serves until the new one is written. */
-	ret = write_atomic(chain, pem, 0644, err, sizeof(err));
-	if (ret == 0 && from_new && rename(newkey, key) != 0) {
-		snprintf(err, sizeof(err), "%.400s: %s", key, strerror(errno));
-		ret = RZ_EIO;
-	}
-	if (ret == 0)
-		fsync_dir(dir);
 	if (ret != 0) {
 		free(pem);
 		retry(o, job, err);
@@ -1135,13 +1205,14 @@ static void step_download(const struct rz_config *cfg, PGconn *db, const struct 
 	/* The row. */
 	(void)cert_names(cfg, job, names, ptrs, &n);
 	arr = names_array(ptrs, n);
+	reg_domain_of(job->domain, reg, sizeof(reg));
 	snprintf(nbs, sizeof(nbs), "%lld", (long long)nb);
 	snprintf(nas, sizeof(nas), "%lld", (long long)na);
 	{
 		char oid[32];
 		const char *p[] = { job->domain, job->service, oid, serial, issuer, arr, job->profile,
 		                    nbs, nas, pem, ari[0] ? ari : NULL, key, chain,
-		                    rz_key_type_name(cfg->acme_key_type) };
+		                    rz_key_type_name(cfg->acme_key_type), reg };
 
 		snprintf(oid, sizeof(oid), "%lld",
 		         (long long)json_integer_value(json_object_get(st, "order_id")));
@@ -1152,8 +1223,8 @@ static void step_download(const struct rz_config *cfg, PGconn *db, const struct 
 		          "$5, $6::text[], $7, to_timestamp($8::bigint), to_timestamp($9::bigint), $10, "
 		          "$11, $12, $13, $14) ON CONFLICT (serial, issuer) DO NOTHING RETURNING id) "
 		          "INSERT INTO acme_events (kind, domain, reg_domain, names, order_id) "
-		          "SELECT 'cert_issued', $1, $1, $6::text[], nullif($3, '0')::bigint FROM c",
-		          14, p, NULL, err, sizeof(err));
+		          "SELECT 'cert_issued', $1, $15, $6::text[], nullif($3, '0')::bigint FROM c",
+		          15, p, NULL, err, sizeof(err));
 	}
 	free(arr);
 	free(pem);
@@ -1164,8 +1235,6 @@ static void step_download(const struct rz_config *cfg, PGconn *db, const struct 
 	json_object_set_new(st, "serial", json_string(serial));
 	json_object_set_new(st, "after", json_string("deploy"));
 	json_object_del(st, "account_again");   /* counted per order */
-	snprintf(o->audit, sizeof(o->audit), "acme: certificate %s issued by %s, valid until %s "
-	         "UTC; written to %.1000s", serial, issuer, "", dir);
 	{
 		struct tm tm;
 		char when[32];
@@ -1189,7 +1258,7 @@ static void step_cleanup(const struct rz_config *cfg, pthread_mutex_t *knot_lock
 	int ret = txt_apply(cfg, knot_lock, db, job, NULL, 0, &n_set, &n_unset, err, sizeof(err));
 
 	if (ret == RZ_EAGAIN || ret == RZ_EBUSY) {
-		go(o, "cleanup", 0.05 + 0.5 * jitter(), st);
+		zone_wait(o, job, st, ret, err);
 		return;
 	}
 	if (ret != 0) {
@@ -1209,99 +1278,45 @@ static void step_cleanup(const struct rz_config *cfg, pthread_mutex_t *knot_lock
 	go(o, "verify_clean", 0, st);
 }
 
-/* The hook: REGZONE_DOMAIN, REGZONE_CERT_DIR, REGZONE_ACTION; bounded in
- * time and in the output kept.  *status: exit status, or -1. */
-static int run_hook(const struct rz_config *cfg, const char *domain, const char *action,
+/*
+ * The deploy hook in its box (hook.h): REGZONE_DOMAIN, REGZONE_SERVICE,
+ * REGZONE_CERT_DIR (the live directory) and REGZONE_ACTION, plus the
+ * operator's certificates.hook_env; nothing else of regzoned's environment.
+ * *status: its exit status, or -1 when it did not finish in time (a hook
+ * that outlived hook_timeout_s failed, whatever it exited with).
+ */
+static int run_hook(const struct rz_config *cfg, const struct rz_job *job, const char *action,
                     int *status, char *output, size_t outlen)
 {
-	char dir[4096], e_dom[4300], e_dir[4300], e_act[64];
-	char **envp;
-	size_t n_env = 0, used = 0;
-	int pfd[2], ws = 0;
-	pid_t pid;
-	struct timespec t0, now;
+	char dir[4096], e_dom[ZG_OWNER_SIZE + 32], e_svc[RZ_SERVICE_MAX + 32], e_dir[4200];
+	char e_act[64];
+	const char *env[RZ_HOOK_ENV_MAX + 1];
+	struct rz_hook_result res;
+	size_t n = 0;
+	int ret;
 
 	*status = -1;
 	output[0] = '\0';
-	cert_dir_of(cfg, domain, dir, sizeof(dir));
-	cat2(e_dom, sizeof(e_dom), "REGZONE_DOMAIN=", domain);
-	cat2(e_dir, sizeof(e_dir), "REGZONE_CERT_DIR=", dir);
+	if ((ret = live_dir(cfg, job, dir, sizeof(dir))) != 0) {
+		snprintf(output, outlen, "hook: no certificate directory for %s", job->domain);
+		return ret;
+	}
+	snprintf(e_dom, sizeof(e_dom), "REGZONE_DOMAIN=%s", job->domain);
+	snprintf(e_svc, sizeof(e_svc), "REGZONE_SERVICE=%s", job->service);
+	snprintf(e_dir, sizeof(e_dir), "REGZONE_CERT_DIR=%s", dir);
 	snprintf(e_act, sizeof(e_act), "REGZONE_ACTION=%s", action);
-	while (environ[n_env] != NULL)
-		n_env++;
-	if ((envp = calloc(n_env + 4, sizeof(*envp))) == NULL)
-		return RZ_ENOMEM;
-	for (size_t i = 0, k = 0; i < n_env; i++)
-		if (strncmp(environ[i], "REGZONE_DOMAIN=", 15) != 0 &&
-		    strncmp(environ[i], "REGZONE_CERT_DIR=", 17) != 0 &&
-		    strncmp(environ[i], "REGZONE_ACTION=", 15) != 0)
-			envp[k++] = environ[i], envp[k] = NULL;
-	for (n_env = 0; envp[n_env] != NULL; n_env++)
-		;
-	envp[n_env++] = e_dom;
-	envp[n_env++] = e_dir;
-	envp[n_env++] = e_act;
-	envp[n_env] = NULL;
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		free(envp);
-		return RZ_EIO;
-	}
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		free(envp);
-		return RZ_EIO;
-	}
-	if (pid == 0) {
-		char *const argv[] = { "sh", "-c", cfg->deploy_hook, NULL };
-		int nul = open("/dev/null", O_RDONLY);
-
-		setpgid(0, 0);
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		execve("/bin/sh", argv, envp);
-		_exit(127);
-	}
-	free(envp);
-	close(pfd[1]);
-	setpgid(pid, pid);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = { pfd[0], POLLIN, 0 };
-		char buf[512];
-		ssize_t r;
-		double left;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = cfg->hook_timeout_s - ((double)(now.tv_sec - t0.tv_sec) +
-		                              (double)(now.tv_nsec - t0.tv_nsec) / 1e9);
-		if (left <= 0) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			snprintf(output + used, outlen - used, "%s[killed after %u s]",
-			         used ? "\n" : "", cfg->hook_timeout_s);
-			break;
-		}
-		if (poll(&p, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
-			break;
-		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		r = read(pfd[0], buf, sizeof(buf));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r && used + 1 < outlen; i++)
-			output[used++] = (buf[i] >= 0x20 && buf[i] < 0x7f) || buf[i] == '\n' ? buf[i] : '?';
-		output[used] = '\0';
-	}
-	close(pfd[0]);
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-		;
-	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+	env[n++] = e_dom;
+	env[n++] = e_svc;
+	env[n++] = e_dir;
+	env[n++] = e_act;
+	for (size_t i = 0; i < cfg->n_hook_env && n < RZ_HOOK_ENV_MAX; i++)
+		env[n++] = cfg->hook_env[i];
+	env[n] = NULL;
+	ret = rz_hook_run(cfg->deploy_hook, env, cfg->hook_timeout_s, &res);
+	snprintf(output, outlen, "%s", res.output);
+	if (ret != 0)
+		return ret;
+	*status = res.timed_out ? -1 : res.status;
 	return 0;
 }
 
@@ -1367,11 +1382,11 @@ static void step_verify_clean(const struct rz_config *cfg, PGconn *db,
 	/* failed: parked until retry / renew; a key made for it goes too */
 	{
 		json_t *ns = json_pack("{s:s,s:s}", "parked", "failed", "error", sget(st, "error"));
-		char kdir[4200], kkey[4200], knew[4200], kchain[4200];
+		struct cf_policy pol = policy_of(cfg);
+		char derr[512];
 
-		key_paths(cfg, job->domain, kdir, kkey, knew, kchain, sizeof(kdir));
-		if (unlink(knew) == 0)
-			audit(o, "acme", "removed the unused key of the failed order (%.200s)%s", knew, "");
+		if (cf_discard_pending(&pol, job->service, job->domain, derr, sizeof(derr)) == 0)
+			audit(o, "acme", "removed the unused key of the failed order%s%s", "", "");
 
 		snprintf(o->last_error, sizeof(o->last_error), "%s", sget(st, "error"));
 		o->res.last_error = o->last_error;
@@ -1386,6 +1401,36 @@ static void step_verify_clean(const struct rz_config *cfg, PGconn *db,
 static double renewal_plan(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
                            time_t renew_at, char *replaces, size_t rlen);
 
+/* The deploy hook failed (exit status, or -1: it did not finish in time):
+ * again later with backoff, until hook_max_failures in a row; then the
+ * certificate is "failed" with the hook's output, and "regzonectl retry"
+ * runs the hook again (the certificate stays where it is). */
+static void deploy_failed(const struct rz_config *cfg, const struct rz_job *job, json_t *st,
+                          int status, const char *output, struct rz_step_out *o)
+{
+	char how[64];
+
+	if (status < 0)
+		snprintf(how, sizeof(how), "did not finish within %u s", cfg->hook_timeout_s);
+	else
+		snprintf(how, sizeof(how), "exited %d", status);
+	snprintf(o->last_error, sizeof(o->last_error), "certificate: deploy hook %s (failure %d "
+	         "of %u): %.1500s", how, job->attempts + 1, cfg->hook_max_failures, output);
+	o->res.last_error = o->last_error;
+	o->res.failed = true;
+	audit(o, "hook", "%s%s", o->last_error, "");
+	rz_log_zone(RZ_LOG_WARN, job->domain, "deploy hook %s", how);
+	if ((uint32_t)job->attempts + 1 < cfg->hook_max_failures) {
+		go(o, "deploy", rz_backoff(job->attempts + 1, 5.0, 3600.0, jitter()), NULL);
+		return;
+	}
+	json_object_set_new(st, "parked", json_string("failed"));
+	json_object_set_new(st, "retry_step", json_string("deploy"));
+	json_object_set_new(st, "error", json_string(o->last_error));
+	o->res.cert_state = "failed";
+	go(o, NULL, 0, st);
+}
+
 static void step_deploy(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
                         json_t *st, struct rz_step_out *o)
 {
@@ -1395,8 +1440,8 @@ static void step_deploy(const struct rz_config *cfg, PGconn *db, const struct rz
 	double d;
 
 	if (cfg->deploy_hook != NULL) {
-		if (run_hook(cfg, job->domain, "deploy", &status, output, sizeof(output)) != 0) {
-			retry(o, job, "cannot run the deploy hook");
+		if (run_hook(cfg, job, "deploy", &status, output, sizeof(output)) != 0) {
+			retry(o, job, output[0] ? output : "cannot run the deploy hook");
 			return;
 		}
 		snprintf(stat, sizeof(stat), "%d", status);
@@ -1409,13 +1454,7 @@ static void step_deploy(const struct rz_config *cfg, PGconn *db, const struct rz
 			          "service = $2 ORDER BY id DESC LIMIT 1)", 3, p, NULL, err, sizeof(err));
 		}
 		if (status != 0) {
-			snprintf(o->last_error, sizeof(o->last_error), "certificate: deploy hook exited "
-			         "%d: %.1500s", status, output);
-			o->res.last_error = o->last_error;
-			o->res.failed = true;
-			audit(o, "hook", "%s%s", o->last_error, "");
-			go(o, "deploy", rz_backoff(job->attempts + 1, 5.0, 3600.0, jitter()), NULL);
-			rz_log_zone(RZ_LOG_WARN, job->domain, "deploy hook exited %d", status);
+			deploy_failed(cfg, job, st, status, output, o);
 			return;
 		}
 		snprintf(o->audit, sizeof(o->audit), "deploy hook exited 0%s%.3000s",
@@ -1582,84 +1621,124 @@ static void step_renew(const struct rz_config *cfg, PGconn *db, const struct rz_
 }
 
 /* Disable: challenge records out, hook told, files deleted, revocation. */
+/* The remove hook, once per removal (its success kept in the step data).
+ * 0 when done or given up on after hook_max_failures (audited: the files go
+ * anyway, the service is disabled), 1 when the step must run again. */
+static int remove_hook(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                       json_t *st, struct rz_step_out *o)
+{
+	char output[HOOK_OUTPUT_MAX], msg[HOOK_OUTPUT_MAX + 160], err[512];
+	int status = -1;
+
+	if (cfg->deploy_hook == NULL || json_is_true(json_object_get(st, "hook_done")))
+		return 0;
+	if (run_hook(cfg, job, "remove", &status, output, sizeof(output)) == 0 && status == 0) {
+		snprintf(msg, sizeof(msg), "remove hook exited 0%s%s", output[0] ? ": " : "", output);
+	} else if ((uint32_t)job->attempts + 1 < cfg->hook_max_failures) {
+		snprintf(o->last_error, sizeof(o->last_error), "certificate: remove hook exited %d "
+		         "(failure %d of %u): %.1500s", status, job->attempts + 1,
+		         cfg->hook_max_failures, output);
+		o->res.last_error = o->last_error;
+		o->res.failed = true;
+		audit(o, "hook", "%s%s", o->last_error, "");
+		go(o, "remove", rz_backoff(job->attempts + 1, 5.0, 3600.0, jitter()), st);
+		return 1;
+	} else {
+		snprintf(msg, sizeof(msg), "remove hook failed %u times (last exit %d): removing the "
+		         "files anyway: %.1500s", cfg->hook_max_failures, status, output);
+		rz_log_zone(RZ_LOG_WARN, job->domain, "%s", msg);
+	}
+	json_object_set_new(st, "hook_done", json_true());
+	if (store_audit(db, job->domain, job->service, NULL, "hook", msg, NULL, err,
+	                sizeof(err)) != 0)
+		rz_log_zone(RZ_LOG_WARN, job->domain, "%s", err);
+	return 0;
+}
+
+/* Revoke the current certificate (acme.revoke_on_disable): 0 done or
+ * refused (audited), 1 when the step must run again (the CA unreachable). */
+static int revoke_current(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                          json_t *st, struct rz_step_out *o)
+{
+	const char *p[] = { job->domain, job->service };
+	struct acme_client *c;
+	struct acme_error e;
+	PGresult *r = NULL;
+	char err[512];
+	int ret;
+
+	if (sql(db, "SELECT id, chain_pem FROM certificates WHERE domain = $1 AND service = $2 "
+	        "AND revoked_at IS NULL AND not_after > now() ORDER BY id DESC LIMIT 1", 2, p, &r,
+	        err, sizeof(err)) != 0) {
+		retry(o, job, err);
+		return 1;
+	}
+	if (PQntuples(r) == 1) {
+		const char *q[] = { PQgetvalue(r, 0, 0) };
+
+		ret = client_get(cfg, &c, &e);
+		if (ret == 0)
+			ret = acme_cert_revoke(c, PQgetvalue(r, 0, 1), REVOKE_CESSATION, &e);
+		if (ret != 0 && acme_error_retryable(&e)) {
+			PQclear(r);
+			ca_error(o, job, st, ret, &e);
+			return 1;
+		}
+		if (ret == 0 && sql(db, "UPDATE certificates SET revoked_at = now() WHERE "
+		                    "id = $1::bigint", 1, q, NULL, err, sizeof(err)) != 0) {
+			PQclear(r);
+			retry(o, job, err);
+			return 1;
+		}
+		/* a refusal is audited, the row stays */
+		if (store_audit(db, job->domain, job->service, NULL, "acme", ret == 0 ?
+		                "certificate revoked (cessationOfOperation)" : e.msg, NULL, err,
+		                sizeof(err)) != 0)
+			rz_log_zone(RZ_LOG_WARN, job->domain, "%s", err);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Disable: challenge records out, hook told, files deleted, revocation. */
 static void step_remove(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
                         const struct rz_job *job, json_t *st, struct rz_step_out *o)
 {
-	char dir[4200], key[4200], newkey[4200], chain[4200], err[2048] = "";
-	char output[HOOK_OUTPUT_MAX];
+	struct cf_policy pol = policy_of(cfg);
+	char err[2048] = "", *installed = NULL;
 	size_t n_set, n_unset;
-	struct stat sb;
-	int ret, status = 0;
+	int ret;
 	const char *p[] = { job->domain, job->service };
 
 	ret = txt_apply(cfg, knot_lock, db, job, NULL, 0, &n_set, &n_unset, err, sizeof(err));
 	if (ret == RZ_EAGAIN || ret == RZ_EBUSY) {
-		go(o, "remove", 0.05 + 0.5 * jitter(), st);
+		zone_wait(o, job, st, ret, err);
 		return;
 	}
 	if (ret != 0) {
 		retry(o, job, err);
 		return;
 	}
-	(void)sql(db, "UPDATE acme_orders SET status = 'abandoned', updated_at = now(), "
-	          "finished_at = now() WHERE domain = $1 AND service = $2 AND status IN ('new', "
-	          "'pending', 'ready', 'processing')", 2, p, NULL, err, sizeof(err));
-	key_paths(cfg, job->domain, dir, key, newkey, chain, sizeof(key));
-	if (stat(dir, &sb) == 0) {
-		if (cfg->deploy_hook != NULL && !json_is_true(json_object_get(st, "hook_done"))) {
-			if (run_hook(cfg, job->domain, "remove", &status, output, sizeof(output)) != 0 ||
-			    status != 0) {
-				snprintf(o->last_error, sizeof(o->last_error), "certificate: remove hook "
-				         "exited %d: %.1500s", status, output);
-				o->res.last_error = o->last_error;
-				o->res.failed = true;
-				audit(o, "hook", "%s%s", o->last_error, "");
-				go(o, "remove", rz_backoff(job->attempts + 1, 5.0, 3600.0, jitter()), st);
-				return;
-			}
-			json_object_set_new(st, "hook_done", json_true());
-			char msg[sizeof(output) + 32];
-
-			snprintf(msg, sizeof(msg), "remove hook exited 0%s%s", output[0] ? ": " : "",
-			         output);
-			if (store_audit(db, job->domain, job->service, NULL, "hook", msg, NULL,
-			                err, sizeof(err)) != 0)
-				rz_log_zone(RZ_LOG_WARN, job->domain, "%s", err);
+	if (sql(db, "UPDATE acme_orders SET status = 'abandoned', updated_at = now(), "
+	        "finished_at = now() WHERE domain = $1 AND service = $2 AND status IN ('new', "
+	        "'pending', 'ready', 'processing')", 2, p, NULL, err, sizeof(err)) != 0) {
+		retry(o, job, err);
+		return;
+	}
+	if (cf_installed_chain(&pol, job->service, job->domain, &installed, err,
+	                       sizeof(err)) == 0) {
+		free(installed);
+		if (remove_hook(cfg, db, job, st, o) != 0)
+			return;
+		if (cfg->acme_revoke_on_disable && revoke_current(cfg, db, job, st, o) != 0)
+			return;
+	}
+	if ((ret = cf_remove(&pol, job->service, job->domain, err, sizeof(err))) != 0) {
+		if (ret != RZ_EEXIST) {
+			retry(o, job, err);
+			return;
 		}
-		if (cfg->acme_revoke_on_disable) {
-			PGresult *r = NULL;
-
-			if (sql(db, "SELECT id, chain_pem FROM certificates WHERE domain = $1 AND "
-			        "service = $2 AND revoked_at IS NULL AND not_after > now() "
-			        "ORDER BY id DESC LIMIT 1", 2, p, &r, err, sizeof(err)) == 0) {
-				if (PQntuples(r) == 1) {
-					struct acme_client *c;
-					struct acme_error e;
-					const char *q[] = { PQgetvalue(r, 0, 0) };
-
-					ret = client_get(cfg, &c, &e);
-					if (ret == 0)
-						ret = acme_cert_revoke(c, PQgetvalue(r, 0, 1), REVOKE_CESSATION, &e);
-					if (ret != 0 && acme_error_retryable(&e)) {
-						PQclear(r);
-						ca_error(o, job, st, ret, &e);
-						return;
-					}
-					if (ret == 0)   /* a refusal is audited, the row stays */
-						(void)sql(db, "UPDATE certificates SET revoked_at = now() WHERE "
-						          "id = $1::bigint", 1, q, NULL, err, sizeof(err));
-					(void)store_audit(db, job->domain, job->service, NULL, "acme",
-					                  ret == 0 ? "certificate revoked (cessationOfOperation)"
-					                  : e.msg, NULL, err, sizeof(err));
-				}
-				PQclear(r);
-			}
-		}
-		unlink(chain);
-		unlink(key);
-		unlink(newkey);
-		if (rmdir(dir) != 0 && errno != ENOENT)
-			rz_log_zone(RZ_LOG_WARN, job->domain, "%s: %s", dir, strerror(errno));
+		rz_log_zone(RZ_LOG_WARN, job->domain, "%s", err);   /* not ours: left alone */
 	}
 	o->res.cert_state = "none";
 	snprintf(o->audit, sizeof(o->audit), "certificate files removed%s",
@@ -1708,6 +1787,18 @@ void rz_cert_step(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGcon
 		} else {
 			go(o, NULL, 0, NULL);     /* re-armed when the records are published */
 		}
+		json_decref(st);
+		return;
+	}
+	if (strcmp(sget(st, "parked"), "failed") == 0 && strcmp(sget(st, "retry_step"),
+	                                                        "deploy") == 0) {
+		/* A hook that kept failing, due again: "regzonectl retry". */
+		json_object_del(st, "parked");
+		json_object_del(st, "retry_step");
+		audit(o, "hook", "certificate: the deploy hook again after its failures (%s)%s",
+		      sget(st, "error"), "");
+		json_object_del(st, "error");
+		go(o, "deploy", 0, st);
 		json_decref(st);
 		return;
 	}

@@ -29,6 +29,15 @@
 #include "daemon/reconcile.h"
 #include "daemon/store.h"
 
+/* The cert job's steps while an order is in flight (acme.concurrency
+ * counts them), as an SQL list. */
+#define RZ_CERT_INFLIGHT_SQL "'publish', 'verify', 'respond', 'poll', 'finalize', 'download'"
+
+/* Before the workers start: the Public Suffix List (acme.public_suffix_list)
+ * the rate-limit budget counts registered domains with.  0, or an RZ_E*
+ * code with err. */
+int rz_cert_start(const struct rz_config *cfg, char *err, size_t errlen);
+
 /* Run the claimed cert job's current step (see rz_step_run). */
 void rz_cert_step(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
                   const struct rz_job *job, struct rz_step_out *out);

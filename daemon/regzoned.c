@@ -316,6 +316,10 @@ static int start_up(struct daemon *d)
 	PQfinish(db);
 	if (applied > 0)
 		rz_log(RZ_LOG_INFO, "%d migrations applied", applied);
+	if (rz_cert_start(cfg, err, sizeof(err)) != 0) {
+		rz_log(RZ_LOG_ERR, "acme.public_suffix_list: %s", err);
+		return 1;
+	}
 	if ((ret = rz_zones_start(cfg->knot_socket, cfg->knot_timeout_ms, &d->zones)) != 0) {
 		rz_log(RZ_LOG_ERR, "zone list: %s", rz_strerror(ret));
 		return 1;
@@ -476,6 +480,13 @@ int main(int argc, char **argv)
 			rz_config_free(cfg);
 			return 1;
 		}
+		if (rz_cert_start(cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: acme.public_suffix_list: %s\n", path, err);
+			rz_cert_end();
+			rz_config_free(cfg);
+			return 1;
+		}
+		rz_cert_end();
 		printf("%s: ok (%zu profiles, default '%s')\n", path, cfg->n_profiles,
 		       cfg->default_profile);
 		rz_config_free(cfg);

@@ -774,6 +774,21 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	"(SELECT 1 FROM certificates c WHERE c.domain = s.domain AND c.service = s.service " \
 	"AND c.revoked_at IS NULL AND c.not_after > now()))) ELSE $10::int = 1 END"
 
+/* Is step one of a cert job's steps while its order is in flight? */
+static bool cert_in_flight(const char *kind, const char *step)
+{
+	static const char *const steps[] = {
+		"publish", "verify", "respond", "poll", "finalize", "download",
+	};
+
+	if (kind == NULL || strcmp(kind, "cert") != 0 || step == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (strcmp(step, steps[i]) == 0)
+			return true;
+	return false;
+}
+
 int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_result *res,
                      bool *stale, bool *changed, struct rz_state *st,
                      char *err, size_t errlen)
@@ -781,12 +796,16 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 	char id[32], gen[32], delay[32], active[8];
 	/* A dns job that reaches "published" arms the service's cert job. */
 	bool arm = res->arm_cert;
+	/* An order that ends frees a slot: the order that waits longest for
+	 * one is woken (it was parked, not polling). */
+	bool frees = cert_in_flight(job->kind, job->step) &&
+	             !cert_in_flight(job->kind, res->next_step);
 	const char *p[] = {
 		id, gen, res->next_step, delay, res->failed ? "t" : "f", res->last_error,
 		res->state_json,
 		res->next_step != NULL && strcmp(res->next_step, job->step) == 0 ? "t" : "f",
 		res->dns, active, res->audit_kind, res->audit_msg, res->cert_state,
-		arm ? "t" : "f",
+		arm ? "t" : "f", frees ? "t" : "f",
 	};
 	PGresult *r;
 
@@ -841,6 +860,12 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 	      "rel AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL "
 	      "  WHERE id = $1::bigint AND claimed_pid = pg_backend_pid() "
 	      "  AND NOT EXISTS (SELECT 1 FROM j) RETURNING pg_notify('rz_jobs', '')), "
+	      "wake AS (UPDATE jobs SET next_attempt_at = now() WHERE id = (SELECT w.id FROM jobs w "
+	      "  WHERE $15::boolean AND w.kind = 'cert' AND w.step = 'order' "
+	      "  AND w.state ? 'slot_wait' AND w.claimed_pid IS NULL AND w.next_attempt_at > now() "
+	      "  AND w.next_attempt_at < 'infinity' AND w.id <> $1::bigint "
+	      "  ORDER BY w.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+	      "  RETURNING pg_notify('rz_jobs', '')), "
 	      /* active: -1 keep, 0/1 set, 2 = records published and a
 	       * certificate issued (or renewing: the old one still serves) */
 	      "sv AS (UPDATE services s SET dns = coalesce($9, s.dns), "
@@ -855,9 +880,9 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 	      "    OR s.last_error IS DISTINCT FROM $6) RETURNING s.*), "
 	      "a AS (INSERT INTO audit (domain, service, kind, message) "
 	      "  SELECT domain, service, $11::text, $12::text FROM j WHERE $11::text IS NOT NULL) "
-	      "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM rel), x.* FROM (SELECT 1) one "
-	      "LEFT JOIN (" INTAKE_STATE_SEL("sv") ") x ON true",
-	      14, p, PGRES_TUPLES_OK, err, errlen);
+	      "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM rel) + (SELECT count(*) FROM "
+	      "wake), x.* FROM (SELECT 1) one LEFT JOIN (" INTAKE_STATE_SEL("sv") ") x ON true",
+	      15, p, PGRES_TUPLES_OK, err, errlen);
 	if (r == NULL)
 		return RZ_EDB;
 	if (PQntuples(r) != 1) {

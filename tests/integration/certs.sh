@@ -71,7 +71,7 @@ split_chain() {
     { if (n == 1) print > l; else print > c }' "$REGZONE_CERT_DIR/$1/fullchain.pem"
 }
 sans() { openssl x509 -in "$1" -noout -ext subjectAltName | tail -n +2 | tr -d ' ' | tr ',' '\n' | sed 's/^DNS://' | sort | tr '\n' ' '; }
-perm() { stat -c %a "$1"; }
+perm() { stat -L -c %a "$1"; }
 
 # ---------------------------------------------------------------- 1. stack
 "$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1 || { cat "$tmp/up.log"; echo "FAIL - devstack up"; exit 1; }
@@ -82,11 +82,15 @@ cat >"$tmp/hook.sh" <<EOF
 if [ -e "$tmp/hook-fail" ]; then echo "hook: refusing \$REGZONE_DOMAIN"; exit 3; fi
 if [ -e "$tmp/hook-slow" ] && [ "\$REGZONE_ACTION" = remove ]; then sleep 3; fi
 echo "\$REGZONE_ACTION \$REGZONE_DOMAIN \$REGZONE_CERT_DIR" >>"$tmp/hook.log"
+env | sort >"$tmp/hook.env.\$REGZONE_DOMAIN"
 echo "hook: \$REGZONE_ACTION \$REGZONE_DOMAIN"
 EOF
 chmod 0755 "$tmp/hook.sh"
+# The operator's mode on certificates.dir: regzone never changes it.
+chmod 0751 "$REGZONE_CERT_DIR"
 # The devstack's hook (reloading its Prosody) gives way to the test's own.
-sed -i "s|^  deploy_hook: .*|  deploy_hook: \"$tmp/hook.sh\"|" "$dir/regzone.yaml"
+sed -i -e "s|^  deploy_hook: .*|  deploy_hook: \"$tmp/hook.sh\"|" \
+  -e "s|^  hook_timeout_s: .*|  hook_timeout_s: 60\\n  hook_max_failures: 2|" "$dir/regzone.yaml"
 grep -q "^  deploy_hook: \"$tmp/hook.sh\"" "$dir/regzone.yaml" || { echo "FAIL - the test's hook is not in regzone.yaml"; exit 1; }
 ctl migrate >/dev/null || { echo "FAIL - migrate"; exit 1; }
 start_daemon
@@ -102,6 +106,16 @@ d=$REGZONE_CERT_DIR/example.test
 check "fullchain.pem and privkey.pem present" test -s "$d/fullchain.pem" -a -s "$d/privkey.pem"
 check "privkey.pem is 0600 ($(perm "$d/privkey.pem"))" test "$(perm "$d/privkey.pem")" = 600
 check "the domain's directory is 0700 ($(perm "$d"))" test "$(perm "$d")" = 700
+check "it is a link to the certificate's generation ($(readlink "$d"))" \
+  test "$(readlink "$d")" = ".example.test.d/$(cert_field example.test serial)"
+check "the hook's environment: REGZONE_DOMAIN, _SERVICE, _CERT_DIR, _ACTION, PATH; no database settings" \
+  eval 'grep -qx "REGZONE_SERVICE=xmpp" "$tmp/hook.env.example.test" &&
+        grep -qx "REGZONE_CERT_DIR=$d" "$tmp/hook.env.example.test" &&
+        grep -q "^PATH=" "$tmp/hook.env.example.test" &&
+        ! grep -qE "^(REGZONE_PG|REGZONE_CONFIG|PGPASSWORD|PGHOST|HOME)=" "$tmp/hook.env.example.test" &&
+        test "$(grep -c "^REGZONE_" "$tmp/hook.env.example.test")" = 4'
+check "certificates.dir keeps the operator's mode 0751 ($(stat -c %a "$REGZONE_CERT_DIR"))" \
+  test "$(stat -c %a "$REGZONE_CERT_DIR")" = 751
 split_chain example.test
 check "the chain verifies against Pebble's root" \
   openssl verify -CAfile "$REGZONE_ACME_ROOTS" -untrusted "$tmp/chain.pem" "$tmp/leaf.pem"
@@ -251,13 +265,24 @@ check "the new certificate stays in place while the hook fails" \
        "$(cert_field "$dom" serial)" != "$serial_h"
 check "the deploy step is retried later (backoff)" \
   test "$(sql "select step || ' ' || (attempts > 0) || ' ' || (next_attempt_at > now()) from jobs where domain = '$dom' and kind = 'cert'")" = "deploy true true"
+# hook_max_failures: 2 here: the second failure in a row ends in "failed",
+# with the hook's output, instead of retrying forever.
+deadline=$((SECONDS + 40))
+until [ "$(sql "select cert_state from services where domain = '$dom'")" = failed ] ||
+      ((SECONDS >= deadline)); do sleep 0.2; done
+check "a hook that keeps failing ends in 'failed' with its output ($(sql "select cert_state || ': ' || coalesce(last_error, '') from services where domain = '$dom'"))" \
+  test -n "$(sql "select 1 from services where domain = '$dom' and cert_state = 'failed' and last_error like '%deploy hook exited 3 (failure 2 of 2)%refusing $dom%'")"
+check "... and is not retried any more (parked)" \
+  test "$(sql "select step || ' ' || (next_attempt_at = 'infinity') from jobs where domain = '$dom' and kind = 'cert'")" = "deploy true"
 rm -f "$tmp/hook-fail"
+ctl retry "$dom" >/dev/null
 deadline=$((SECONDS + 40))
 while [ "$(sql "select cert_state from services where domain = '$dom'")" != issued ] &&
       ((SECONDS < deadline)); do sleep 0.2; done
-check "once the hook succeeds the certificate is issued ($(sql "select cert_state || ' ' || coalesce(last_error, '') from services where domain = '$dom'"))" \
+check "regzonectl retry runs the hook again: issued with the same certificate ($(sql "select cert_state || ' ' || coalesce(last_error, '') from services where domain = '$dom'"))" \
   test "$(sql "select cert_state from services where domain = '$dom'")" = issued -a \
-       -n "$(grep "^deploy $dom " "$tmp/hook.log")"
+       -n "$(grep "^deploy $dom " "$tmp/hook.log")" -a \
+       "$(sql "select count(*) from certificates where domain = '$dom' and serial <> '$serial_h'")" = 1
 
 # ---------------------------------------------------------------- 6a. the CA restarted mid-order
 # Pebble keeps everything in memory: killed and started again, it knows
@@ -365,6 +390,10 @@ until [ "$(sql "select count(*) from certificates where domain = 'z00003.test' a
 check "disable with acme.revoke_on_disable: the certificate revoked at the CA ($(sql "select message from audit where domain = 'z00003.test' and kind = 'acme' order by id desc limit 1"))" \
   test -n "$(sql "select 1 from audit where domain = 'z00003.test' and kind = 'acme' and message = 'certificate revoked (cessationOfOperation)'")"
 check "disable: z00003.test's files removed" test ! -e "$REGZONE_CERT_DIR/z00003.test/privkey.pem"
+check "disable: nothing of example.test left under certificates.dir ($(ls -A "$REGZONE_CERT_DIR" | grep example.test | tr '\n' ' '))" \
+  test -z "$(ls -A "$REGZONE_CERT_DIR" | grep '^\.\?example\.test')"
+check "certificates.dir still has the operator's mode 0751 ($(stat -c %a "$REGZONE_CERT_DIR"))" \
+  test "$(stat -c %a "$REGZONE_CERT_DIR")" = 751
 
 if grep -qiE 'BEGIN (EC |RSA )?PRIVATE KEY' "$tmp/regzoned.log"; then bad "a private key in the log"; else ok "no private key in the log"; fi
 
