@@ -6,6 +6,7 @@
  * Problem documents are read by acme/problem.h, Retry-After by
  * acme/retry.h.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "acme/client.h"
 #include "acme/csr.h"
 #include "acme/http.h"
+#include "acme/parse.h"
 #include "acme/problem.h"
 #include "acme/retry.h"
 #include "daemon/log.h"
@@ -99,6 +101,11 @@ static int fail(struct acme_error *e, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+	/* What the CA sent may be in it: one printable line, never a forged
+	 * log line or a terminal escape. */
+	for (char *p = e->msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	return code;
 }
 
@@ -1572,4 +1579,149 @@ out:
 	acme_resp_clear(&r);
 	free(url);
 	return ret;
+}
+
+/* ------------------------------------------- acme/parse.h: the readers alone */
+
+/* A 200 reply with body json[0..len), as load_object() and account_reply()
+ * read it.  Nothing in it is owned: never acme_resp_clear() it. */
+static void reply_of(const char *json, size_t len, const char *location, struct acme_resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = 200;
+	r->body = (char *)json;                    /* only read */
+	r->body_len = len;
+	r->location = (char *)location;            /* only read */
+	r->content_type = (char *)"application/json";
+}
+
+int acme_parse_directory(const char *json, size_t len, struct acme_directory *out,
+                         struct acme_error *e)
+{
+	struct acme_error dummy;
+	struct acme_resp r;
+	json_t *j = NULL;
+	int ret;
+
+	if (e == NULL)
+		e = &dummy;
+	err_reset(e);
+	if (json == NULL || out == NULL)
+		return fail(e, RZ_EINVAL, "directory: bad arguments");
+	memset(out, 0, sizeof(*out));
+	reply_of(json, len, NULL, &r);
+	if ((ret = load_object(&r, "directory", &j, e)) == 0)
+		ret = parse_directory(j, out, e);
+	if (ret != 0)
+		dir_clear(out);
+	json_decref(j);
+	return ret;
+}
+
+void acme_directory_clear(struct acme_directory *d)
+{
+	if (d != NULL)
+		dir_clear(d);
+}
+
+int acme_parse_account(const char *json, size_t len, const char *location,
+                       char **account_url, struct acme_error *e)
+{
+	struct acme_error dummy;
+	struct acme_client c;
+	struct acme_resp r;
+	int ret;
+
+	if (e == NULL)
+		e = &dummy;
+	err_reset(e);
+	if (account_url != NULL)
+		*account_url = NULL;
+	if (json == NULL || account_url == NULL)
+		return fail(e, RZ_EINVAL, "newAccount: bad arguments");
+	memset(&c, 0, sizeof(c));   /* account_reply() only sets c.kid */
+	reply_of(json, len, location, &r);
+	ret = account_reply(&c, &r, "newAccount", e);
+	if (ret == 0) {
+		*account_url = c.kid;
+		c.kid = NULL;
+	}
+	free(c.kid);
+	return ret;
+}
+
+int acme_parse_order(const char *json, size_t len, struct acme_order *out,
+                     struct acme_problem *perr, struct acme_error *e)
+{
+	struct acme_error dummy;
+	struct acme_resp r;
+	json_t *j = NULL;
+	int ret;
+
+	if (e == NULL)
+		e = &dummy;
+	err_reset(e);
+	if (json == NULL || out == NULL)
+		return fail(e, RZ_EINVAL, "order: bad arguments");
+	memset(out, 0, sizeof(*out));
+	reply_of(json, len, NULL, &r);
+	if ((ret = load_object(&r, "order", &j, e)) == 0)
+		ret = parse_order(j, out, perr, "order", e);
+	if (ret != 0)
+		acme_order_clear(out);
+	json_decref(j);
+	return ret;
+}
+
+int acme_parse_authz(const char *json, size_t len, struct acme_authz *out,
+                     struct acme_problem *perr, struct acme_error *e)
+{
+	struct acme_error dummy;
+	struct acme_resp r;
+	json_t *j = NULL;
+	int ret;
+
+	if (e == NULL)
+		e = &dummy;
+	err_reset(e);
+	if (json == NULL || out == NULL)
+		return fail(e, RZ_EINVAL, "authorization: bad arguments");
+	memset(out, 0, sizeof(*out));
+	reply_of(json, len, NULL, &r);
+	if ((ret = load_object(&r, "authorization", &j, e)) == 0)
+		ret = parse_authz(j, out, perr, "authorization", e);
+	if (ret != 0)
+		acme_authz_clear(out);
+	json_decref(j);
+	return ret;
+}
+
+int acme_parse_challenge(const char *json, size_t len, enum acme_status *status,
+                         struct acme_problem *perr, struct acme_error *e)
+{
+	struct acme_error dummy;
+	struct acme_resp r;
+	const char *type, *url, *token;
+	enum acme_status st = ACME_ST_PENDING;
+	json_t *j = NULL;
+	int ret;
+
+	if (e == NULL)
+		e = &dummy;
+	err_reset(e);
+	if (json == NULL || status == NULL)
+		return fail(e, RZ_EINVAL, "challenge: bad arguments");
+	reply_of(json, len, NULL, &r);
+	if ((ret = load_object(&r, "challenge", &j, e)) == 0 &&
+	    (ret = parse_challenge(j, &type, &url, &token, &st, perr, "challenge", e)) == 0)
+		*status = st;
+	json_decref(j);
+	return ret;
+}
+
+int acme_parse_chain(const char *pem, size_t len)
+{
+	if (pem == NULL || len > INT_MAX)
+		return RZ_EINVAL;
+	return check_chain(pem, len);
 }

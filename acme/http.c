@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <fcntl.h>
+
 #include <curl/curl.h>
 
 #include "acme/http.h"
@@ -305,7 +307,8 @@ static int tls_error(CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
+	/* not CURLE_SSL_CONNECT_ERROR: a connection reset during the handshake
+	 * (a CA restarting) is the network's failure, tried again later */
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_ISSUER_ERROR:
@@ -316,6 +319,19 @@ static int tls_error(CURLcode rc)
 	default:
 		return 0;
 	}
+}
+
+/* Every socket libcurl opens is close-on-exec: a hook run by another
+ * thread never inherits a connection to the CA. */
+static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	int flags = fcntl(fd, F_GETFD);
+
+	(void)arg;
+	(void)purpose;
+	if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0)
+		return CURL_SOCKOPT_ERROR;
+	return CURL_SOCKOPT_OK;
 }
 
 enum method { M_GET, M_HEAD, M_POST };
@@ -387,6 +403,7 @@ static int request(struct acme_http *h, enum method m, const char *url, const ch
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_USERAGENT, "regzone/" REGZONE_VERSION) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,

@@ -258,6 +258,21 @@ static bool owner_eq(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
+/* No label of s starts or ends with '-' (a host name's labels, as the CA
+ * and acme_dns_name_check() want them). */
+static bool hyphens_ok(const char *s)
+{
+	for (;;) {
+		size_t n = strcspn(s, ".");
+
+		if (s[0] == '-' || (n > 0 && s[n - 1] == '-'))
+			return false;
+		if (s[n] == '\0')
+			return true;
+		s += n + 1;
+	}
+}
+
 int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 {
 	if (p->n_records == 0)
@@ -301,7 +316,7 @@ int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 
 		if (owner_check(n, err, errlen) != 0)
 			return RZ_EINVAL;
-		if (strchr(n, '_') != NULL)
+		if (strchr(n, '_') != NULL || !hyphens_ok(n))
 			return failv(RZ_EINVAL, err, errlen, "certificate name '%s' is not a host name", n);
 		for (size_t j = 0; j < i; j++)
 			if (owner_eq(n, p->cert_names[j]))

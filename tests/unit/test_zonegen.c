@@ -270,6 +270,8 @@ static void test_profile_checks(void **state)
 	};
 	struct zg_rtmpl apex[] = { { .owner = S("@"), .type = ZG_RR_CNAME, .target = S("a.ex") } };
 	char *dup_certs[] = { S("@"), S("conf"), S("CONF") };
+	char *hyphen_certs[] = { S("-h"), S("h-"), S("a.-b"), S("a-.b"), S("-") };
+	char *hyphen_ok = S("a-b.c-d");
 	struct zg_profile p = { .name = S("p"), .service = S("xmpp"), .ttl = 60 };
 	char err[256];
 
@@ -290,6 +292,19 @@ static void test_profile_checks(void **state)
 	p.n_cert_names = 3;
 	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
 	assert_non_null(strstr(err, "twice"));
+	/* a label starting or ending with '-' is no host name (found by
+	 * tests/fuzz/fuzz_profile: --check passed, every order then failed) */
+	for (size_t i = 0; i < sizeof(hyphen_certs) / sizeof(hyphen_certs[0]); i++) {
+		p.records = ttls;
+		p.n_records = 1;
+		p.cert_names = &hyphen_certs[i];
+		p.n_cert_names = 1;
+		assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
+		assert_non_null(strstr(err, "is not a host name"));
+	}
+	p.cert_names = &hyphen_ok;
+	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), 0);
+	p.records = ttls;
 	p.n_records = 0;
 	p.n_cert_names = 0;
 	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
