@@ -505,6 +505,50 @@ static char *names_array(const char *const *names, size_t n)
 
 /* ------------------------------------------------------------- steps */
 
+/*
+ * Orders in flight at once: at most acme.concurrency, counted and taken in
+ * one serialised transaction (store.h), so that workers deciding together
+ * never exceed it.  Without a slot the order waits until one that ends
+ * wakes it (store_job_finish), or SLOT_WAIT_S at the latest: never polled.
+ * 0 with the slot (kept in the step data), 1 when the step waits.
+ */
+static int take_slot(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
+                     json_t *st, struct rz_step_out *o)
+{
+	char err[512], msg[160];
+	bool got = false;
+
+	if (store_cert_slot_take(db, job->id, cfg->acme_concurrency, &got, err,
+	                         sizeof(err)) != 0) {
+		retry(o, job, err);
+		return 1;
+	}
+	if (!got) {
+		json_object_set_new(st, "slot_wait", json_true());
+		json_object_set_new(st, "slot_looks", json_integer(
+		        json_integer_value(json_object_get(st, "slot_looks")) + 1));
+		snprintf(o->audit, sizeof(o->audit), "acme: %u orders in flight (acme.concurrency): "
+		         "waiting for one to end", cfg->acme_concurrency);
+		o->res.audit_kind = job->attempts == 0 ? "wait" : NULL;
+		o->res.audit_msg = o->res.audit_kind != NULL ? o->audit : NULL;
+		o->res.failed = true;   /* counts the waits */
+		go(o, "order", SLOT_WAIT_S * (1.0 + 0.2 * jitter()), st);
+		return 1;
+	}
+	json_object_set_new(st, "slot_held", json_true());
+	if (json_is_true(json_object_get(st, "slot_wait"))) {
+		snprintf(msg, sizeof(msg), "acme: an order slot freed after %lld looks "
+		         "(acme.concurrency %u)", (long long)json_integer_value(
+		         json_object_get(st, "slot_looks")) + 1, cfg->acme_concurrency);
+		if (store_audit(db, job->domain, job->service, NULL, "wait", msg, NULL, err,
+		                sizeof(err)) != 0)
+			rz_log_zone(RZ_LOG_WARN, job->domain, "%s", err);
+	}
+	json_object_del(st, "slot_wait");
+	json_object_del(st, "slot_looks");
+	return 0;
+}
+
 static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_job *job,
                        json_t *st, struct rz_step_out *o)
 {
@@ -530,34 +574,6 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 		return;
 	}
 	if (sget(st, "order_url")[0] == '\0') {
-		PGresult *r = NULL;
-		bool full = false;
-		char jid[32];
-
-		snprintf(jid, sizeof(jid), "%lld", job->id);
-
-		/* Orders in flight at once: at most acme.concurrency.  The others
-		 * wait until an order ends and wakes one of them (store_job_finish),
-		 * or SLOT_WAIT_S at the latest: never polled. */
-		if (sql(db, "SELECT count(*) FROM jobs WHERE kind = 'cert' AND step IN ("
-		        RZ_CERT_INFLIGHT_SQL ") AND id <> $1::bigint",
-		        1, (const char *const[]){ jid }, &r, err, sizeof(err)) == 0) {
-			full = atol(PQgetvalue(r, 0, 0)) >= (long)cfg->acme_concurrency;
-			PQclear(r);
-		}
-		if (full) {
-			json_object_set_new(st, "slot_wait", json_true());
-			snprintf(o->audit, sizeof(o->audit), "acme: %u orders in flight "
-			         "(acme.concurrency): waiting for one to end", cfg->acme_concurrency);
-			o->res.audit_kind = job->attempts == 0 ? "wait" : NULL;
-			o->res.audit_msg = o->res.audit_kind != NULL ? o->audit : NULL;
-			o->res.failed = true;   /* counts the waits */
-			go(o, "order", SLOT_WAIT_S * (1.0 + 0.2 * jitter()), st);
-			return;
-		}
-		json_object_del(st, "slot_wait");
-	}
-	if (sget(st, "order_url")[0] == '\0') {
 		/* A new order: within the budget only. */
 		/* An ARI renewal inside the CA's window (with "replaces") is exempt. */
 		const char *replaces = sget(st, "replaces")[0] ? sget(st, "replaces") : NULL;
@@ -570,6 +586,7 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 		if (!v.allowed) {
 			double d = difftime(v.not_before, time(NULL));
 
+			json_object_del(st, "slot_held");   /* no slot while it waits */
 			snprintf(o->last_error, sizeof(o->last_error), "certificate: waiting for the "
 			         "rate-limit budget (%s, %u counted) for %.0f s",
 			         acme_limit_name(v.limit), v.count, d);
@@ -578,6 +595,9 @@ static void step_order(const struct rz_config *cfg, PGconn *db, const struct rz_
 			go(o, "order", d > 1 ? d : 1, st);
 			return;
 		}
+		if (!json_is_true(json_object_get(st, "slot_held")) &&
+		    take_slot(cfg, db, job, st, o) != 0)
+			return;
 		ret = acme_order_new_replacing(c, ptrs, n, replaces, &ord, &e);
 		if (ret != 0) {
 			ca_error(o, job, st, ret, &e);

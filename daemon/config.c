@@ -1301,7 +1301,7 @@ static int cfg_read(const char *path, char **out, size_t *outlen, char *err, siz
 	char why[160];
 	int ret = 0;
 
-	if ((f = fopen(path, "rb")) == NULL) {
+	if ((f = fopen(path, "rbe")) == NULL) {
 		snprintf(why, sizeof(why), "cannot open: %s", strerror(errno));
 		ret = cfg_err_file(path, err, errlen, errno == ENOENT ? RZ_ENOENT : RZ_EIO, why);
 		goto out;

@@ -619,3 +619,26 @@ out:
 		close(pfd[1]);
 	return ret;
 }
+
+int rz_cloexec_sweep(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int changed = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		int flags;
+
+		if (*end != '\0' || end == e->d_name || fd <= 2 || fd == dirfd(d) ||
+		    (flags = fcntl((int)fd, F_GETFD)) < 0 || (flags & FD_CLOEXEC) != 0)
+			continue;
+		if (fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) == 0)
+			changed++;
+	}
+	closedir(d);
+	return changed;
+}

@@ -109,4 +109,13 @@ int rz_hook_run(const char *command, const char *const *env, uint32_t timeout_s,
  */
 int rz_hook_env_check(const char *entry, char *err, size_t errlen);
 
+/*
+ * Set close-on-exec on every fd of the process above 2 that lacks it.
+ * Libraries open some without it (libknot's control socket, libcurl's
+ * socketpairs); the daemon calls this after each step so that no fd it
+ * holds would reach a program it starts (rz_hook_run() closes them in the
+ * child anyway).  Returns how many fds it changed.
+ */
+int rz_cloexec_sweep(void);
+
 #endif

@@ -41,6 +41,7 @@
 #include "daemon/log.h"
 #include "daemon/certs.h"
 #include "daemon/feed.h"
+#include "daemon/hook.h"
 #include "daemon/intake.h"
 #include "daemon/listen.h"
 #include "daemon/reconcile.h"
@@ -201,6 +202,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		rz_step_run(d->cfg, &d->knot_lock, db, &job, &out);
+		rz_cloexec_sweep();   /* what libknot and libcurl opened without it */
 		if (store_job_finish(db, &job, &out.res, &stale, &changed, &st, err,
 		                     sizeof(err)) != 0) {
 			/* The claim dies with this connection: another worker retakes it. */

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "daemon/certs.h"
 #include "daemon/log.h"
 #include "daemon/rz_err.h"
 #include "daemon/store.h"
@@ -1199,4 +1200,43 @@ int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, 
 	}
 	PQclear(r);
 	return ret;
+}
+
+int store_cert_slot_take(PGconn *c, long long job_id, uint32_t max, bool *got,
+                         char *err, size_t errlen)
+{
+	char jid[32], smax[16];
+	const char *p[] = { jid, smax };
+	PGresult *r = NULL;
+	int ret;
+
+	*got = false;
+	snprintf(jid, sizeof(jid), "%lld", job_id);
+	snprintf(smax, sizeof(smax), "%u", max);
+	if ((ret = cmd(c, "BEGIN", 0, NULL, err, errlen)) != 0)
+		return ret;
+	/* One taker at a time, across daemons: a count and a mark that two
+	 * workers made together could both see a free slot. */
+	r = q(c, "SELECT pg_advisory_xact_lock(hashtext('regzone acme slots'))", 0, NULL,
+	      PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		goto fail;
+	PQclear(r);
+	r = q(c, "SELECT count(*) < $2::bigint FROM jobs WHERE kind = 'cert' AND id <> $1::bigint "
+	      "AND (step IN (" RZ_CERT_INFLIGHT_SQL ") OR (step = 'order' AND state ? 'slot_held'))",
+	      2, p, PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		goto fail;
+	*got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (*got && (ret = cmd(c, "UPDATE jobs SET state = state || '{\"slot_held\": true}' "
+	                       "WHERE id = $1::bigint", 1, p, err, errlen)) != 0)
+		goto fail;
+	if ((ret = cmd(c, "COMMIT", 0, NULL, err, errlen)) != 0)
+		goto fail;
+	return 0;
+fail:
+	*got = false;
+	rollback(c);
+	return RZ_EDB;
 }

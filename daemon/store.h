@@ -150,6 +150,16 @@ int store_knot_txn_forget_dead(PGconn *c, const char *zone, char *err, size_t er
 int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, size_t n,
                        bool *all, char *why, size_t whylen, char *err, size_t errlen);
 
+/*
+ * An order slot (acme.concurrency) for cert job job_id: the orders in
+ * flight (the cert steps of RZ_CERT_INFLIGHT_SQL, and jobs at 'order' that
+ * took a slot: step data "slot_held") are counted under a transaction-level
+ * advisory lock, and when fewer than max the job's step data gets
+ * "slot_held" in the same transaction.  *got says whether it did.
+ */
+int store_cert_slot_take(PGconn *c, long long job_id, uint32_t max, bool *got,
+                         char *err, size_t errlen);
+
 /* One audit line (kind: event|step|record_added|record_removed|error|...). */
 int store_audit(PGconn *c, const char *domain, const char *service, const char *event_id,
                 const char *kind, const char *message, const char *detail_json,
