@@ -53,6 +53,10 @@ prosody_pid=$(cat "$dir/pids/prosody.pid" 2>/dev/null)
 started=$(started_at "$prosody_pid")
 check "Prosody runs (pid $prosody_pid)" kill -0 "${prosody_pid:-0}"
 check "Prosody's own pidfile names the same process" test "$(cat "$ppid_file" 2>/dev/null)" = "$prosody_pid"
+if ((EUID == 0)); then
+  check "Prosody runs as its own user, not regzoned's ($(ps -o user= -p "$prosody_pid"))" \
+    test "$(ps -o user= -p "$prosody_pid")" = prosody
+fi
 listen=$(ss -Hltnp 2>/dev/null | grep "pid=$prosody_pid," | awk '{print $4}' | sort | tr '\n' ' ')
 want=""
 for p in $((base + 9)) $((base + 10)) $((base + 11)) $((base + 12)) $((base + 13)) $((base + 14)); do
@@ -98,6 +102,13 @@ for port in "$REGZONE_DNS_PORT" "$REGZONE_DNS2_PORT"; do
 done
 check "Prosody was told by the hook (audit trail)" \
   grep -q "hook.*Prosody (pid $prosody_pid) told to reload" <<<"$(ctl logs example.test)"
+if ((EUID == 0)); then
+  cd_=$REGZONE_CERT_DIR/example.test
+  check "certificates.group: the directory is 0750 and the key 0640, group prosody ($(stat -L -c '%a %G' "$cd_") $(stat -L -c '%a %G' "$cd_/privkey.pem"))" \
+    test "$(stat -L -c '%a %G' "$cd_")/$(stat -L -c '%a %G' "$cd_/privkey.pem")" = "750 prosody/640 prosody"
+  check "Prosody's user reads the key" runuser -u prosody -- test -r "$cd_/privkey.pem"
+  check "... and nobody else does" eval '! runuser -u nobody -- test -r "$cd_/privkey.pem"'
+fi
 
 # ---------------------------------------------------------------- 3. log in
 # mode, SRV service, what that SRV record says
@@ -152,6 +163,20 @@ check "hook: no certificate files, no reload ($out)" grep -q "fullchain.pem is m
 out=$(REGZONE_DOMAIN=example.test REGZONE_CERT_DIR="$REGZONE_CERT_DIR/example.test" REGZONE_ACTION=deploy \
         "$hook" --config "$REGZONE_PROSODY_CONFIG" 2>&1)
 check "hook: the prosodyctl reload way works too ($out)" grep -q "prosodyctl reload done" <<<"$out"
+if ((EUID == 0)); then
+  # A hook of another user than Prosody's: a clear refusal, not EPERM.
+  cp "$ppid_file" "$tmp/prosody.pid.copy"; chmod 0644 "$tmp/prosody.pid.copy"
+  mkdir -p "$tmp/nobody-certs"; cp "$REGZONE_ACME_ROOTS" "$tmp/nobody-certs/fullchain.pem"
+  cp "$REGZONE_ACME_ROOTS" "$tmp/nobody-certs/privkey.pem"; chmod -R a+rX "$tmp/nobody-certs"
+  out=$(runuser -u nobody -- env REGZONE_DOMAIN=example.test REGZONE_CERT_DIR="$tmp/nobody-certs" \
+          REGZONE_ACTION=deploy "$hook" --pidfile "$tmp/prosody.pid.copy" 2>&1); rc=$?
+  check "hook as another user than Prosody's: refused with the reason (exit $rc: $out)" \
+    eval 'test "$rc" = 1 && grep -q "runs as uid $(id -u prosody) and this hook as uid $(id -u nobody)" <<<"$out" && grep -q -- "--sudo" <<<"$out"'
+  check "... and Prosody was not signalled (same start time)" test "$(started_at "$prosody_pid")" = "$started"
+fi
+out=$(REGZONE_DOMAIN=example.test REGZONE_CERT_DIR="$REGZONE_CERT_DIR/example.test" REGZONE_ACTION=deploy \
+        "$hook" --pidfile "$ppid_file" --sudo prosody 2>&1); rc=$?
+check "hook: --sudo goes with --config only (exit $rc)" test "$rc" = 1
 
 # ---------------------------------------------------------------- 4. renew
 hooks_before=$(ctl logs example.test | grep -c "told to reload")
