@@ -235,12 +235,11 @@ static int begin_txn(struct zg_knot *k, PGconn *db, const struct rz_job *job,
 			break;
 		ret = RZ_EBUSY;   /* aborted ours: begin once more */
 	}
-	if (ret == 0 && store_knot_txn_forget_dead(db, job->zone, err, errlen) != 0)
-		ret = RZ_EDB;
 	if (ret != 0) {
 		char derr[256];
 
-		if (store_knot_txn_done(db, *intent, derr, sizeof(derr)) != 0)
+		/* ours only: the others' stay as evidence (no begin succeeded) */
+		if (store_knot_txn_done(db, job->zone, *intent, false, derr, sizeof(derr)) != 0)
 			rz_log_zone(RZ_LOG_WARN, job->domain, "%s", derr);
 		*intent = 0;
 		if (ret == RZ_EBUSY && strncmp(err, "zone busy", 9) != 0)
@@ -320,7 +319,8 @@ out:
 	if (intent != 0 && ended) {
 		char derr[256];
 
-		if (store_knot_txn_done(db, intent, derr, sizeof(derr)) != 0 && ret == 0) {
+		if (store_knot_txn_done(db, job->zone, intent, true, derr, sizeof(derr)) != 0 &&
+		    ret == 0) {
 			snprintf(err, errlen, "%s", derr);
 			ret = RZ_EDB;
 		}

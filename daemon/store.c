@@ -1131,21 +1131,24 @@ int store_knot_txn_intent(PGconn *c, const char *zone, long long job_id, long lo
 	return 0;
 }
 
-int store_knot_txn_done(PGconn *c, long long id, char *err, size_t errlen)
-{
-	char sid[32];
-	const char *p[] = { sid };
-
-	snprintf(sid, sizeof(sid), "%lld", id);
-	return cmd(c, "DELETE FROM knot_txns WHERE id = $1::bigint", 1, p, err, errlen);
-}
-
 /* A knot_txns row whose session is gone: no backend with its pid and
  * start time (a pid PostgreSQL gave to a new session does not count). */
 #define KNOT_TXN_DEAD \
 	"t.zone = $1 AND t.backend_pid <> pg_backend_pid() AND NOT EXISTS (SELECT 1 FROM " \
 	"pg_stat_activity a WHERE a.pid = t.backend_pid AND (t.backend_start IS NULL OR " \
 	"a.backend_start IS NULL OR a.backend_start = t.backend_start))"
+
+int store_knot_txn_done(PGconn *c, const char *zone, long long id, bool dead, char *err,
+                        size_t errlen)
+{
+	char sid[32];
+	const char *p[] = { zone, sid, dead ? "t" : "f" };
+
+	snprintf(sid, sizeof(sid), "%lld", id);
+	/* the activity check runs only for other rows of the zone: normally none */
+	return cmd(c, "DELETE FROM knot_txns t WHERE t.id = $2::bigint OR ($3::boolean AND "
+	           "t.id <> $2::bigint AND " KNOT_TXN_DEAD ")", 3, p, err, errlen);
+}
 
 int store_knot_txn_dead(PGconn *c, const char *zone, int *n_dead, char *err, size_t errlen)
 {

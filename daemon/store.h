@@ -139,7 +139,11 @@ int store_zone_unlock(PGconn *c, const char *zone);
  */
 int store_knot_txn_intent(PGconn *c, const char *zone, long long job_id, long long *id,
                           char *err, size_t errlen);
-int store_knot_txn_done(PGconn *c, long long id, char *err, size_t errlen);
+/* After the commit or abort: the intent goes, and with dead set so do
+ * intents on the zone of sessions that are gone (a zone-begin that
+ * succeeded showed that none of their transactions is open). */
+int store_knot_txn_done(PGconn *c, const char *zone, long long id, bool dead, char *err,
+                        size_t errlen);
 /* How many intents on zone belong to PostgreSQL sessions that are gone (a
  * writer that died, its transaction perhaps still open in knotd). */
 int store_knot_txn_dead(PGconn *c, const char *zone, int *n_dead, char *err, size_t errlen);

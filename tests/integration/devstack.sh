@@ -119,7 +119,17 @@ for v in REGZONE_PG REGZONE_DNS_ADDR REGZONE_DNS_PORT REGZONE_DNS2_PORT REGZONE_
          REGZONE_REQUESTS REGZONE_FEED REGZONE_CERT_DIR REGZONE_CONFIG REGZONE_PORT_BASE; do
   check "env sets $v" test -n "${!v:-}"
 done
-check "REGZONE_CERT_DIR is mode 0700" test "$(stat -c %a "$REGZONE_CERT_DIR")" = 700
+if ((EUID == 0)) && getent passwd prosody >/dev/null; then
+  # Prosody runs as its own user: its group may enter the directory.
+  check "REGZONE_CERT_DIR is mode 0750, group prosody ($(stat -c '%a %G' "$REGZONE_CERT_DIR"))" \
+    test "$(stat -c '%a %G' "$REGZONE_CERT_DIR")" = "750 $(id -gn prosody)"
+  check "regzone.yaml sets certificates.group to Prosody's" \
+    grep -q "^  group: \"$(id -gn prosody)\"" "$DIR/regzone.yaml"
+else
+  check "REGZONE_CERT_DIR is mode 0700" test "$(stat -c %a "$REGZONE_CERT_DIR")" = 700
+fi
+check "the request and feed sockets are ipc sockets in DIR/run, mode 0700" \
+  test "$REGZONE_REQUESTS/$REGZONE_FEED/$(stat -c %a "$DIR/run")" = "ipc://$DIR/run/requests/ipc://$DIR/run/feed/700"
 check "regzone.yaml exists" test -s "$REGZONE_CONFIG"
 check "regzone.yaml carries the example's profiles" grep -q '^default_profile:' "$REGZONE_CONFIG"
 
