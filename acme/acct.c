@@ -26,7 +26,7 @@
 #include "acme/util.h"
 #include "acme/acct.h"
 #include "acme/b64.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 #define COORD_LEN 32                     /* P-256 field element */
 #define NONCE_MAX 512
@@ -47,13 +47,13 @@ static int b64_sha256(const uint8_t *md, unsigned int mdlen, char out[ACME_B64_S
 	char tmp[ACME_B64URL_SIZE(32)];
 
 	if (mdlen != 32 || acme_b64url_encode(md, mdlen, tmp, sizeof(tmp)) != 43)
-		return RZ_EIO;
+		return ACME_EIO;
 	memcpy(out, tmp, ACME_B64_SHA256_SIZE);
 	return 0;
 }
 
 /* The key's public point as base64url x and y, the canonical JWK and its
- * thumbprint.  RZ_ETYPE unless the key is EC P-256 with a private part. */
+ * thumbprint.  ACME_ETYPE unless the key is EC P-256 with a private part. */
 static int derive_public(struct acme_acct *a)
 {
 	char group[64];
@@ -62,7 +62,7 @@ static int derive_public(struct acme_acct *a)
 	uint8_t bx[COORD_LEN], by[COORD_LEN], md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	json_t *jwk = NULL;
-	int ret = RZ_ETYPE;
+	int ret = ACME_ETYPE;
 
 	if (EVP_PKEY_get_base_id(a->key) != EVP_PKEY_EC)
 		goto out;
@@ -72,7 +72,7 @@ static int derive_public(struct acme_acct *a)
 		goto out;
 	if (EVP_PKEY_get_bn_param(a->key, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1)
 		goto out;   /* a public key only */
-	ret = RZ_EIO;
+	ret = ACME_EIO;
 	if (EVP_PKEY_get_bn_param(a->key, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
 	    EVP_PKEY_get_bn_param(a->key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1 ||
 	    BN_bn2binpad(x, bx, COORD_LEN) != COORD_LEN ||
@@ -81,7 +81,7 @@ static int derive_public(struct acme_acct *a)
 	if (acme_b64url_encode(bx, COORD_LEN, a->x, sizeof(a->x)) < 0 ||
 	    acme_b64url_encode(by, COORD_LEN, a->y, sizeof(a->y)) < 0)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	jwk = json_pack("{s:s, s:s, s:s, s:s}", "crv", "P-256", "kty", "EC", "x", a->x,
 	                "y", a->y);
 	if (jwk == NULL)
@@ -90,7 +90,7 @@ static int derive_public(struct acme_acct *a)
 	a->jwk = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
 	if (a->jwk == NULL)
 		goto out;
-	ret = RZ_EIO;
+	ret = ACME_EIO;
 	if (EVP_Digest(a->jwk, strlen(a->jwk), md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    b64_sha256(md, mdlen, a->thumb) != 0)
 		goto out;
@@ -103,75 +103,23 @@ out:
 	return ret;
 }
 
-/*
- * Create a new key at path: temp file (O_CREAT|O_EXCL, 0600), fsync,
- * link() to path (fails when path exists: never replaces a key), unlink
- * the temp name, fsync the directory.  RZ_EEXIST when path appeared.
- */
+/* A new P-256 account key at path, never over an existing file
+ * (ACME_EEXIST when path appeared meanwhile). */
 static int create_key(const char *path, EVP_PKEY **key, char *err, size_t errlen)
 {
-	EVP_PKEY *k = NULL;
-	BIO *mem = NULL;
-	char *tmp = NULL, *pem = NULL;
-	long pemlen;
-	int fd = -1, ret = RZ_ENOMEM;
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	int ret;
 
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	ret = RZ_EIO;
-	k = EVP_EC_gen("P-256");
 	if (k == NULL) {
 		acme_seterr(err, errlen, "account key: P-256 key generation failed");
-		goto out;
+		return ACME_EIO;
 	}
-	mem = BIO_new(BIO_s_mem());
-	if (mem == NULL || PEM_write_bio_PrivateKey(mem, k, NULL, NULL, 0, NULL, NULL) != 1) {
-		acme_seterr(err, errlen, "account key: PEM encoding failed");
-		goto out;
-	}
-	pemlen = BIO_get_mem_data(mem, &pem);
-	/* mkostemp opens with O_CREAT|O_EXCL and mode 0600. */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		acme_seterr(err, errlen, "account key: cannot create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, 0600) != 0 || acme_write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
-		acme_seterr(err, errlen, "account key: writing %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		acme_seterr(err, errlen, "account key: writing %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (link(tmp, path) != 0) {
-		ret = errno == EEXIST ? RZ_EEXIST : RZ_EIO;
-		acme_seterr(err, errlen, "account key: cannot create %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (acme_fsync_dir_of(path) != 0) {
-		acme_seterr(err, errlen, "account key: fsync of the directory of %s: %s", path,
-		       strerror(errno));
-		goto out;
+	if ((ret = acme_key_file_write("account key", path, k, false, err, errlen)) != 0) {
+		EVP_PKEY_free(k);
+		return ret;
 	}
 	*key = k;
-	k = NULL;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL)
-		unlink(tmp);
-	free(tmp);
-	BIO_free_all(mem);   /* BUF_MEM_free() clears the PEM text */
-	EVP_PKEY_free(k);
-	return ret;
+	return 0;
 }
 
 int acme_acct_load(const char *path, int create, struct acme_acct **out,
@@ -179,7 +127,7 @@ int acme_acct_load(const char *path, int create, struct acme_acct **out,
 {
 	struct acme_acct *a = NULL;
 	EVP_PKEY *key = NULL;
-	int ret = RZ_EINVAL;
+	int ret = ACME_EINVAL;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -189,21 +137,21 @@ int acme_acct_load(const char *path, int create, struct acme_acct **out,
 	}
 	*out = NULL;
 	ret = acme_key_file_read("account key", path, &key, err, errlen);
-	if (ret == RZ_ENOENT && create) {
+	if (ret == ACME_ENOENT && create) {
 		ret = create_key(path, &key, err, errlen);
-		if (ret == RZ_EEXIST)   /* another process made it first: use it */
+		if (ret == ACME_EEXIST)   /* another process made it first: use it */
 			ret = acme_key_file_read("account key", path, &key, err, errlen);
 	}
 	if (ret != 0)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		goto out;
 	a->key = key;
 	key = NULL;
 	ret = derive_public(a);
-	if (ret == RZ_ETYPE)
+	if (ret == ACME_ETYPE)
 		acme_seterr(err, errlen, "account key %s: not an EC P-256 private key", path);
 	else if (ret != 0)
 		acme_seterr(err, errlen, "account key %s: cannot derive the public key", path);
@@ -267,7 +215,7 @@ static int b64url_chars(const char *s, size_t max)
 int acme_token_check(const char *token)
 {
 	if (token == NULL || !b64url_chars(token, ACME_TOKEN_MAX))
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	return 0;
 }
 
@@ -295,7 +243,7 @@ static int jws_finish(const char *prot_b64, const char *pay_b64, const uint8_t *
 
 	*jws_out = jws != NULL ? json_dumps(jws, JSON_COMPACT) : NULL;
 	json_decref(jws);
-	return *jws_out != NULL ? 0 : RZ_ENOMEM;
+	return *jws_out != NULL ? 0 : ACME_ENOMEM;
 }
 
 static char *signing_input(const char *prot_b64, const char *pay_b64, size_t *len)
@@ -320,7 +268,7 @@ int acme_acct_sign(const struct acme_acct *acct, const char *url, const char *no
 	EVP_MD_CTX *md = NULL;
 	ECDSA_SIG *sig = NULL;
 	const BIGNUM *r, *s;
-	int ret = RZ_EINVAL;
+	int ret = ACME_EINVAL;
 
 	if (jws_out != NULL)
 		*jws_out = NULL;
@@ -328,7 +276,7 @@ int acme_acct_sign(const struct acme_acct *acct, const char *url, const char *no
 	    !b64url_chars(nonce, NONCE_MAX) || payload == NULL || jws_out == NULL ||
 	    (kid != NULL && kid[0] == '\0'))
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	prot = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", nonce, "url", url);
 	if (prot == NULL)
 		goto out;
@@ -353,13 +301,13 @@ int acme_acct_sign(const struct acme_acct *acct, const char *url, const char *no
 	md = EVP_MD_CTX_new();
 	if (input == NULL || md == NULL)
 		goto out;
-	ret = RZ_EIO;
+	ret = ACME_EIO;
 	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, acct->key) != 1 ||
 	    EVP_DigestSign(md, NULL, &derlen, (const uint8_t *)input, inlen) != 1)
 		goto out;
 	der = malloc(derlen);
 	if (der == NULL) {
-		ret = RZ_ENOMEM;
+		ret = ACME_ENOMEM;
 		goto out;
 	}
 	if (EVP_DigestSign(md, der, &derlen, (const uint8_t *)input, inlen) != 1)
@@ -394,7 +342,7 @@ int acme_acct_eab(const struct acme_acct *acct, const char *kid, const char *hma
 	uint8_t key[EAB_KEY_MAX], mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
 	size_t keylen = 0, klen, inlen = 0;
-	int ret = RZ_EINVAL;
+	int ret = ACME_EINVAL;
 
 	if (out != NULL)
 		*out = NULL;
@@ -407,7 +355,7 @@ int acme_acct_eab(const struct acme_acct *acct, const char *kid, const char *hma
 	if (klen == 0 || acme_b64url_decode(hmac_key_b64url, klen, key, sizeof(key), &keylen) != 0 ||
 	    keylen == 0)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	prot = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", kid, "url", new_account_url);
 	if (prot == NULL)
 		goto out;
@@ -421,11 +369,11 @@ int acme_acct_eab(const struct acme_acct *acct, const char *kid, const char *hma
 	input = signing_input(prot_b64, pay_b64, &inlen);
 	if (input == NULL)
 		goto out;
-	ret = RZ_EIO;
+	ret = ACME_EIO;
 	if (HMAC(EVP_sha256(), key, (int)keylen, (const uint8_t *)input, inlen, mac,
 	         &maclen) == NULL)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	if ((*out = jws_object(prot_b64, pay_b64, mac, maclen)) == NULL)
 		goto out;
 	ret = 0;
@@ -445,18 +393,18 @@ int acme_key_authz_dns(const struct acme_acct *acct, const char *token,
 	char *ka = NULL;
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	int n, ret = RZ_EINVAL;
+	int n, ret = ACME_EINVAL;
 
 	out[0] = '\0';
 	if (acct == NULL || acme_token_check(token) != 0)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	n = asprintf(&ka, "%s.%s", token, acct->thumb);
 	if (n < 0) {
 		ka = NULL;
 		goto out;
 	}
-	ret = RZ_EIO;
+	ret = ACME_EIO;
 	if (EVP_Digest(ka, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    b64_sha256(md, mdlen, out) != 0)
 		goto out;

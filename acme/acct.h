@@ -10,7 +10,7 @@
  * of threads may call acme_acct_sign() and the other functions on the
  * same one at once (each call uses its own OpenSSL contexts).
  *
- * Errors are RZ_E* codes (daemon/rz_err.h).  Nothing here logs or returns
+ * Errors are ACME_E* codes (acme/acme_err.h).  Nothing here logs or returns
  * key material.
  */
 #ifndef ACME_ACCT_H
@@ -19,6 +19,8 @@
 #include <stddef.h>
 
 #include <jansson.h>
+
+#include "acme/acme_err.h"
 
 /* base64url(SHA-256) is 43 characters; with the NUL: */
 #define ACME_B64_SHA256_SIZE 44
@@ -38,17 +40,18 @@ struct acme_acct;
  * directory is fsync'ed.
  *
  * An existing key file must be a regular file, not readable or writable
- * by group or others (RZ_EPERM otherwise: the key is not used).
+ * by group or others (ACME_EPERM otherwise: the key is not used).
  *
  * Returns 0 with *out set (free with acme_acct_free()), or
- *   RZ_ENOENT  path missing and create is 0;
- *   RZ_EPERM   the key file is open to group/others or not a regular file;
- *   RZ_ESYNTAX not a PEM private key;
- *   RZ_ETYPE   a private key, but not EC P-256;
- *   RZ_EIO     read/write failure (err says which, with errno's text);
- *   RZ_EINVAL, RZ_ENOMEM.
+ *   ACME_ENOENT  path missing and create is 0;
+ *   ACME_EPERM   the key file is open to group/others or not a regular file;
+ *   ACME_ESYNTAX not a PEM private key;
+ *   ACME_ETYPE   a private key, but not EC P-256;
+ *   ACME_EIO     read/write failure (err says which, with errno's text);
+ *   ACME_EINVAL, ACME_ENOMEM.
  * err (may be NULL when errlen is 0) gets a one-line message.
  */
+ACME_MUSTCHECK
 int acme_acct_load(const char *path, int create, struct acme_acct **out,
                    char *err, size_t errlen);
 void acme_acct_free(struct acme_acct *acct);
@@ -70,8 +73,9 @@ void acme_acct_thumbprint(const struct acme_acct *acct, char out[ACME_B64_SHA256
  * "signature"}, malloc'ed (free() it).
  * url, nonce and payload must be non-NULL; url and nonce non-empty; nonce
  * base64url characters only (RFC 8555 section 6.5.1).
- * Returns 0, RZ_EINVAL, RZ_ENOMEM or RZ_EIO (OpenSSL failed).
+ * Returns 0, ACME_EINVAL, ACME_ENOMEM or ACME_EIO (OpenSSL failed).
  */
+ACME_MUSTCHECK
 int acme_acct_sign(const struct acme_acct *acct, const char *url, const char *nonce,
                    const char *kid, const char *payload, char **jws_out);
 
@@ -82,23 +86,26 @@ int acme_acct_sign(const struct acme_acct *acct, const char *url, const char *no
  * MACed with HMAC-SHA256 under the key hmac_key_b64url (base64url, '='
  * padding tolerated).  *out is the JSON object to put as
  * "externalAccountBinding" into the newAccount payload (json_decref it).
- * Returns 0, RZ_EINVAL (empty kid/url, key not base64url or empty),
- * RZ_ENOMEM, RZ_EIO.
+ * Returns 0, ACME_EINVAL (empty kid/url, key not base64url or empty),
+ * ACME_ENOMEM, ACME_EIO.
  */
+ACME_MUSTCHECK
 int acme_acct_eab(const struct acme_acct *acct, const char *kid, const char *hmac_key_b64url,
                   const char *new_account_url, json_t **out);
 
 /*
  * A challenge token is usable only when it is 1..ACME_TOKEN_MAX characters
- * of the base64url alphabet [A-Za-z0-9_-].  0 or RZ_EINVAL.
+ * of the base64url alphabet [A-Za-z0-9_-].  0 or ACME_EINVAL.
  */
+ACME_MUSTCHECK
 int acme_token_check(const char *token);
 
 /*
  * The DNS-01 TXT value (RFC 8555 section 8.4):
  * base64url(SHA-256(token "." thumbprint)), 43 characters + NUL in out.
- * The token is checked first (acme_token_check): RZ_EINVAL and out = "".
+ * The token is checked first (acme_token_check): ACME_EINVAL and out = "".
  */
+ACME_MUSTCHECK
 int acme_key_authz_dns(const struct acme_acct *acct, const char *token,
                        char out[ACME_B64_SHA256_SIZE]);
 

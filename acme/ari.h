@@ -27,6 +27,7 @@
 
 #include <openssl/x509.h>
 
+#include "acme/acme_err.h"
 #include "acme/b64.h"
 
 #define ACME_ARI_AKI_MAX    64   /* keyIdentifier bytes (SHA-1: 20) */
@@ -61,24 +62,27 @@
  * string into out (ACME_ARI_CERT_ID_SIZE bytes are always enough; the exact
  * length plus the NUL is too).
  * Returns its length, or
- *   RZ_EINVAL   NULL pointers, aki_len or serial_len 0;
- *   RZ_ERANGE   aki_len > ACME_ARI_AKI_MAX or serial_len > ACME_ARI_SERIAL_MAX;
- *   RZ_ETOOLONG outlen too small.
+ *   ACME_EINVAL   NULL pointers, aki_len or serial_len 0;
+ *   ACME_ERANGE   aki_len > ACME_ARI_AKI_MAX or serial_len > ACME_ARI_SERIAL_MAX;
+ *   ACME_ETOOLONG outlen too small.
  */
+ACME_MUSTCHECK
 int acme_ari_cert_id_raw(const uint8_t *aki, size_t aki_len, const uint8_t *serial,
                          size_t serial_len, char *out, size_t outlen);
 
 /*
  * The same from a certificate: its Authority Key Identifier extension's
  * keyIdentifier and its serial number re-encoded as DER.  Returns the
- * length, or RZ_ENOENT when the certificate has no AKI keyIdentifier (or
- * the extension is duplicated or unreadable), RZ_ENOMEM, or the errors of
+ * length, or ACME_ENOENT when the certificate has no AKI keyIdentifier (or
+ * the extension is duplicated or unreadable), ACME_ENOMEM, or the errors of
  * acme_ari_cert_id_raw().
  */
+ACME_MUSTCHECK
 int acme_ari_cert_id(const X509 *cert, char *out, size_t outlen);
 
 /* notBefore and notAfter of a certificate as epoch seconds.  Returns 0,
- * RZ_EINVAL (NULL), RZ_ESYNTAX (a time OpenSSL cannot read). */
+ * ACME_EINVAL (NULL), ACME_ESYNTAX (a time OpenSSL cannot read). */
+ACME_MUSTCHECK
 int acme_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after);
 
 /*
@@ -86,9 +90,10 @@ int acme_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after);
  * "2025-01-02T04:00:00.123456789Z", "2025-01-02T06:00:00+02:00"; 't' and
  * 'z' may be lowercase; "-00:00" is UTC.  Fractions are dropped (rounded
  * down), second 60 is allowed.  s[0..len), no NUL needed.  Returns 0,
- * RZ_EINVAL (NULL), RZ_ETOOLONG (len > ACME_RFC3339_MAX), RZ_ESYNTAX
+ * ACME_EINVAL (NULL), ACME_ETOOLONG (len > ACME_RFC3339_MAX), ACME_ESYNTAX
  * (anything else, including dates that do not exist and a missing offset).
  */
+ACME_MUSTCHECK
 int acme_rfc3339(const char *s, size_t len, time_t *out);
 
 /* A renewalInfo reply. */
@@ -105,28 +110,29 @@ struct acme_ari_info {
  * strings; explanationURL optional, a string of printable ASCII without
  * spaces with a scheme; other members ignored; duplicate keys refused.
  * Returns 0, or
- *   RZ_EINVAL   NULL body/out;
- *   RZ_ETOOLONG body > ACME_ARI_MAX_BYTES, explanationURL > ACME_ARI_URL_MAX,
+ *   ACME_EINVAL   NULL body/out;
+ *   ACME_ETOOLONG body > ACME_ARI_MAX_BYTES, explanationURL > ACME_ARI_URL_MAX,
  *               a timestamp longer than ACME_RFC3339_MAX;
- *   RZ_ESYNTAX  not JSON, a bad timestamp, a bad URL;
- *   RZ_ETYPE    not an object, a member of the wrong type;
- *   RZ_ENOENT   suggestedWindow, start or end missing;
- *   RZ_ERANGE   end <= start (RFC 9773: treat as if no reply came: poll
- *               again after ACME_ARI_POLL_DEFAULT, renew on the fallback
- *               schedule);
- *   RZ_ENOMEM.
+ *   ACME_ESYNTAX  not JSON, a bad timestamp, a bad URL;
+ *   ACME_ETYPE    not an object, a member of the wrong type;
+ *   ACME_ENOENT   suggestedWindow, start or end missing;
+ *   ACME_ERANGE   end <= start (RFC 9773: treat as if no reply came: poll
+ *                 again after ACME_ARI_POLL_DEFAULT, renew on the fallback
+ *                 schedule);
+ *   ACME_ENOMEM.
  * *out is zeroed on error.
  */
+ACME_MUSTCHECK
 int acme_ari_parse(const char *body, size_t len, struct acme_ari_info *out);
 
 /*
  * When to fetch renewalInfo next, from the reply's Retry-After (NULL when
  * absent): now + Retry-After held within [ACME_ARI_POLL_MIN,
  * ACME_ARI_POLL_MAX].  *out is ALWAYS set; the return says where it came
- * from: 0 (Retry-After used), RZ_ENOENT (no header: now +
+ * from: 0 (Retry-After used), ACME_ENOENT (no header: now +
  * ACME_ARI_POLL_DEFAULT), or acme_retry_after()'s error (invalid header:
  * now + ACME_ARI_POLL_DEFAULT; RFC 9773 counts it a long-term error).
- * RZ_EINVAL (NULL out, now < 0) is the only return with *out unset.
+ * ACME_EINVAL (NULL out, now < 0) is the only return with *out unset.
  * After a failed fetch: temporary errors (5xx, timeouts) back off
  * exponentially; long-term ones (other 4xx, invalid body) use
  * now + ACME_ARI_POLL_DEFAULT.
@@ -139,12 +145,13 @@ int acme_ari_next_poll(const char *retry_after, time_t now, time_t *out);
  * gives start and 1 gives end (the caller draws jitter01 uniformly from
  * [0, 1]; outside that range it is clamped, NaN counts as 0.5).  If that
  * time is not after now - the window is in the past, or the pick is -
- * the answer is now: renew at once.  Returns 0, RZ_EINVAL (NULL), RZ_ERANGE
+ * the answer is now: renew at once.  Returns 0, ACME_EINVAL (NULL), ACME_ERANGE
  * (end <= start).
  * This is the CA's window, nothing more: if it reaches past the
  * certificate's notAfter the caller may also take the earlier of this and
  * acme_renew_time().
  */
+ACME_MUSTCHECK
 int acme_ari_renew_time(const struct acme_ari_info *w, time_t now, double jitter01, time_t *out);
 
 /* start <= t < end: an order made at t is an ARI renewal (with "replaces"). */
@@ -157,9 +164,10 @@ bool acme_ari_in_window(const struct acme_ari_info *w, time_t t);
  * (lifetime / 3 for lifetimes under three days) and never before
  * not_before.  The caller compares with now: a past time means renew now.
  * renew_percent is the config's acme.renew_percent (1..99 here; the
- * config allows 50..90).  Returns 0, RZ_EINVAL (NULL out, not_after <=
- * not_before), RZ_ERANGE (renew_percent outside 1..99).
+ * config allows 50..90).  Returns 0, ACME_EINVAL (NULL out, not_after <=
+ * not_before), ACME_ERANGE (renew_percent outside 1..99).
  */
+ACME_MUSTCHECK
 int acme_renew_time(time_t not_before, time_t not_after, unsigned renew_percent, double jitter01,
                     time_t *out);
 

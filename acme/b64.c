@@ -1,7 +1,8 @@
+/* b64.c - base64url without padding (acme/b64.h). */
 #include <stdint.h>
 
 #include "acme/b64.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 static const char alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -11,7 +12,7 @@ int acme_b64url_encode(const uint8_t *in, size_t len, char *out, size_t outlen)
 	size_t o = 0, i;
 
 	if (outlen < ACME_B64URL_SIZE(len))
-		return RZ_ETOOLONG;
+		return ACME_ETOOLONG;
 	for (i = 0; i + 2 < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
@@ -59,14 +60,14 @@ int acme_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outlen, 
 
 	*n_out = 0;
 	if (len % 4 == 1)
-		return RZ_ESYNTAX;   /* no encoder produces that length */
+		return ACME_ESYNTAX;   /* no encoder produces that length */
 	if (outlen < len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0))
-		return RZ_ETOOLONG;
+		return ACME_ETOOLONG;
 	for (size_t i = 0; i < len; i++) {
 		int v = b64_value((unsigned char)in[i]);
 
 		if (v < 0)
-			return RZ_ESYNTAX;
+			return ACME_ESYNTAX;
 		acc = acc << 6 | (uint32_t)v;
 		bits += 6;
 		if (bits >= 8) {
@@ -77,7 +78,7 @@ int acme_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outlen, 
 	}
 	/* leftover bits must be zero: the canonical encoding only */
 	if (acc != 0)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	*n_out = o;
 	return 0;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "acme/budget.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 static const char *const limit_names[ACME_LIM__MAX] = {
 	[ACME_LIM_NONE] = "none",
@@ -137,7 +137,7 @@ int acme_budget_check(const struct acme_limits *lim, const struct acme_event *ev
 	int rc;
 
 	if (out == NULL)
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	memset(out, 0, sizeof(*out));
 	out->allowed = true;
 	out->not_before = now;
@@ -147,7 +147,7 @@ int acme_budget_check(const struct acme_limits *lim, const struct acme_event *ev
 	    c->reg_domain[0] == '\0' || !limit_ok(&lim->new_orders) ||
 	    !limit_ok(&lim->certs_per_domain) || !limit_ok(&lim->certs_per_names) ||
 	    !limit_ok(&lim->failed_validations)) {
-		rc = RZ_EINVAL;
+		rc = ACME_EINVAL;
 		goto out;
 	}
 	for (size_t j = 0; j < n_ev; j++) {
@@ -157,7 +157,7 @@ int acme_budget_check(const struct acme_limits *lim, const struct acme_event *ev
 		     (!names_ok(e->names, e->n_names) || e->reg_domain == NULL)) ||
 		    (e->kind == ACME_EV_VALIDATION_FAILED && (e->name == NULL || e->name[0] == '\0')) ||
 		    (int)e->kind < 0 || e->kind >= ACME_EV__MAX) {
-			rc = RZ_EINVAL;
+			rc = ACME_EINVAL;
 			goto out;
 		}
 	}
@@ -166,7 +166,7 @@ int acme_budget_check(const struct acme_limits *lim, const struct acme_event *ev
 		goto out;
 	}
 	if (n_ev > 0 && (tmp = malloc(n_ev * sizeof(*tmp))) == NULL) {
-		rc = RZ_ENOMEM;
+		rc = ACME_ENOMEM;
 		goto out;
 	}
 	{
@@ -214,7 +214,7 @@ out:
 int acme_spread(size_t k, unsigned n, double interval, double *out)
 {
 	if ((out == NULL && k > 0) || n == 0 || !isfinite(interval) || interval <= 0.0)
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	for (size_t i = 0; i < k; i++)
 		out[i] = (double)i * interval / (double)n;
 	return 0;

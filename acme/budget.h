@@ -30,7 +30,7 @@
  *
  * Not modelled (the caller's part): the registered domain - computing it
  * needs the Public Suffix List, which is out of scope here: the caller
- * passes it (for regzone, normally the customer's domain itself); Let's
+ * passes it (regzone takes it from the PSL); Let's
  * Encrypt's renewal exemption from the per-domain limit (ignored: we count
  * every certificate, stricter); the pause of a name after a long run of
  * failures; limits per IP address and on accounts; other clients using the
@@ -44,6 +44,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+
+#include "acme/acme_err.h"
 
 enum acme_event_kind {
 	ACME_EV_ORDER_CREATED,      /* a newOrder the CA accepted (201) */
@@ -109,10 +111,11 @@ struct acme_verdict {
  * (any order; n_ev may be 0 with ev NULL).  When several limits are
  * saturated, not_before is the latest of their times (each only waits for
  * its own events to age out) and limit names that one.  Returns 0, or
- * RZ_EINVAL: NULL lim/c/out, a candidate without names or reg_domain or
+ * ACME_EINVAL: NULL lim/c/out, a candidate without names or reg_domain or
  * with a NULL/empty name, an event of unknown kind or without its names /
  * reg_domain / name, a limit with max > 0 and window <= 0.
  */
+ACME_MUSTCHECK
 int acme_budget_check(const struct acme_limits *lim, const struct acme_event *ev, size_t n_ev,
                       const struct acme_candidate *c, time_t now, struct acme_verdict *out);
 
@@ -126,9 +129,10 @@ const char *acme_limit_name(enum acme_limit_id id);
  * out[i] = i * interval / n, evenly spaced, never a burst.  E.g. n = 1,
  * interval = 1: one a second; n = 300, interval = 10800: the new-orders
  * limit's sustained rate (one every 36 s).  Use the slower of the two; the
- * budget still checks each order when its turn comes.  Returns 0, RZ_EINVAL
+ * budget still checks each order when its turn comes.  Returns 0, ACME_EINVAL
  * (out NULL with k > 0, n == 0, interval <= 0 or not finite).
  */
+ACME_MUSTCHECK
 int acme_spread(size_t k, unsigned n, double interval, double *out);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * csr.c - domain keys (P-256, P-384, RSA-2048, RSA-3072), their PKCS#10
- * requests and their PEM files.
+ * csr.c - domain keys (P-256, P-384, RSA-2048, RSA-3072) and their names,
+ * their PKCS#10 requests and their PEM files; the names a certificate
+ * carries.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,47 +24,74 @@
 #include "acme/util.h"
 #include "acme/b64.h"
 #include "acme/csr.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 #define CN_MAX 64
 
 struct acme_dkey {
 	EVP_PKEY *key;
-	enum rz_key_type type;
+	enum acme_key_type type;
 };
 
-int acme_dkey_new(enum rz_key_type t, struct acme_dkey **out)
+static const char *const key_type_names[ACME_KEY__MAX] = {
+	[ACME_KEY_P256] = "p256",
+	[ACME_KEY_P384] = "p384",
+	[ACME_KEY_RSA2048] = "rsa2048",
+	[ACME_KEY_RSA3072] = "rsa3072",
+};
+
+const char *acme_key_type_name(enum acme_key_type t)
+{
+	if ((int)t < 0 || t >= ACME_KEY__MAX)
+		return NULL;
+	return key_type_names[t];
+}
+
+int acme_key_type_from_name(const char *name, enum acme_key_type *out)
+{
+	if (name == NULL || out == NULL)
+		return ACME_EINVAL;
+	for (int i = 0; i < ACME_KEY__MAX; i++) {
+		if (strcmp(name, key_type_names[i]) == 0) {
+			*out = (enum acme_key_type)i;
+			return 0;
+		}
+	}
+	return ACME_ENOENT;
+}
+
+int acme_dkey_new(enum acme_key_type t, struct acme_dkey **out)
 {
 	struct acme_dkey *k = NULL;
-	int ret = RZ_EINVAL;
+	int ret = ACME_EINVAL;
 
 	if (out == NULL)
 		goto out;
 	*out = NULL;
-	if ((int)t < 0 || t >= RZ_KEY__MAX)
+	if ((int)t < 0 || t >= ACME_KEY__MAX)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	k = calloc(1, sizeof(*k));
 	if (k == NULL)
 		goto out;
 	k->type = t;
 	switch (t) {
-	case RZ_KEY_P256:
+	case ACME_KEY_P256:
 		k->key = EVP_EC_gen("P-256");
 		break;
-	case RZ_KEY_P384:
+	case ACME_KEY_P384:
 		k->key = EVP_EC_gen("P-384");
 		break;
-	case RZ_KEY_RSA2048:
+	case ACME_KEY_RSA2048:
 		k->key = EVP_RSA_gen(2048);
 		break;
-	case RZ_KEY_RSA3072:
+	case ACME_KEY_RSA3072:
 		k->key = EVP_RSA_gen(3072);
 		break;
-	case RZ_KEY__MAX:
+	case ACME_KEY__MAX:
 		break;
 	}
-	ret = RZ_EIO;
+	ret = ACME_EIO;
 	if (k->key == NULL)
 		goto out;
 	*out = k;
@@ -74,8 +102,8 @@ out:
 	return ret;
 }
 
-/* Which of the four types key is; RZ_ETYPE for anything else. */
-static int key_type_of(EVP_PKEY *key, enum rz_key_type *t)
+/* Which of the four types key is; ACME_ETYPE for anything else. */
+static int key_type_of(EVP_PKEY *key, enum acme_key_type *t)
 {
 	char group[64];
 	size_t glen = 0;
@@ -84,28 +112,28 @@ static int key_type_of(EVP_PKEY *key, enum rz_key_type *t)
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
 		                                   sizeof(group), &glen) != 1)
-			return RZ_ETYPE;
+			return ACME_ETYPE;
 		if (strcmp(group, "prime256v1") == 0) {
-			*t = RZ_KEY_P256;
+			*t = ACME_KEY_P256;
 			return 0;
 		}
 		if (strcmp(group, "secp384r1") == 0) {
-			*t = RZ_KEY_P384;
+			*t = ACME_KEY_P384;
 			return 0;
 		}
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	case EVP_PKEY_RSA:
 		if (EVP_PKEY_get_bits(key) == 2048) {
-			*t = RZ_KEY_RSA2048;
+			*t = ACME_KEY_RSA2048;
 			return 0;
 		}
 		if (EVP_PKEY_get_bits(key) == 3072) {
-			*t = RZ_KEY_RSA3072;
+			*t = ACME_KEY_RSA3072;
 			return 0;
 		}
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	default:
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	}
 }
 
@@ -115,10 +143,10 @@ int acme_dkey_load(const char *path, struct acme_dkey **out, char *err, size_t e
 	int ret;
 
 	if (out == NULL || path == NULL)
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	*out = NULL;
 	if ((k = calloc(1, sizeof(*k))) == NULL)
-		return RZ_ENOMEM;
+		return ACME_ENOMEM;
 	if ((ret = acme_key_file_read("key", path, &k->key, err, errlen)) == 0 &&
 	    (ret = key_type_of(k->key, &k->type)) != 0)
 		acme_seterr(err, errlen, "key %s: not a P-256, P-384, RSA-2048 or RSA-3072 key", path);
@@ -138,72 +166,16 @@ void acme_dkey_free(struct acme_dkey *key)
 	free(key);
 }
 
-enum rz_key_type acme_dkey_type(const struct acme_dkey *key)
+enum acme_key_type acme_dkey_type(const struct acme_dkey *key)
 {
 	return key->type;
 }
 
 int acme_key_write_pem(const struct acme_dkey *key, const char *path, char *err, size_t errlen)
 {
-	BIO *mem = NULL;
-	char *tmp = NULL, *pem = NULL;
-	long pemlen;
-	int fd = -1, ret = RZ_EINVAL;
-
 	if (key == NULL || path == NULL || path[0] == '\0')
-		goto out;
-	ret = RZ_ENOMEM;
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	mem = BIO_new(BIO_s_mem());
-	if (mem == NULL)
-		goto out;
-	ret = RZ_EIO;
-	if (PEM_write_bio_PrivateKey(mem, key->key, NULL, NULL, 0, NULL, NULL) != 1) {
-		acme_seterr(err, errlen, "key %s: PEM encoding failed", path);
-		goto out;
-	}
-	pemlen = BIO_get_mem_data(mem, &pem);
-	/* mkostemp: O_CREAT|O_EXCL, mode 0600 */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		acme_seterr(err, errlen, "key %s: cannot create a temporary file: %s", path,
-		       strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, 0600) != 0 || acme_write_all(fd, pem, (size_t)pemlen) != 0 || fsync(fd) != 0) {
-		acme_seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		acme_seterr(err, errlen, "key %s: writing %s: %s", path, tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		acme_seterr(err, errlen, "key %s: rename: %s", path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	if (acme_fsync_dir_of(path) != 0) {
-		acme_seterr(err, errlen, "key %s: fsync of its directory: %s", path, strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL)
-		unlink(tmp);
-	free(tmp);
-	BIO_free_all(mem);   /* BUF_MEM_free() clears the PEM text */
-	return ret;
+		return ACME_EINVAL;
+	return acme_key_file_write("key", path, key->key, true, err, errlen);
 }
 
 int acme_dkey_check_cert(const struct acme_dkey *key, const char *pem)
@@ -211,20 +183,20 @@ int acme_dkey_check_cert(const struct acme_dkey *key, const char *pem)
 	BIO *bio = NULL;
 	X509 *x = NULL;
 	EVP_PKEY *pub = NULL;
-	int ret = RZ_EINVAL;
+	int ret = ACME_EINVAL;
 
 	if (key == NULL || pem == NULL)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	bio = BIO_new_mem_buf(pem, -1);
 	if (bio == NULL)
 		goto out;
-	ret = RZ_ESYNTAX;
+	ret = ACME_ESYNTAX;
 	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	if (x == NULL)
 		goto out;
 	pub = X509_get0_pubkey(x);
-	ret = pub != NULL && EVP_PKEY_eq(pub, key->key) == 1 ? 0 : RZ_ECONFLICT;
+	ret = pub != NULL && EVP_PKEY_eq(pub, key->key) == 1 ? 0 : ACME_ECONFLICT;
 out:
 	X509_free(x);
 	BIO_free(bio);
@@ -259,7 +231,7 @@ static int name_ok(const char *name)
 
 int acme_dns_name_check(const char *name)
 {
-	return name_ok(name) ? 0 : RZ_EDNAME;
+	return name_ok(name) ? 0 : ACME_EDNAME;
 }
 
 void acme_csr_free(struct acme_csr *csr)
@@ -282,7 +254,7 @@ int acme_csr_new(const struct acme_dkey *key, const char *const *names, size_t n
 	STACK_OF(X509_EXTENSION) *exts = NULL;
 	struct acme_csr *csr = NULL;
 	uint8_t *der = NULL;
-	int derlen, ret = RZ_EINVAL;
+	int derlen, ret = ACME_EINVAL;
 
 	if (out != NULL)
 		*out = NULL;
@@ -290,33 +262,33 @@ int acme_csr_new(const struct acme_dkey *key, const char *const *names, size_t n
 		acme_seterr(err, errlen, "csr: missing argument");
 		goto out;
 	}
-	ret = RZ_ERANGE;
+	ret = ACME_ERANGE;
 	if (n == 0 || n > ACME_CSR_MAX_NAMES) {
 		acme_seterr(err, errlen, "csr: %zu names (1 to %d)", n, ACME_CSR_MAX_NAMES);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		ret = RZ_EDNAME;
+		ret = ACME_EDNAME;
 		if (names[i] == NULL || !name_ok(names[i])) {
 			acme_seterr(err, errlen, "csr: invalid name '%s'", names[i] ? names[i] : "(null)");
 			goto out;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(names[i], names[j]) == 0) {
-				ret = RZ_EINVAL;
+				ret = ACME_EINVAL;
 				acme_seterr(err, errlen, "csr: name '%s' given twice", names[i]);
 				goto out;
 			}
 		}
 	}
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	req = X509_REQ_new();
 	subj = X509_NAME_new();
 	gens = sk_GENERAL_NAME_new_null();
 	exts = sk_X509_EXTENSION_new_null();
 	if (req == NULL || subj == NULL || gens == NULL || exts == NULL)
 		goto out;
-	ret = RZ_EIO;
+	ret = ACME_EIO;
 	if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1)
 		goto out;
 	if (strlen(names[0]) <= CN_MAX &&
@@ -353,7 +325,7 @@ int acme_csr_new(const struct acme_dkey *key, const char *const *names, size_t n
 	derlen = i2d_X509_REQ(req, &der);
 	if (derlen <= 0)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	csr = calloc(1, sizeof(*csr));
 	if (csr == NULL)
 		goto out;
@@ -450,7 +422,7 @@ int acme_cert_names(const char *pem, char ***names, size_t *n)
 	GENERAL_NAMES *gens = NULL;
 	char **list = NULL;
 	size_t count = 0;
-	int crit = -1, ret = RZ_EINVAL;
+	int crit = -1, ret = ACME_EINVAL;
 
 	if (names != NULL)
 		*names = NULL;
@@ -458,10 +430,10 @@ int acme_cert_names(const char *pem, char ***names, size_t *n)
 		*n = 0;
 	if (pem == NULL || names == NULL || n == NULL)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
 		goto out;
-	ret = RZ_ESYNTAX;
+	ret = ACME_ESYNTAX;
 	if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
 		goto out;
 	/* crit: -1 no such extension, -2 more than one */
@@ -479,20 +451,20 @@ int acme_cert_names(const char *pem, char ***names, size_t *n)
 		if (g->type != GEN_DNS)
 			continue;
 		if (count == ACME_CSR_MAX_NAMES) {
-			ret = RZ_ERANGE;
+			ret = ACME_ERANGE;
 			goto out;
 		}
 		if (list == NULL && (list = calloc(ACME_CSR_MAX_NAMES, sizeof(*list))) == NULL) {
-			ret = RZ_ENOMEM;
+			ret = ACME_ENOMEM;
 			goto out;
 		}
 		data = ASN1_STRING_get0_data(g->d.dNSName);
 		len = ASN1_STRING_length(g->d.dNSName);
-		ret = RZ_ESYNTAX;
+		ret = ACME_ESYNTAX;
 		if (data == NULL || len <= 0 || memchr(data, '\0', (size_t)len) != NULL)
 			goto out;
 		if ((list[count] = strndup((const char *)data, (size_t)len)) == NULL) {
-			ret = RZ_ENOMEM;
+			ret = ACME_ENOMEM;
 			goto out;
 		}
 		for (char *p = list[count]; *p != '\0'; p++)

@@ -13,7 +13,7 @@
 #include <curl/curl.h>
 
 #include "acme/http.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 #ifndef REGZONE_VERSION
 #define REGZONE_VERSION "0"
@@ -59,12 +59,12 @@ int acme_http_new(const char *ca_bundle, uint32_t timeout_ms, struct acme_http *
 {
 	struct acme_http *h = NULL;
 	const curl_version_info_data *vi;
-	int ret = RZ_EINVAL, https = 0;
+	int ret = ACME_EINVAL, https = 0;
 
 	if (out == NULL || timeout_ms == 0)
 		goto out;
 	*out = NULL;
-	ret = RZ_EIO;
+	ret = ACME_EIO;
 	if (pthread_once(&global_once, global_init) != 0 || global_rc != CURLE_OK)
 		goto out;
 	vi = curl_version_info(CURLVERSION_NOW);
@@ -73,7 +73,7 @@ int acme_http_new(const char *ca_bundle, uint32_t timeout_ms, struct acme_http *
 			https = 1;
 	if (!https || (vi->features & CURL_VERSION_SSL) == 0)
 		goto out;
-	ret = RZ_ENOMEM;
+	ret = ACME_ENOMEM;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		goto out;
@@ -336,60 +336,47 @@ static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
 
 enum method { M_GET, M_HEAD, M_POST };
 
-static int request(struct acme_http *h, enum method m, const char *url, const char *body,
-                   const char *accept, struct acme_resp *resp)
+static const char *const method_names[] = { "GET", "HEAD", "POST" };
+
+/* The request headers of method m into *hdrs (curl_slist_free_all() it);
+ * *accept_hdr is the Accept line they point at (free() it after them).
+ * 0 or ACME_ENOMEM. */
+static int request_headers(enum method m, const char *accept, struct curl_slist **hdrs,
+                           char **accept_hdr)
 {
-	static const char *const names[] = { "GET", "HEAD", "POST" };
-	struct curl_slist *hdrs = NULL, *tmp;
-	char *accept_hdr = NULL;
-	CURL *c;
-	CURLcode rc;
-	int ret = RZ_EINVAL;
+	struct curl_slist *tmp;
 
-	if (resp != NULL)
-		memset(resp, 0, sizeof(*resp));
-	if (h == NULL)
-		return RZ_EINVAL;
-	h->msg[0] = '\0';
-	if (url == NULL || resp == NULL || (m == M_POST && body == NULL)) {
-		setmsg(h, "missing argument");
-		goto out;
-	}
-	if (strncasecmp(url, "https://", 8) != 0) {
-		setmsg(h, "%s %s: only https URLs are used", names[m], url);
-		goto out;
-	}
-	c = h->curl;
-	h->resp = resp;
-	h->body_cap = 0;
-	h->too_large = 0;
-	h->oom = 0;
-	h->errbuf[0] = '\0';
-	curl_easy_reset(c);   /* keeps live connections and the TLS session cache */
-
-	ret = RZ_ENOMEM;
-	tmp = curl_slist_append(hdrs, "Expect:");   /* no 100-continue round trip */
+	*accept_hdr = NULL;
+	tmp = curl_slist_append(*hdrs, "Expect:");   /* no 100-continue round trip */
 	if (tmp == NULL)
-		goto out;
-	hdrs = tmp;
+		return ACME_ENOMEM;
+	*hdrs = tmp;
 	if (m == M_POST) {
-		tmp = curl_slist_append(hdrs, "Content-Type: application/jose+json");
+		tmp = curl_slist_append(*hdrs, "Content-Type: application/jose+json");
 		if (tmp == NULL)
-			goto out;
-		hdrs = tmp;
+			return ACME_ENOMEM;
+		*hdrs = tmp;
 	}
 	if (accept != NULL) {
-		if (asprintf(&accept_hdr, "Accept: %s", accept) < 0) {
-			accept_hdr = NULL;
-			goto out;
+		if (asprintf(accept_hdr, "Accept: %s", accept) < 0) {
+			*accept_hdr = NULL;
+			return ACME_ENOMEM;
 		}
-		tmp = curl_slist_append(hdrs, accept_hdr);
+		tmp = curl_slist_append(*hdrs, *accept_hdr);
 		if (tmp == NULL)
-			goto out;
-		hdrs = tmp;
+			return ACME_ENOMEM;
+		*hdrs = tmp;
 	}
+	return 0;
+}
 
-	ret = RZ_EIO;
+/* Every option of one request on h's handle (the rules of acme/http.h).
+ * 0 or ACME_EIO with h's message set. */
+static int request_options(struct acme_http *h, enum method m, const char *url,
+                           const char *body, struct curl_slist *hdrs)
+{
+	CURL *c = h->curl;
+
 	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 #if LIBCURL_VERSION_NUM >= 0x075500
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
@@ -417,60 +404,98 @@ static int request(struct acme_http *h, enum method m, const char *url, const ch
 	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
 	                     (curl_off_t)ACME_HTTP_BODY_MAX) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK) {
-		setmsg(h, "%s %s: libcurl refused an option", names[m], url);
-		goto out;
+		setmsg(h, "%s %s: libcurl refused an option", method_names[m], url);
+		return ACME_EIO;
 	}
 	if (h->ca_bundle != NULL &&
 	    (curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle) != CURLE_OK ||
 	     curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK)) {
-		setmsg(h, "%s %s: libcurl refused the CA bundle option", names[m], url);
-		goto out;
+		setmsg(h, "%s %s: libcurl refused the CA bundle option", method_names[m], url);
+		return ACME_EIO;
 	}
 	if (m == M_HEAD && curl_easy_setopt(c, CURLOPT_NOBODY, 1L) != CURLE_OK)
-		goto out;
+		return ACME_EIO;
 	if (m == M_POST &&
 	    (curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) != CURLE_OK ||
 	     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK))
+		return ACME_EIO;
+	return 0;
+}
+
+/* A failed transfer (rc not CURLE_OK) as an ACME_E* code, with h's
+ * message set. */
+static int transfer_failed(struct acme_http *h, CURLcode rc, enum method m, const char *url)
+{
+	const char *why = h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc);
+	const char *name = method_names[m];
+
+	if (h->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+		setmsg(h, "%s %s: reply body larger than %d bytes", name, url, ACME_HTTP_BODY_MAX);
+		return ACME_ETOOLONG;
+	}
+	if (h->oom || rc == CURLE_OUT_OF_MEMORY) {
+		setmsg(h, "%s %s: out of memory", name, url);
+		return ACME_ENOMEM;
+	}
+	if (tls_error(rc)) {
+		setmsg(h, "%s %s: TLS error: %s", name, url, why);
+		return ACME_ETLS;
+	}
+	setmsg(h, "%s %s: %s", name, url, why);
+	return rc == CURLE_UNSUPPORTED_PROTOCOL ? ACME_EINVAL : ACME_EIO;
+}
+
+static int request(struct acme_http *h, enum method m, const char *url, const char *body,
+                   const char *accept, struct acme_resp *resp)
+{
+	struct curl_slist *hdrs = NULL;
+	char *accept_hdr = NULL;
+	CURLcode rc;
+	int ret = ACME_EINVAL;
+
+	if (resp != NULL)
+		memset(resp, 0, sizeof(*resp));
+	if (h == NULL)
+		return ACME_EINVAL;
+	h->msg[0] = '\0';
+	if (url == NULL || resp == NULL || (m == M_POST && body == NULL)) {
+		setmsg(h, "missing argument");
+		goto out;
+	}
+	if (strncasecmp(url, "https://", 8) != 0) {
+		setmsg(h, "%s %s: only https URLs are used", method_names[m], url);
+		goto out;
+	}
+	h->resp = resp;
+	h->body_cap = 0;
+	h->too_large = 0;
+	h->oom = 0;
+	h->errbuf[0] = '\0';
+	curl_easy_reset(h->curl);   /* keeps live connections and the TLS session cache */
+	if ((ret = request_headers(m, accept, &hdrs, &accept_hdr)) != 0 ||
+	    (ret = request_options(h, m, url, body, hdrs)) != 0)
 		goto out;
 
-	rc = curl_easy_perform(c);
+	rc = curl_easy_perform(h->curl);
 	if (rc == CURLE_OK && h->oom) {
-		ret = RZ_ENOMEM;
-		setmsg(h, "%s %s: out of memory", names[m], url);
+		ret = ACME_ENOMEM;
+		setmsg(h, "%s %s: out of memory", method_names[m], url);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
-		const char *why = h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc);
-
-		if (h->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-			ret = RZ_ETOOLONG;
-			setmsg(h, "%s %s: reply body larger than %d bytes", names[m], url,
-			       ACME_HTTP_BODY_MAX);
-		} else if (h->oom || rc == CURLE_OUT_OF_MEMORY) {
-			ret = RZ_ENOMEM;
-			setmsg(h, "%s %s: out of memory", names[m], url);
-		} else if (tls_error(rc)) {
-			ret = RZ_ETLS;
-			setmsg(h, "%s %s: TLS error: %s", names[m], url, why);
-		} else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
-			ret = RZ_EINVAL;
-			setmsg(h, "%s %s: %s", names[m], url, why);
-		} else {
-			ret = RZ_EIO;
-			setmsg(h, "%s %s: %s", names[m], url, why);
-		}
+		ret = transfer_failed(h, rc, m, url);
 		goto out;
 	}
-	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status) != CURLE_OK ||
+	if (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status) != CURLE_OK ||
 	    resp->status < 100 || resp->status > 599) {
-		ret = RZ_EIO;
-		setmsg(h, "%s %s: no HTTP status", names[m], url);
+		ret = ACME_EIO;
+		setmsg(h, "%s %s: no HTTP status", method_names[m], url);
 		goto out;
 	}
 	if (resp->body == NULL) {
 		resp->body = strdup("");
 		if (resp->body == NULL) {
-			ret = RZ_ENOMEM;
+			ret = ACME_ENOMEM;
 			goto out;
 		}
 	}

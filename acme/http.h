@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acme/acme_err.h"
+
 #define ACME_HTTP_BODY_MAX (1024 * 1024)
 #define ACME_HTTP_MAX_LINKS 16
 
@@ -49,9 +51,10 @@ struct acme_http;
 /*
  * A handle.  ca_bundle: a PEM file of trust anchors (NULL: the system
  * store); timeout_ms: bound on one whole request (connect included), > 0.
- * 0, RZ_EINVAL, RZ_ENOMEM, RZ_EIO (libcurl could not be initialised or
+ * 0, ACME_EINVAL, ACME_ENOMEM, ACME_EIO (libcurl could not be initialised or
  * lacks https).
  */
+ACME_MUSTCHECK
 int acme_http_new(const char *ca_bundle, uint32_t timeout_ms, struct acme_http **out);
 void acme_http_free(struct acme_http *h);
 
@@ -60,15 +63,18 @@ void acme_http_free(struct acme_http *h);
  * application/jose+json; accept (may be NULL) becomes the Accept header.
  * Returns 0 with *resp filled for any HTTP status (the caller reads
  * resp->status), or, with *resp cleared:
- *   RZ_ETLS     TLS handshake or certificate verification failed;
- *   RZ_EIO      connection, timeout or other transfer error;
- *   RZ_ETOOLONG the body exceeds ACME_HTTP_BODY_MAX;
- *   RZ_EINVAL   not an https URL, or a bad argument;
- *   RZ_ENOMEM.
+ *   ACME_ETLS     TLS handshake or certificate verification failed;
+ *   ACME_EIO      connection, timeout or other transfer error;
+ *   ACME_ETOOLONG the body exceeds ACME_HTTP_BODY_MAX;
+ *   ACME_EINVAL   not an https URL, or a bad argument;
+ *   ACME_ENOMEM.
  * acme_http_error() then says what happened.
  */
+ACME_MUSTCHECK
 int acme_http_get(struct acme_http *h, const char *url, struct acme_resp *resp);
+ACME_MUSTCHECK
 int acme_http_head(struct acme_http *h, const char *url, struct acme_resp *resp);
+ACME_MUSTCHECK
 int acme_http_post_jose(struct acme_http *h, const char *url, const char *body,
                         const char *accept, struct acme_resp *resp);
 

@@ -7,7 +7,7 @@
 
 #include "acme/problem.h"
 #include "acme/util.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 static const char blank_type[] = "about:blank";
 
@@ -173,12 +173,12 @@ static int take_type(const json_t *v, char *dst, enum acme_prob_type *kind)
 		return 0;
 	}
 	if (!json_is_string(v))
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	len = json_string_length(v);
 	if (len > ACME_PROBLEM_TYPE_MAX)
-		return RZ_ETOOLONG;
+		return ACME_ETOOLONG;
 	if (!uri_like(json_string_value(v), len))
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	memcpy(dst, json_string_value(v), len);
 	dst[len] = '\0';
 	*kind = acme_problem_kind(dst);
@@ -191,7 +191,7 @@ static int take_detail(const json_t *v, char *dst, size_t size)
 	if (v == NULL)
 		return 0;
 	if (!json_is_string(v))
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	sanitise(json_string_value(v), json_string_length(v), dst, size);
 	return 0;
 }
@@ -204,17 +204,17 @@ static int take_status(const json_t *v, int *dst)
 	if (v == NULL)
 		return 0;
 	if (!json_is_integer(v))
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	s = json_integer_value(v);
 	if (s < 100 || s > 599)
-		return RZ_ERANGE;
+		return ACME_ERANGE;
 	*dst = (int)s;
 	return 0;
 }
 
 static int take_optional_string(const json_t *v)
 {
-	return v == NULL || json_is_string(v) ? 0 : RZ_ETYPE;
+	return v == NULL || json_is_string(v) ? 0 : ACME_ETYPE;
 }
 
 static int ident_field(const json_t *v, char *dst)
@@ -223,18 +223,18 @@ static int ident_field(const json_t *v, char *dst)
 	size_t len;
 
 	if (v == NULL)
-		return RZ_ENOENT;
+		return ACME_ENOENT;
 	if (!json_is_string(v))
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (len == 0)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	if (len > ACME_IDENT_MAX)
-		return RZ_ETOOLONG;
+		return ACME_ETOOLONG;
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return RZ_ESYNTAX;
+			return ACME_ESYNTAX;
 	memcpy(dst, s, len);
 	dst[len] = '\0';
 	return 0;
@@ -248,7 +248,7 @@ static int take_identifier(const json_t *v, struct acme_identifier *id)
 	if (v == NULL)
 		return 0;
 	if (!json_is_object(v))
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	if ((rc = ident_field(json_object_get(v, "type"), id->type)) < 0 ||
 	    (rc = ident_field(json_object_get(v, "value"), id->value)) < 0) {
 		id->type[0] = id->value[0] = '\0';
@@ -264,7 +264,7 @@ static int take_members(const json_t *o, char *type, enum acme_prob_type *kind, 
 	int rc;
 
 	if (!json_is_object(o))
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	if ((rc = take_type(json_object_get(o, "type"), type, kind)) < 0 ||
 	    (rc = take_detail(json_object_get(o, "detail"), detail, detail_size)) < 0 ||
 	    (rc = take_status(json_object_get(o, "status"), status)) < 0 ||
@@ -291,7 +291,7 @@ static int take_subproblems(const json_t *v, struct acme_problem *p)
 	if (v == NULL)
 		return 0;
 	if (!json_is_array(v))
-		return RZ_ETYPE;
+		return ACME_ETYPE;
 	json_array_foreach(v, i, el) {
 		struct acme_subproblem *s = i < ACME_PROBLEM_MAX_SUB ? &p->sub[i] : &scratch;
 
@@ -334,14 +334,14 @@ int acme_problem_from_json(const json_t *obj, int http_status, struct acme_probl
 	int rc;
 
 	if (out == NULL)
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	if (!status_ok(http_status)) {
 		reset(out, 0);
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	}
 	reset(out, http_status);
 	if (obj == NULL)
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	if ((rc = take_problem(obj, out)) < 0)
 		reset(out, http_status);
 	return rc;
@@ -353,7 +353,7 @@ int acme_problem_parse(const char *body, size_t len, int http_status, struct acm
 	int load, rc;
 
 	if (out == NULL)
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	load = acme_json_load(body, len, ACME_PROBLEM_MAX_BYTES, &root);
 	rc = acme_problem_from_json(root, http_status, out);
 	json_decref(root);
@@ -401,7 +401,7 @@ int acme_problem_text(const struct acme_problem *p, char *buf, size_t size)
 	int status;
 
 	if (p == NULL || buf == NULL || size < 4)
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	buf[0] = '\0';
 	put_clean(&t, p->type);
 	if (p->detail[0] != '\0') {

@@ -95,6 +95,8 @@
 
 #include <jansson.h>
 
+#include "acme/acme_err.h"
+
 #define ACME_PROBLEM_MAX_BYTES  65536  /* largest body read */
 #define ACME_PROBLEM_TYPE_MAX   256    /* longest type URI */
 #define ACME_PROBLEM_DETAIL_MAX 1024   /* detail kept (cut beyond) */
@@ -176,22 +178,23 @@ struct acme_problem {
 /*
  * Parse body[0..len) (not NUL-terminated) into *out.  http_status is the
  * reply's HTTP status, or 0 if unknown.  Returns 0, or
- *   RZ_EINVAL    NULL body/out, or http_status not 0 and not 100..599;
- *   RZ_ETOOLONG  len > ACME_PROBLEM_MAX_BYTES, type longer than
- *                ACME_PROBLEM_TYPE_MAX, an identifier longer than
- *                ACME_IDENT_MAX;
- *   RZ_ESYNTAX   not JSON (also an integer too big for JSON, e.g. a status
- *                of 20 digits), duplicate keys, NUL bytes, a type that is not a
- *                URI, an identifier with bytes outside printable ASCII or
- *                spaces, or empty;
- *   RZ_ETYPE     not an object, or a field of the wrong JSON type (also a
- *                subproblem or identifier that is not an object);
- *   RZ_ENOENT    an identifier without type or value;
- *   RZ_ERANGE    status outside 100..599;
- *   RZ_ENOMEM.
+ *   ACME_EINVAL    NULL body/out, or http_status not 0 and not 100..599;
+ *   ACME_ETOOLONG  len > ACME_PROBLEM_MAX_BYTES, type longer than
+ *                  ACME_PROBLEM_TYPE_MAX, an identifier longer than
+ *                  ACME_IDENT_MAX;
+ *   ACME_ESYNTAX   not JSON (also an integer too big for JSON, e.g. a status
+ *                  of 20 digits), duplicate keys, NUL bytes, a type that is not a
+ *                  URI, an identifier with bytes outside printable ASCII or
+ *                  spaces, or empty;
+ *   ACME_ETYPE     not an object, or a field of the wrong JSON type (also a
+ *                  subproblem or identifier that is not an object);
+ *   ACME_ENOENT    an identifier without type or value;
+ *   ACME_ERANGE    status outside 100..599;
+ *   ACME_ENOMEM.
  * On error *out is zeroed except http_status, and type is "about:blank", so
  * acme_problem_class() still gives the answer of the HTTP status alone.
  */
+ACME_MUSTCHECK
 int acme_problem_parse(const char *body, size_t len, int http_status, struct acme_problem *out);
 
 /*
@@ -199,9 +202,10 @@ int acme_problem_parse(const char *body, size_t len, int http_status, struct acm
  * challenge, an authorization or an order (RFC 8555 sections 7.1.3, 7.1.6,
  * 8), which is a problem document inside the CA's JSON.  http_status as
  * above (0 for an embedded error: the reply itself was a 200).  Same rules
- * and returns, without the body-level ones (no RZ_ESYNTAX for bad JSON: it
- * is already JSON; RZ_EINVAL for obj NULL).  obj is only read.
+ * and returns, without the body-level ones (no ACME_ESYNTAX for bad JSON: it
+ * is already JSON; ACME_EINVAL for obj NULL).  obj is only read.
  */
+ACME_MUSTCHECK
 int acme_problem_from_json(const json_t *obj, int http_status, struct acme_problem *out);
 
 /* The kind of a type URI: exact match of ACME_ERROR_NS + a registered name;
@@ -224,7 +228,7 @@ const char *acme_problem_class_name(enum acme_prob_class c);
  * e.g. "urn:ietf:params:acme:error:rejectedIdentifier: Error creating new
  * order (status 400); subproblem: dns:bad.example urn:...:rejectedIdentifier:
  * forbidden".  The status shown is the HTTP one when known.  Returns 0, or
- * RZ_EINVAL for NULL p/buf or size < 4.
+ * ACME_EINVAL for NULL p/buf or size < 4.
  */
 int acme_problem_text(const struct acme_problem *p, char *buf, size_t size);
 

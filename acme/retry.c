@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "acme/retry.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 static const char *const wkday[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const weekday_long[7] = {
@@ -61,7 +61,7 @@ int acme_civil_time(int year, int month, int day, int hour, int min, int sec, in
 	if (year < 0 || year > 9999 || month < 1 || month > 12 || day < 1 ||
 	    day > month_days(year, month) || hour < 0 || hour > 23 || min < 0 || min > 59 ||
 	    sec < 0 || sec > 60)
-		return RZ_ERANGE;
+		return ACME_ERANGE;
 	*out = days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec;
 	return 0;
 }
@@ -105,9 +105,9 @@ static bool time_of_day(const char *s, int *h, int *m, int *sec)
 static int finish_date(int y, int mon, int d, int h, int mi, int s, int wd, int64_t *t)
 {
 	if (acme_civil_time(y, mon, d, h, mi, s, t) < 0)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	if (acme_weekday(y, mon, d) != wd)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	return 0;
 }
 
@@ -117,7 +117,7 @@ static int imf_fixdate(const char *s, size_t len, int64_t *t)
 	int wd = -1, d, mon, y, h, mi, sec;
 
 	if (len != 29)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	for (int i = 0; i < 7; i++)
 		if (strncmp(s, wkday[i], 3) == 0)
 			wd = i;
@@ -125,7 +125,7 @@ static int imf_fixdate(const char *s, size_t len, int64_t *t)
 	    (mon = month_index(s + 8)) == 0 || s[11] != ' ' || !digits(s + 12, 4, &y) ||
 	    s[16] != ' ' || !time_of_day(s + 17, &h, &mi, &sec) || s[25] != ' ' ||
 	    memcmp(s + 26, "GMT", 3) != 0)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	return finish_date(y, mon, d, h, mi, sec, wd, t);
 }
 
@@ -146,19 +146,19 @@ static int rfc850_date(const char *s, size_t len, time_t now, int64_t *t)
 		}
 	}
 	if (wd < 0 || len - n != 23)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	r = s + n;
 	if (r[0] != ' ' || !digits(r + 1, 2, &d) || r[3] != '-' || (mon = month_index(r + 4)) == 0 ||
 	    r[7] != '-' || !digits(r + 8, 2, &yy) || r[10] != ' ' ||
 	    !time_of_day(r + 11, &h, &mi, &sec) || r[19] != ' ' || memcmp(r + 20, "GMT", 3) != 0)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	/* RFC 9110 5.6.7: more than 50 years ahead means the past century. */
 	now_year = year_from_days((int64_t)now / 86400);
 	y = now_year - now_year % 100 + yy;
 	if (y > now_year + 50)
 		y -= 100;
 	if (y < 0)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	return finish_date((int)y, mon, d, h, mi, sec, wd, t);
 }
 
@@ -168,21 +168,21 @@ static int asctime_date(const char *s, size_t len, int64_t *t)
 	int wd = -1, d, mon, y, h, mi, sec;
 
 	if (len != 24)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	for (int i = 0; i < 7; i++)
 		if (strncmp(s, wkday[i], 3) == 0)
 			wd = i;
 	if (wd < 0 || s[3] != ' ' || (mon = month_index(s + 4)) == 0 || s[7] != ' ')
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	if (s[8] == ' ') {
 		if (!digits(s + 9, 1, &d))
-			return RZ_ESYNTAX;
+			return ACME_ESYNTAX;
 	} else if (!digits(s + 8, 2, &d)) {
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	}
 	if (s[10] != ' ' || !time_of_day(s + 11, &h, &mi, &sec) || s[19] != ' ' ||
 	    !digits(s + 20, 4, &y))
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 	return finish_date(y, mon, d, h, mi, sec, wd, t);
 }
 
@@ -200,10 +200,10 @@ int acme_retry_after(const char *header, time_t now, time_t *out)
 	int rc;
 
 	if (header == NULL || out == NULL || now < 0 || (int64_t)now > INT64_MAX / 2)
-		return RZ_EINVAL;
+		return ACME_EINVAL;
 	len = strnlen(header, ACME_RETRY_AFTER_LEN + 1);
 	if (len > ACME_RETRY_AFTER_LEN)
-		return RZ_ETOOLONG;
+		return ACME_ETOOLONG;
 	s = header;
 	while (len > 0 && ows(s[0])) {
 		s++;
@@ -212,14 +212,14 @@ int acme_retry_after(const char *header, time_t now, time_t *out)
 	while (len > 0 && ows(s[len - 1]))
 		len--;
 	if (len == 0)
-		return RZ_ESYNTAX;
+		return ACME_ESYNTAX;
 
 	if (s[0] >= '0' && s[0] <= '9') {
 		int64_t delta = 0;
 
 		for (size_t i = 0; i < len; i++) {
 			if (s[i] < '0' || s[i] > '9')
-				return RZ_ESYNTAX;
+				return ACME_ESYNTAX;
 			/* saturate just past the maximum: more digits only say
 			 * "longer", and garbage after them is still seen */
 			if (delta <= max)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "acme/acme_err.h"
+
 /* The nearest and the farthest Retry-After honoured, in seconds from now:
  * every accepted value is clamped into [now + MIN, now + MAX]. */
 #define ACME_RETRY_AFTER_MIN 1
@@ -43,14 +45,15 @@
  *     a delta of any number of digits too large to compute with
  *     ("10000000000", 40 digits: it plainly means "a long time").
  * Returns 0, or
- *   RZ_EINVAL   NULL header/out, or now < 0 (or absurdly large);
- *   RZ_ESYNTAX  empty, "soon", "-5", "+5", "1e3", "5.0", "99999999999x", a
- *               malformed or impossible date, a wrong weekday;
- *   RZ_ETOOLONG value longer than ACME_RETRY_AFTER_LEN (so a delta of more
+ *   ACME_EINVAL   NULL header/out, or now < 0 (or absurdly large);
+ *   ACME_ESYNTAX  empty, "soon", "-5", "+5", "1e3", "5.0", "99999999999x", a
+ *                 malformed or impossible date, a wrong weekday;
+ *   ACME_ETOOLONG value longer than ACME_RETRY_AFTER_LEN (so a delta of more
  *               than 64 digits too).
  * *out is left alone on error.  acme_ari_next_poll() applies its own,
  * narrower bounds on top (ACME_ARI_POLL_MIN..ACME_ARI_POLL_MAX).
  */
+ACME_MUSTCHECK
 int acme_retry_after(const char *header, time_t now, time_t *out);
 
 /*
@@ -68,9 +71,10 @@ double acme_backoff_ladder(int failures, double jitter01);
 /*
  * Seconds since the epoch of a UTC civil time, proleptic Gregorian, years
  * 0..9999.  sec may be 60 (a leap second, counted as the next minute's
- * first second).  Returns 0, RZ_ERANGE for a field out of range or a day
+ * first second).  Returns 0, ACME_ERANGE for a field out of range or a day
  * the month does not have.  Used by the HTTP-date and RFC 3339 readers.
  */
+ACME_MUSTCHECK
 int acme_civil_time(int year, int month, int day, int hour, int min, int sec, int64_t *out);
 
 /* Day of the week of a civil date, 0 = Sunday. */

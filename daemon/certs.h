@@ -1,7 +1,7 @@
 /*
  * certs.h - the steps of a "cert" job: a certificate for the profile's
  * certificate names through regzone's ACME client (DNS-01 through the
- * reconciler's Knot path), handed to the XMPP hosting, kept renewed.
+ * zone writer, publish.h), handed to the hosting, kept renewed.
  *
  *   order --> publish --> verify --> respond --> poll --> finalize --> poll
  *     |         (one Knot transaction: every _acme-challenge TXT)      |
@@ -18,34 +18,33 @@
  * the CA created it: a restart resumes the same order.  The TXT records
  * are in the ledger (purpose 'acme') from before Knot's commit, and every
  * path out of an order goes through cleanup: nothing is left in the zone.
+ * The files are split by step (certs_int.h lists them).
  */
 #ifndef RZ_CERTS_H
 #define RZ_CERTS_H
 
-#include <pthread.h>
-#include <libpq-fe.h>
+#include <stddef.h>
 
 #include "daemon/config.h"
-#include "daemon/reconcile.h"
+#include "daemon/step.h"
 #include "daemon/store.h"
-
-/* The cert job's steps while an order is in flight (acme.concurrency
- * counts them), as an SQL list. */
-#define RZ_CERT_INFLIGHT_SQL "'publish', 'verify', 'respond', 'poll', 'finalize', 'download'"
 
 /* Before the workers start: the Public Suffix List (acme.public_suffix_list)
  * the rate-limit budget counts registered domains with.  0, or an RZ_E*
  * code with err. */
+RZ_MUSTCHECK
 int rz_cert_start(const struct rz_config *cfg, char *err, size_t errlen);
 
-/* Run the claimed cert job's current step (see rz_step_run). */
-void rz_cert_step(const struct rz_config *cfg, pthread_mutex_t *knot_lock, PGconn *db,
-                  const struct rz_job *job, struct rz_step_out *out);
+/* Run the claimed cert job's current step (jobs.h dispatches here).  Never
+ * fails: failures become a result that retries with backoff, or parks the
+ * job with the reason. */
+void rz_cert_step(const struct rz_step_ctx *x, const struct rz_job *job, struct rz_step_out *o);
 
 /* Free this thread's ACME client (a worker's end). */
 void rz_cert_thread_end(void);
 
-/* Free the account shared by the workers (after they all ended). */
+/* Free the account shared by the workers and the list (after they all
+ * ended). */
 void rz_cert_end(void);
 
 #endif

@@ -15,15 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "acme/csr.h"        /* enum acme_key_type */
 #include "zonegen/zonegen.h"
-
-enum rz_key_type {
-	RZ_KEY_P256,
-	RZ_KEY_P384,
-	RZ_KEY_RSA2048,
-	RZ_KEY_RSA3072,
-	RZ_KEY__MAX
-};
 
 /* An authoritative server whose answers decide "published". */
 struct rz_server {
@@ -69,7 +62,7 @@ struct rz_config {
 	bool acme_terms_agreed;
 	char *acme_account_key;     /* created 0600 if missing */
 	char *acme_ca_bundle;       /* NULL: system store */
-	enum rz_key_type acme_key_type;
+	enum acme_key_type acme_key_type;
 	uint32_t acme_renew_percent;   /* renew at this % of the lifetime */
 	uint32_t acme_concurrency;     /* orders in flight */
 	char *acme_eab_kid;         /* both or neither */
@@ -115,8 +108,6 @@ void rz_config_free(struct rz_config *cfg);
 /* The profile called name, or the default profile when name is NULL;
  * NULL when there is none. */
 const struct zg_profile *rz_config_profile(const struct rz_config *cfg, const char *name);
-
-const char *rz_key_type_name(enum rz_key_type t);
 
 /* The transports regzone listens on (and regzonectl connects to). */
 enum rz_endpoint_kind { RZ_EP_IPC, RZ_EP_TCP, RZ_EP__MAX };

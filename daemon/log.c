@@ -1,3 +1,6 @@
+/*
+ * log.c - the log lines of log.h.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,9 @@ static void log_v(enum rz_log_level lvl, const char *zone, const char *fmt, va_l
 	if (lvl > log_max)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (char *c = msg; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	/* One write per line so concurrent threads do not interleave. */
 	if (zone != NULL)
 		fprintf(stderr, "<%d>%s: [%s] %s\n", (int)lvl, names[lvl], zone, msg);

@@ -1,7 +1,10 @@
 /*
- * log.h - levelled logging to stderr, one line per message (journald reads
- * the "<N>" priority prefix when REGZONE_LOG_PREFIX is set by the unit).
- * Never pass key material or whole JWS bodies to these functions.
+ * log.h - levelled logging to stderr, one line per message.  Each line
+ * starts with the syslog priority as "<N>", which journald reads as the
+ * level (SyslogLevelPrefix=, on by default) and strips.  Control characters
+ * in a message (a newline in a server's reply) are written as '?', so one
+ * call is always one line.  Never pass key material or whole JWS bodies to
+ * these functions.
  */
 #ifndef RZ_LOG_H
 #define RZ_LOG_H

@@ -43,8 +43,8 @@
 #include "daemon/feed.h"
 #include "daemon/hook.h"
 #include "daemon/intake.h"
+#include "daemon/jobs.h"
 #include "daemon/listen.h"
-#include "daemon/reconcile.h"
 #include "daemon/request.h"
 #include "daemon/rz_err.h"
 #include "daemon/store.h"
@@ -151,6 +151,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *d = w->d;
+	struct rz_step_ctx ctx = { .cfg = d->cfg, .knot_lock = &d->knot_lock };
 	char name[128], err[1024];
 	PGconn *db = NULL;
 	double last_dead = 0;
@@ -201,20 +202,22 @@ static void *worker_main(void *arg)
 				PQfreemem(n);
 			continue;
 		}
-		rz_step_run(d->cfg, &d->knot_lock, db, &job, &out);
+		ctx.db = db;
+		rz_job_run(&ctx, &job, &out);
 		rz_cloexec_sweep();   /* what libknot and libcurl opened without it */
 		if (store_job_finish(db, &job, &out.res, &stale, &changed, &st, err,
 		                     sizeof(err)) != 0) {
 			/* The claim dies with this connection: another worker retakes it. */
-			rz_log_zone(RZ_LOG_WARN, job.domain, "cannot record step %s: %s", job.step, err);
+			rz_log_zone(RZ_LOG_WARN, job.domain, "cannot record step %s: %s", job.step_name,
+			            err);
 			worker_disconnect(w, &db);
 		} else if (changed) {
-			rz_log_zone(RZ_LOG_INFO, job.domain, "dns %s, certificate %s%s%s%s", st.dns,
-			            st.cert_state, st.active ? ", active" : "",
+			rz_log_zone(RZ_LOG_INFO, job.domain, "dns %s, certificate %s%s%s%s",
+			            rz_dns_name(st.dns), rz_cert_name(st.cert), st.active ? ", active" : "",
 			            st.last_error[0] ? ": " : "", st.last_error);
 			rz_feed_publish(&d->feed, &st);
 		}
-		free(out.state_json);
+		rz_step_out_clear(&out);
 		rz_job_clear(&job);
 	}
 	rz_cert_thread_end();

@@ -51,8 +51,6 @@ static const struct { int ret; enum rz_rcode code; } expand_codes[] = {
 	{ RZ_EDNAME, RZ_RC_INVALID_DOMAIN },
 };
 
-static const char id_chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@/+=-";
 static const char param_key_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
 
 const char *rz_action_name(enum rz_action a)
@@ -152,7 +150,7 @@ static int take_id(struct req_ctx *c, const json_t *v)
 	if (len > RZ_REQ_ID_MAX)
 		return req_fail(c->err, RZ_ETOOLONG, RZ_RC_BAD_REQUEST,
 		                "field 'id' is longer than %d characters", RZ_REQ_ID_MAX);
-	if (strspn(s, id_chars) != len)
+	if (strspn(s, RZ_REQ_ID_CHARS) != len)
 		return req_fail(c->err, RZ_EINVAL, RZ_RC_BAD_REQUEST,
 		                "field 'id' may only contain A-Z a-z 0-9 and . _ : @ / + = -");
 	memcpy(c->req->id, s, len + 1);
@@ -481,27 +479,6 @@ void rz_req_clear(struct rz_req *r)
 
 /* ---- replies --------------------------------------------------------- */
 
-/* A JSON string of the first max bytes of s (up to its NUL); bytes that
- * are not valid UTF-8 make it fall back to printable ASCII.  "" gives null
- * when empty_null. */
-static json_t *text_json(const char *s, size_t max, bool empty_null)
-{
-	size_t n = s != NULL ? strnlen(s, max) : 0;
-	json_t *v = NULL;
-	char *copy = NULL;
-
-	if (n == 0 && empty_null)
-		return json_null();
-	if ((v = json_stringn(s != NULL ? s : "", n)) != NULL)
-		return v;
-	if ((copy = strndup(s, n)) == NULL)
-		return NULL;
-	printable(copy);
-	v = json_stringn(copy, n);
-	free(copy);
-	return v;
-}
-
 static char *reply_dump(json_t *o, int fails)
 {
 	char *text = NULL;
@@ -521,9 +498,9 @@ char *rz_reply_error(const char *id, enum rz_rcode code, const char *message)
 	if (name == NULL)
 		name = rcode_names[RZ_RC_INTERNAL];
 	fails |= json_object_set_new(e, "code", json_string(name));
-	fails |= json_object_set_new(e, "message", text_json(message != NULL ? message : name,
+	fails |= json_object_set_new(e, "message", rz_json_text(message != NULL ? message : name,
 	                                                     SIZE_MAX, false));
-	fails |= json_object_set_new(o, "id", text_json(id, RZ_REQ_ID_MAX, true));
+	fails |= json_object_set_new(o, "id", rz_json_text(id, RZ_REQ_ID_MAX, true));
 	fails |= json_object_set_new(o, "ok", json_false());
 	fails |= json_object_set_new(o, "error", e);   /* steals e, even on failure */
 	return reply_dump(o, fails);
@@ -534,38 +511,8 @@ char *rz_reply_ok(const char *id, json_t *state)
 	json_t *o = json_object();
 	int fails = 0;
 
-	fails |= json_object_set_new(o, "id", text_json(id, RZ_REQ_ID_MAX, true));
+	fails |= json_object_set_new(o, "id", rz_json_text(id, RZ_REQ_ID_MAX, true));
 	fails |= json_object_set_new(o, "ok", json_true());
 	fails |= json_object_set(o, "state", state != NULL ? state : json_null());
 	return reply_dump(o, fails);
-}
-
-#define STR(o, k, field, empty_null) \
-	json_object_set_new((o), (k), text_json((field), sizeof(field), (empty_null)))
-
-json_t *rz_state_json(const struct rz_state *s)
-{
-	json_t *o = NULL, *cert = NULL;
-	int fails = 0;
-
-	if (s == NULL)
-		return NULL;
-	o = json_object();
-	cert = json_object();
-	fails |= STR(cert, "state", s->cert_state, false);
-	fails |= STR(cert, "not_after", s->not_after, true);
-	fails |= STR(cert, "serial", s->serial, true);
-	fails |= STR(o, "domain", s->domain, false);
-	fails |= STR(o, "service", s->service, false);
-	fails |= STR(o, "desired", s->desired, false);
-	fails |= STR(o, "dns", s->dns, false);
-	fails |= json_object_set_new(o, "certificate", cert);
-	fails |= json_object_set_new(o, "active", json_boolean(s->active));
-	fails |= STR(o, "last_error", s->last_error, true);
-	fails |= STR(o, "updated_at", s->updated_at, true);
-	if (o == NULL || fails != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
 }

@@ -22,11 +22,13 @@
 #include <jansson.h>
 
 #include "daemon/config.h"
+#include "daemon/state.h"
 #include "zonegen/zonegen.h"
 
 #define RZ_REQ_MAX_BYTES 65536   /* largest request accepted (64 KiB) */
-#define RZ_REQ_ID_MAX    128     /* id: 1..128 of [A-Za-z0-9._:@/+=-] */
-#define RZ_SERVICE_MAX   32      /* "xmpp" */
+#define RZ_REQ_ID_MAX    128     /* id: 1..128 of RZ_REQ_ID_CHARS */
+#define RZ_REQ_ID_CHARS \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@/+=-"
 #define RZ_PROFILE_MAX   32      /* profile names (config: at most 32) */
 #define RZ_PARAM_KEY_MAX 32      /* params keys: 1..32 of [a-z0-9_] */
 #define RZ_PARAM_VAL_MAX ZG_TEXT_LEN   /* longest parameter value, bytes */
@@ -134,28 +136,5 @@ char *rz_reply_error(const char *id, enum rz_rcode code, const char *message);
  * malloc'ed string the caller frees, or NULL when out of memory.
  */
 char *rz_reply_ok(const char *id, json_t *state);
-
-/* One domain's state as status replies, the PUB feed and "status --json"
- * show it (DESIGN.md "State object").  Strings are NUL-terminated. */
-struct rz_state {
-	char domain[ZG_OWNER_SIZE];
-	char service[RZ_SERVICE_MAX + 1];
-	char desired[16];       /* enabled|disabled */
-	char dns[16];           /* pending|published|conflict|removing|removed|error */
-	char cert_state[16];    /* none|ordering|issued|renewing|failed */
-	char not_after[40];     /* RFC 3339; "" = null */
-	char serial[130];       /* hex; "" = null */
-	bool active;
-	char last_error[512];   /* "" = null */
-	char updated_at[40];    /* RFC 3339 */
-};
-
-/*
- * {"domain","service","desired","dns",
- *  "certificate":{"state","not_after","serial"},"active","last_error",
- *  "updated_at"} as a new reference (caller json_decref()s), or NULL when
- * s is NULL or out of memory.  Bytes that are not valid UTF-8 are replaced.
- */
-json_t *rz_state_json(const struct rz_state *s);
 
 #endif

@@ -32,10 +32,16 @@ enum rz_err {
 	RZ_EPROTO = -19,     /* malformed reply from a server */
 	RZ_ETLS = -20,       /* TLS failure (certificate verification) */
 	RZ_EPERM = -21,      /* unsafe permissions (a key readable by others) */
-	RZ_E__MIN = -22      /* sentinel: codes are > RZ_E__MIN */
+	RZ_ENOZONE = -22,    /* knotd does not serve that zone */
+	RZ_E__MIN = -23      /* sentinel: codes are > RZ_E__MIN */
 };
 
 /* Fixed text for an RZ_E* code; never NULL. */
 const char *rz_strerror(int code);
+
+/* On a function whose result must not be ignored: a failure would go
+ * unnoticed.  GCC warns (an error under -Werror) even through a (void)
+ * cast. */
+#define RZ_MUSTCHECK __attribute__((warn_unused_result))
 
 #endif

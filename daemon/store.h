@@ -1,22 +1,61 @@
 /*
- * store.h - the daemon's PostgreSQL operations: intake, state, jobs, ledger,
- * audit.  Every value goes through PQexecParams.  Each function that writes
- * does so in one transaction and returns RZ_EDB (message in err) on any
- * database failure, with the transaction rolled back.
+ * store.h - the daemon's PostgreSQL operations.  Every value goes through
+ * PQexecParams (or a statement prepared from it).  Each function that
+ * writes does so in one transaction and returns RZ_EDB with "database:
+ * <the server's first line>" in err on any database failure, with the
+ * transaction rolled back; its result must be checked (RZ_MUSTCHECK).
+ *
+ *   store.c         the statement runner, a service's state, audit lines
+ *   store_intake.c  a batch of checked requests, in one transaction
+ *   store_jobs.c    jobs: claimed, finished, released; order slots; retry
+ *   store_ledger.c  the ledger, the zones' advisory locks, Knot intents
  */
 #ifndef RZ_STORE_H
 #define RZ_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 #include "daemon/request.h"
+#include "daemon/rz_err.h"
+#include "daemon/state.h"
+#include "daemon/step.h"
 #include "zonegen/knot.h"
+
+/* ---- store.c -------------------------------------------------------- */
+
+/* One parameterised statement (prepared once per connection and kept):
+ * 0 with the result in *out (when out is not NULL; PQclear() it), or
+ * RZ_EDB with "database: ..." in err. */
+RZ_MUSTCHECK
+int store_sql(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out,
+              char *err, size_t errlen);
+
+/* A PostgreSQL text[] literal of n strings (NULL elements are NULL), for a
+ * $n::text[] parameter: every element quoted, '"' and '\\' escaped.
+ * malloc'ed; NULL when out of memory. */
+char *store_text_array(const char *const *vals, size_t n);
+
+/* The state of (domain, service); a domain never enabled reads as
+ * desired=disabled, dns=removed.  *found says which. */
+RZ_MUSTCHECK
+int store_state(PGconn *c, const char *domain, const char *service, struct rz_state *st,
+                bool *found, char *err, size_t errlen);
+
+/* One audit line (kind: event|step|record_added|record_removed|error|acme|
+ * hook|state|wait); detail_json may be NULL. */
+RZ_MUSTCHECK
+int store_audit(PGconn *c, const char *domain, const char *service, const char *event_id,
+                const char *kind, const char *message, const char *detail_json,
+                char *err, size_t errlen);
+
+/* ---- store_intake.c ------------------------------------------------- */
 
 /* One request of an intake batch. */
 struct store_intake_item {
-	const struct rz_req *req;    /* enable or disable, checked */
+	const struct rz_req *req;    /* enable, disable or renew, checked */
 	const char *zone;            /* Knot zone holding the domain (enable) */
 	char *reply;                 /* out: malloc'ed JSON reply */
 	bool replayed;               /* out: the id was stored before */
@@ -24,13 +63,8 @@ struct store_intake_item {
 	struct rz_state st;          /* out: the state after it */
 };
 
-/* One parameterised statement (prepared once per connection and kept):
- * 0 with the result in *out (when out is not NULL; PQclear() it), or
- * RZ_EDB with "database: ..." in err. */
-int store_sql(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out,
-              char *err, size_t errlen);
-
 /* Prepare the intake's statements on a new connection. */
+RZ_MUSTCHECK
 int store_intake_prepare(PGconn *c, char *err, size_t errlen);
 
 /*
@@ -42,27 +76,26 @@ int store_intake_prepare(PGconn *c, char *err, size_t errlen);
  * a batch.  On failure nothing is stored, no item has a reply, and the
  * caller may try the items one by one to isolate the one at fault.
  */
+RZ_MUSTCHECK
 int store_intake_batch(PGconn *c, struct store_intake_item *items, size_t n,
                        char *err, size_t errlen);
 
-/* The state of (domain, service); a domain never enabled reads as
- * desired=disabled, dns=removed.  *found says which. */
-int store_state(PGconn *c, const char *domain, const char *service, struct rz_state *st,
-                bool *found, char *err, size_t errlen);
+/* ---- store_jobs.c --------------------------------------------------- */
 
 /* One claimed job and what it needs. */
 struct rz_job {
 	long long id;
 	char domain[ZG_OWNER_SIZE];
 	char service[RZ_SERVICE_MAX + 1];
-	char kind[8];
-	char step[32];
+	enum rz_kind kind;
+	enum rz_step step;       /* RZ_STEP_NONE when step_name is not one we know */
+	char step_name[32];      /* as stored, for messages */
 	long long generation;
 	int attempts;            /* failures so far in this step */
 	double step_age;         /* seconds since this step first ran */
 	char zone[ZG_OWNER_SIZE];
 	char profile[RZ_PROFILE_MAX + 1];
-	char desired[16];
+	enum rz_desired desired;
 	char *params_json;       /* owned */
 	char *state_json;        /* owned: step data */
 };
@@ -73,86 +106,23 @@ void rz_job_clear(struct rz_job *j);
  * with dead set one whose claimer's PostgreSQL session is gone.  *got false
  * when there is none; then *next_s is the time until the next free job is
  * due (the same statement asks), or -1 when none is scheduled. */
+RZ_MUSTCHECK
 int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job, bool *got,
                     double *next_s, char *err, size_t errlen);
 
-/* How a step ended. */
-struct rz_step_result {
-	const char *next_step;   /* NULL: park the job (nothing left to do) */
-	double delay_s;          /* next attempt after this many seconds */
-	bool failed;             /* counts as a failure (attempts + 1) */
-	const char *dns;         /* new services.dns, or NULL to keep */
-	int active;              /* -1 keep, 0/1 set */
-	const char *last_error;  /* NULL clears it (unless failed) */
-	const char *state_json;  /* step data for the next step, or NULL to keep */
-	const char *audit_kind;  /* one audit line for the step, or NULL */
-	const char *audit_msg;
-	const char *cert_state;  /* new services.cert_state, or NULL to keep */
-	bool arm_cert;           /* create the cert job, or make a parked one due */
-};
-
 /* Persist a step's outcome and release the claim, unless the desired state
  * changed meanwhile (generation): then only the claim is released and the
- * newer work runs next.  *stale tells which; *changed whether services.dns
- * or active changed (then *state is filled for the feed). */
+ * newer work runs next.  *stale tells which; *changed whether the service's
+ * state changed (then *state is filled for the feed).  An order that leaves
+ * its in-flight steps wakes the order that waits longest for a slot. */
+RZ_MUSTCHECK
 int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_result *r,
                      bool *stale, bool *changed, struct rz_state *state,
                      char *err, size_t errlen);
 
 /* Release every claim this connection holds (shutdown). */
+RZ_MUSTCHECK
 int store_release_claims(PGconn *c, char *err, size_t errlen);
-
-/* The ledger: records regzone put into the zone for (domain, service),
- * not yet removed, pending ones included.  *out malloc'ed. */
-int store_ledger_live(PGconn *c, const char *domain, const char *service,
-                      struct zg_krec **out, size_t *n, char *err, size_t errlen);
-/* The same for one purpose: "service" (the profile's records) or "acme"
- * (_acme-challenge TXT records of the cert job). */
-int store_ledger_live_of(PGconn *c, const char *domain, const char *service,
-                         const char *purpose, struct zg_krec **out, size_t *n,
-                         char *err, size_t errlen);
-
-/* Write 'pending' ledger rows for records about to be set (inside the Knot
- * transaction, before its commit). */
-int store_ledger_pending(PGconn *c, const struct rz_job *job, const struct zg_krec *recs,
-                         size_t n, char *err, size_t errlen);
-int store_ledger_pending_of(PGconn *c, const struct rz_job *job, const char *purpose,
-                            const struct zg_krec *recs, size_t n, char *err, size_t errlen);
-
-/* After a commit: wanted records become 'live', removed ones get their
- * removed_at, and one audit line each. */
-int store_ledger_settle(PGconn *c, const struct rz_job *job,
-                        const struct zg_krec *want, size_t n_want,
-                        const struct zg_krec *removed, size_t n_removed,
-                        char *err, size_t errlen);
-
-/* The zone's session advisory lock, held by a regzone writer around its
- * Knot transaction on that zone (every daemon on the database): *got says
- * whether it was free.  Unlock returns 0 or RZ_EDB. */
-int store_zone_trylock(PGconn *c, const char *zone, bool *got, char *err, size_t errlen);
-int store_zone_unlock(PGconn *c, const char *zone);
-
-/*
- * The Knot transactions regzone opens (sql/004_knot_txns.sql): the intent
- * is recorded (committed) before zone-begin and deleted after the commit
- * or abort.  *id identifies the row.
- */
-int store_knot_txn_intent(PGconn *c, const char *zone, long long job_id, long long *id,
-                          char *err, size_t errlen);
-/* After the commit or abort: the intent goes, and with dead set so do
- * intents on the zone of sessions that are gone (a zone-begin that
- * succeeded showed that none of their transactions is open). */
-int store_knot_txn_done(PGconn *c, const char *zone, long long id, bool dead, char *err,
-                        size_t errlen);
-/* How many intents on zone belong to PostgreSQL sessions that are gone (a
- * writer that died, its transaction perhaps still open in knotd). */
-int store_knot_txn_dead(PGconn *c, const char *zone, int *n_dead, char *err, size_t errlen);
-/* Forget them (no transaction of theirs is open any more). */
-int store_knot_txn_forget_dead(PGconn *c, const char *zone, char *err, size_t errlen);
-/* Is each of recs (owner, type, data) a record regzone's ledger holds in
- * zone (live or pending)?  *all false names the first that is not in why. */
-int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, size_t n,
-                       bool *all, char *why, size_t whylen, char *err, size_t errlen);
 
 /*
  * An order slot (acme.concurrency) for cert job job_id: the orders in
@@ -161,12 +131,93 @@ int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, 
  * advisory lock, and when fewer than max the job's step data gets
  * "slot_held" in the same transaction.  *got says whether it did.
  */
+RZ_MUSTCHECK
 int store_cert_slot_take(PGconn *c, long long job_id, uint32_t max, bool *got,
                          char *err, size_t errlen);
 
-/* One audit line (kind: event|step|record_added|record_removed|error|...). */
-int store_audit(PGconn *c, const char *domain, const char *service, const char *event_id,
-                const char *kind, const char *message, const char *detail_json,
+/* What "regzonectl retry DOMAIN" did to one service of the domain. */
+struct store_retry_service {
+	char service[RZ_SERVICE_MAX + 1];
+	bool reset;                  /* dns went from conflict/error to ... */
+	enum rz_dns dns_from, dns_to;
+	enum rz_kind due[RZ_KIND__MAX];       /* jobs made due now */
+	size_t n_due;
+	enum rz_kind running[RZ_KIND__MAX];   /* claimed by a worker: left alone */
+	size_t n_running;
+};
+#define STORE_RETRY_MAX_SERVICES 16
+
+/*
+ * Try every service of domain again now, in one transaction: each job not
+ * claimed is due now with its failures forgotten, a service in conflict or
+ * error goes back to pending (or removing), an audit line per service names
+ * user; the workers are notified.  out[] gets at most max services (*n).
+ * 0, RZ_ENOENT (no service of that domain), RZ_EDB.
+ */
+RZ_MUSTCHECK
+int store_retry(PGconn *c, const char *domain, const char *user,
+                struct store_retry_service *out, size_t max, size_t *n,
                 char *err, size_t errlen);
+
+/* ---- store_ledger.c ------------------------------------------------- */
+
+/* The ledger: records regzone put into the zone for (domain, service) and
+ * one purpose ("service": the profile's records, "acme": the
+ * _acme-challenge TXT records of the cert job), not yet removed, pending
+ * ones included.  *out malloc'ed. */
+RZ_MUSTCHECK
+int store_ledger_live(PGconn *c, const char *domain, const char *service,
+                      const char *purpose, struct zg_krec **out, size_t *n,
+                      char *err, size_t errlen);
+
+/* Write 'pending' ledger rows of purpose for records about to be set
+ * (inside the Knot transaction, before its commit). */
+RZ_MUSTCHECK
+int store_ledger_pending(PGconn *c, const struct rz_job *job, const char *purpose,
+                         const struct zg_krec *recs, size_t n, char *err, size_t errlen);
+
+/* After a commit: wanted records become 'live', removed ones get their
+ * removed_at, and one audit line each. */
+RZ_MUSTCHECK
+int store_ledger_settle(PGconn *c, const struct rz_job *job,
+                        const struct zg_krec *want, size_t n_want,
+                        const struct zg_krec *removed, size_t n_removed,
+                        char *err, size_t errlen);
+
+/* Is each of recs (owner, type, data) a record regzone's ledger holds in
+ * zone (live or pending)?  *all false names the first that is not in why. */
+RZ_MUSTCHECK
+int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, size_t n,
+                       bool *all, char *why, size_t whylen, char *err, size_t errlen);
+
+/* The zone's session advisory lock, held by a regzone writer around its
+ * Knot transaction on that zone (every daemon on the database): *got says
+ * whether it was free.  Unlock returns 0 or RZ_EDB. */
+RZ_MUSTCHECK
+int store_zone_trylock(PGconn *c, const char *zone, bool *got, char *err, size_t errlen);
+RZ_MUSTCHECK
+int store_zone_unlock(PGconn *c, const char *zone);
+
+/*
+ * The Knot transactions regzone opens (sql/004_knot_txns.sql): the intent
+ * is recorded (committed) before zone-begin and deleted after the commit
+ * or abort.  *id identifies the row.
+ */
+RZ_MUSTCHECK
+int store_knot_txn_intent(PGconn *c, const char *zone, long long job_id, long long *id,
+                          char *err, size_t errlen);
+/* After the commit or abort: the intent goes, and with dead set so do
+ * intents on the zone of sessions that are gone (a zone-begin that
+ * succeeded showed that none of their transactions is open). */
+RZ_MUSTCHECK
+int store_knot_txn_done(PGconn *c, const char *zone, long long id, bool dead, char *err,
+                        size_t errlen);
+/* How many intents on zone belong to PostgreSQL sessions that are gone (a
+ * writer that died, its transaction perhaps still open in knotd). */
+RZ_MUSTCHECK
+int store_knot_txn_dead(PGconn *c, const char *zone, int *n_dead, char *err, size_t errlen);
+/* Forget them (no transaction of theirs is open any more). */
+RZ_MUSTCHECK
+int store_knot_txn_forget_dead(PGconn *c, const char *zone, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include "daemon/log.h"
 #include "daemon/rz_err.h"
 #include "daemon/zones.h"
+#include "zonegen/zonegen.h"
 #include "zonegen/knot.h"
 
 /* One listing: the names and an open-addressing index over them. */
@@ -253,8 +254,8 @@ enum rz_zone_answer rz_zones_lookup(struct rz_zones *z, const char *domain, char
 	pthread_mutex_lock(&z->lock);
 	/* a listing in progress may have read knotd before the zone was added */
 	*fresh = z->generation + (z->listing ? 2 : 1);
-	for (const char *c = domain; z->set != NULL && c != NULL && strchr(c, '.') != NULL;
-	     c = strchr(c, '.') + 1) {
+	for (const char *c = zg_zone_first(domain); z->set != NULL && c != NULL;
+	     c = zg_zone_next(c)) {
 		if (set_has(z->set, c)) {
 			snprintf(zone, zonelen, "%s", c);
 			a = RZ_ZONE_FOUND;

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/rz_err.h"
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -26,7 +26,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	return RZ_EDNAME;
+	return ZG_EDNAME;
 }
 
 /*
@@ -180,4 +180,16 @@ int zg_dname_check(const char *in, char *out, size_t outlen, char *err, size_t e
 int zg_hostname_check(const char *in, char *out, size_t outlen, char *err, size_t errlen)
 {
 	return check_name(in, out, outlen, err, errlen, "host name");
+}
+
+const char *zg_zone_first(const char *domain)
+{
+	return domain != NULL && strchr(domain, '.') != NULL ? domain : NULL;
+}
+
+const char *zg_zone_next(const char *cand)
+{
+	const char *dot = cand != NULL ? strchr(cand, '.') : NULL;
+
+	return dot != NULL ? zg_zone_first(dot + 1) : NULL;
 }

@@ -21,13 +21,14 @@
  *   - no trailing whitespace.
  *
  * Waiting is the caller's business: every function asks once (UDP is
- * re-sent once on timeout) and returns; "not yet" is RZ_EAGAIN.
+ * re-sent once on timeout) and returns; "not yet" is ZG_EAGAIN.
  *
  * No global state, no threads, no signals (TCP writes use MSG_NOSIGNAL):
  * each call owns its sockets, packets and buffers, so calls may run in
- * several threads at once.  Errors are RZ_E* codes (daemon/rz_err.h) with
- * a one-line message in the caller's err buffer (err may be NULL when
- * errlen is 0); messages start with the server as "ADDRESS@PORT: ".
+ * several threads at once.  Errors are ZG_E* codes (zonegen/zg_err.h) with
+ * a one-line message in the caller's err buffer (nothing is written when
+ * err is NULL or errlen is 0); a message about a server starts with it as
+ * "ADDRESS@PORT: ", one about an argument does not.
  */
 #ifndef ZONEGEN_DNSCHECK_H
 #define ZONEGEN_DNSCHECK_H
@@ -61,16 +62,18 @@ struct zg_dns_server {
  *
  * In:  srv, owner (text, trailing dot optional, any case), type,
  *      timeout_ms (> 0), out/max (out may be NULL when max is 0).
- * Out: out[0 .. min(*n_out, max)), *n_out, err.
+ * Out: out[0 .. min(*n_out, max)), *n_out (0 on any error but ZG_ERANGE),
+ *      err.
  * Returns 0, or
- *   RZ_EINVAL   bad server address, port, owner or type;
- *   RZ_EIO      no reply, refused connection, malformed reply, or the
+ *   ZG_EINVAL   bad server address, port, owner or type, timeout_ms 0,
+ *               n_out NULL, or out NULL with max > 0;
+ *   ZG_EIO      no reply, refused connection, malformed reply, or the
  *               server is not authoritative ("server is not authoritative
  *               for OWNER" - REFUSED or no AA) or answered another RCODE
  *               (the message names it);
- *   RZ_ERANGE   more than max records (*n_out says how many);
- *   RZ_ETOOLONG a record's text does not fit struct zg_rr;
- *   RZ_ENOMEM.
+ *   ZG_ERANGE   more than max records (*n_out says how many);
+ *   ZG_ETOOLONG a record's text does not fit struct zg_rr;
+ *   ZG_ENOMEM.
  */
 int zg_dns_query(const struct zg_dns_server *srv, const char *owner,
                  enum zg_rtype type, uint32_t timeout_ms,
@@ -85,36 +88,45 @@ int zg_dns_query(const struct zg_dns_server *srv, const char *owner,
  * A record is served when an answer record of its owner and type has the
  * same rdata (compared in the normal form above; rrs' own data is brought
  * to that form too, so "2001:DB8::1" or an upper-case target still
- * match).  present = 1 also needs the same TTL.  present = 0 ignores TTLs,
+ * match).  present != 0 also needs the same TTL.  present = 0 ignores TTLs,
  * and records of the same owner and type with other rdata (a customer's)
  * never count.
  *
  * Every server is asked at least once: a server that cannot be asked
- * makes the whole check RZ_EIO, even when another one already showed a
+ * makes the whole check ZG_EIO, even when another one already showed a
  * record missing.  Once a server shows one record missing (or still
  * there) its remaining queries are skipped.
  *
  * In:  servers[0..n_servers) (n_servers > 0), rrs[0..n) (n = 0 is
- *      trivially satisfied), present, timeout_ms as zg_dns_query().
+ *      trivially satisfied: nothing is asked and the servers are not
+ *      even parsed), present, timeout_ms as zg_dns_query().
  * Returns 0, or
- *   RZ_EAGAIN   not yet: err names the first server and record found
+ *   ZG_EAGAIN   not yet: err names the first server and record found
  *               missing, served with another TTL, or still served;
- *   RZ_EIO      a server could not be asked (err says which and why),
+ *   ZG_EIO      a server could not be asked (err says which and why),
  *               including "not authoritative": a secondary that has not
  *               loaded a newly added zone yet answers REFUSED, so callers
- *               should retry RZ_EIO with backoff rather than give up;
- *   RZ_EINVAL   bad argument (err says which);
- *   RZ_ENOMEM.
+ *               should retry ZG_EIO with backoff rather than give up;
+ *   ZG_EINVAL   bad argument (err says which): no servers, rrs NULL with
+ *               n > 0, timeout_ms 0, a bad server, a record of an invalid
+ *               type or owner or whose data is not NUL-terminated; all
+ *               are checked before the first query;
+ *   ZG_ENOMEM.
  */
 int zg_dns_check(const struct zg_dns_server *servers, size_t n_servers,
                  const struct zg_rr *rrs, size_t n, int present,
                  uint32_t timeout_ms, char *err, size_t errlen);
 
 /*
- * The SOA serial srv serves for zone (its apex, trailing dot optional).
- * Returns 0 with *serial set, RZ_ENOENT when the server is authoritative
- * but answers no SOA at that name (not a zone apex), or the errors of
- * zg_dns_query() (RZ_EIO when it does not serve the zone at all).
+ * The SOA serial srv serves for zone (its apex, trailing dot optional),
+ * asked as zg_dns_query() asks.
+ * Returns 0 with *serial set, or
+ *   ZG_ENOENT   the server is authoritative but answers no SOA at that
+ *               name (not a zone apex);
+ *   ZG_EIO      as zg_dns_query(), including a server that does not serve
+ *               the zone at all, or a malformed SOA;
+ *   ZG_EINVAL   serial NULL, bad server, zone name or timeout_ms;
+ *   ZG_ENOMEM.
  */
 int zg_dns_soa_serial(const struct zg_dns_server *srv, const char *zone,
                       uint32_t timeout_ms, uint32_t *serial,

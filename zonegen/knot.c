@@ -10,8 +10,8 @@
 
 #include <libknot/libknot.h>
 
-#include "daemon/rz_err.h"
 #include "zonegen/knot.h"
+#include "zonegen/zg_err.h"
 
 struct zg_knot {
 	knot_ctl_t *ctl;
@@ -47,7 +47,7 @@ int zg_knot_open(const char *socket_path, uint32_t timeout_ms, struct zg_knot **
 	if (k == NULL || (k->ctl = knot_ctl_alloc()) == NULL) {
 		free(k);
 		seterr(err, errlen, "%s%s", "out of memory", "");
-		return RZ_ENOMEM;
+		return ZG_ENOMEM;
 	}
 	knot_ctl_set_timeout(k->ctl, (int)timeout_ms);
 	ret = knot_ctl_connect(k->ctl, socket_path);
@@ -56,7 +56,7 @@ int zg_knot_open(const char *socket_path, uint32_t timeout_ms, struct zg_knot **
 		       socket_path, knot_strerror(ret));
 		knot_ctl_free(k->ctl);
 		free(k);
-		return RZ_EIO;
+		return ZG_EIO;
 	}
 	*out = k;
 	return 0;
@@ -76,11 +76,12 @@ void zg_knot_close(struct zg_knot *k)
 static int map_error(const char *msg)
 {
 	if (strstr(msg, "too many transactions") != NULL)
-		return RZ_EBUSY;
-	if (strstr(msg, "no such node") != NULL || strstr(msg, "no such record") != NULL ||
-	    strstr(msg, "no such zone") != NULL)
-		return RZ_ENOENT;
-	return RZ_EKNOT;
+		return ZG_EBUSY;
+	if (strstr(msg, "no such zone") != NULL)
+		return ZG_ENOZONE;
+	if (strstr(msg, "no such node") != NULL || strstr(msg, "no such record") != NULL)
+		return ZG_ENOENT;
+	return ZG_EKNOT;
 }
 
 /*
@@ -119,7 +120,7 @@ static int copy_rec(struct reply *r, knot_ctl_data_t *d)
 		return 0;   /* not a record (status lines and the like) */
 	tmp = realloc(r->recs, (r->n + 1) * sizeof(*tmp));
 	if (tmp == NULL)
-		return RZ_ENOMEM;
+		return ZG_ENOMEM;
 	r->recs = tmp;
 	rec = &r->recs[r->n++];
 	memset(rec, 0, sizeof(*rec));
@@ -143,7 +144,7 @@ static int copy_sign(struct reply *r, knot_ctl_data_t *d)
 	if (r->n == 0)
 		return 0;
 	if ((tmp = realloc(r->removed, r->n * sizeof(*tmp))) == NULL)
-		return RZ_ENOMEM;
+		return ZG_ENOMEM;
 	r->removed = tmp;
 	r->removed[r->n - 1] = flags != NULL && strchr(flags, '-') != NULL;
 	return 0;
@@ -165,12 +166,12 @@ static int append_text(struct reply *r, knot_ctl_data_t *d)
 	             (*d)[KNOT_CTL_IDX_TYPE],
 	             (*d)[KNOT_CTL_IDX_DATA] ? (*d)[KNOT_CTL_IDX_DATA] : "");
 	if (n < 0)
-		return RZ_EINVAL;
+		return ZG_EINVAL;
 	if ((size_t)n >= sizeof(line))
 		n = (int)sizeof(line) - 1;
 	tmp = realloc(r->text, r->text_len + (size_t)n + 1);
 	if (tmp == NULL)
-		return RZ_ENOMEM;
+		return ZG_ENOMEM;
 	memcpy(tmp + r->text_len, line, (size_t)n);
 	r->text_len += (size_t)n;
 	tmp[r->text_len] = '\0';
@@ -196,7 +197,7 @@ static int ctl_multi(struct zg_knot *k, const char *cmd, const char *zone,
 
 	if (zone == NULL || zone[0] == '\0') {
 		seterr(err, errlen, "%s: %s", cmd, "refusing an empty zone name");
-		return RZ_EINVAL;
+		return ZG_EINVAL;
 	}
 	for (size_t i = 0; i < units; i++) {
 		knot_ctl_data_t q = { [KNOT_CTL_IDX_CMD] = cmd, [KNOT_CTL_IDX_ZONE] = zone };
@@ -213,12 +214,12 @@ static int ctl_multi(struct zg_knot *k, const char *cmd, const char *zone,
 		}
 		if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_DATA, &q)) != KNOT_EOK) {
 			seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
-			return RZ_EIO;
+			return ZG_EIO;
 		}
 	}
 	if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_BLOCK, NULL)) != KNOT_EOK) {
 		seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
-		return RZ_EIO;
+		return ZG_EIO;
 	}
 	for (;;) {
 		knot_ctl_type_t type;
@@ -227,13 +228,13 @@ static int ctl_multi(struct zg_knot *k, const char *cmd, const char *zone,
 		ret = knot_ctl_receive(k->ctl, &type, &d);
 		if (ret != KNOT_EOK) {
 			seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
-			return RZ_EIO;
+			return ZG_EIO;
 		}
 		if (type == KNOT_CTL_TYPE_BLOCK)
 			break;
 		if (type == KNOT_CTL_TYPE_END) {
 			seterr(err, errlen, "%s: %s", cmd, "knotd ended the connection");
-			return RZ_EIO;
+			return ZG_EIO;
 		}
 		if (d[KNOT_CTL_IDX_ERROR] != NULL) {
 			if (r != NULL && r->nonode_ok && strstr(d[KNOT_CTL_IDX_ERROR], "no such node"))
@@ -356,19 +357,19 @@ static int rec_safe(const struct zg_krec *rec, char *err, size_t errlen)
 			    ch == '\\' || ch == '"' || (i < 2 && ch == ' ')) {
 				seterr(err, errlen, "refusing record %s %s: unsafe character",
 				       rec->owner, rec->type);
-				return RZ_EINVAL;
+				return ZG_EINVAL;
 			}
 		}
 		if (quoted) {
 			seterr(err, errlen, "refusing record %s %s: unbalanced quote",
 			       rec->owner, rec->type);
-			return RZ_EINVAL;
+			return ZG_EINVAL;
 		}
 	}
 	if (rec->owner[0] == '\0' || rec->owner[strlen(rec->owner) - 1] != '.') {
 		seterr(err, errlen, "refusing record %s %s: owner not fully qualified",
 		       rec->owner, rec->type);
-		return RZ_EINVAL;
+		return ZG_EINVAL;
 	}
 	return 0;
 }
@@ -400,7 +401,7 @@ int zg_knot_diff(struct zg_knot *k, const char *zone, char **text, char *err, si
 		return ret;
 	}
 	*text = r.text != NULL ? r.text : strdup("");
-	return *text != NULL ? 0 : RZ_ENOMEM;
+	return *text != NULL ? 0 : ZG_ENOMEM;
 }
 
 int zg_knot_diff_recs(struct zg_knot *k, const char *zone, struct zg_krec **recs,
@@ -415,7 +416,7 @@ int zg_knot_diff_recs(struct zg_knot *k, const char *zone, struct zg_krec **recs
 	if (ret != 0 || (r.n > 0 && r.removed == NULL)) {
 		free(r.recs);
 		free(r.removed);
-		return ret != 0 ? ret : RZ_ENOMEM;
+		return ret != 0 ? ret : ZG_ENOMEM;
 	}
 	*recs = r.recs;
 	*removed = r.removed;
@@ -439,6 +440,22 @@ void zg_knot_abort(struct zg_knot *k, const char *zone)
 	(void)ctl_cmd(k, "zone-abort", zone, NULL, NULL, NULL, err, sizeof(err));
 }
 
+/* Zone z as Knot prints it -> name (size bytes): lowercase, without the
+ * trailing dot.  false for an empty name or one that does not fit. */
+static bool zone_name(const char *z, char *name, size_t size)
+{
+	size_t zlen = strlen(z);
+
+	if (zlen > 1 && z[zlen - 1] == '.')
+		zlen--;
+	if (zlen == 0 || zlen >= size)
+		return false;
+	for (size_t i = 0; i < zlen; i++)
+		name[i] = (z[i] >= 'A' && z[i] <= 'Z') ? (char)(z[i] - 'A' + 'a') : z[i];
+	name[zlen] = '\0';
+	return true;
+}
+
 int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t errlen)
 {
 	knot_ctl_data_t q = { [KNOT_CTL_IDX_CMD] = "zone-status" };
@@ -453,18 +470,17 @@ int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t
 	if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_DATA, &q)) != KNOT_EOK ||
 	    (ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_BLOCK, NULL)) != KNOT_EOK) {
 		seterr(err, errlen, "zone-status: %s%s", knot_strerror(ret), "");
-		return RZ_EIO;
+		return ZG_EIO;
 	}
 	for (;;) {
 		knot_ctl_type_t type;
 		knot_ctl_data_t d = { 0 };
 		const char *z;
 		char name[ZG_OWNER_SIZE];
-		size_t zlen;
 
 		if ((ret = knot_ctl_receive(k->ctl, &type, &d)) != KNOT_EOK) {
 			seterr(err, errlen, "zone-status: %s%s", knot_strerror(ret), "");
-			code = RZ_EIO;
+			code = ZG_EIO;
 			break;
 		}
 		if (type == KNOT_CTL_TYPE_BLOCK || type == KNOT_CTL_TYPE_END)
@@ -472,28 +488,21 @@ int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t
 		z = d[KNOT_CTL_IDX_ZONE];
 		if (code != 0 || z == NULL || d[KNOT_CTL_IDX_ERROR] != NULL)
 			continue;
-		/* lowercase, without the trailing dot */
-		zlen = strlen(z);
-		if (zlen > 1 && z[zlen - 1] == '.')
-			zlen--;
-		if (zlen == 0 || zlen >= sizeof(name))
+		if (!zone_name(z, name, sizeof(name)))
 			continue;
-		for (size_t i = 0; i < zlen; i++)
-			name[i] = (z[i] >= 'A' && z[i] <= 'Z') ? (char)(z[i] - 'A' + 'a') : z[i];
-		name[zlen] = '\0';
 		if (count > 0 && strcmp(list[count - 1], name) == 0)
 			continue;   /* several units per zone, one after the other */
 		if (count == cap) {
 			char **tmp = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*tmp));
 
 			if (tmp == NULL) {
-				code = RZ_ENOMEM;
+				code = ZG_ENOMEM;
 				continue;
 			}
 			list = tmp;
 		}
 		if ((list[count] = strdup(name)) == NULL) {
-			code = RZ_ENOMEM;
+			code = ZG_ENOMEM;
 			continue;
 		}
 		count++;
@@ -517,11 +526,7 @@ void zg_knot_zones_free(char **names, size_t n)
 int zg_knot_zone_of(struct zg_knot *k, const char *domain, char *zone, size_t zonelen,
                     char *err, size_t errlen)
 {
-	const char *cand = domain;
-
-	/* The domain itself, then each parent with at least two labels left:
-	 * a registrar serves registered domains, never a TLD on its own. */
-	while (cand != NULL && strchr(cand, '.') != NULL) {
+	for (const char *cand = zg_zone_first(domain); cand != NULL; cand = zg_zone_next(cand)) {
 		char e[256] = "";
 		int ret = ctl_cmd(k, "zone-status", cand, NULL, NULL, NULL, e, sizeof(e));
 
@@ -529,14 +534,11 @@ int zg_knot_zone_of(struct zg_knot *k, const char *domain, char *zone, size_t zo
 			snprintf(zone, zonelen, "%s", cand);
 			return 0;
 		}
-		if (ret != RZ_ENOENT) {
+		if (ret != ZG_ENOZONE) {
 			seterr(err, errlen, "%s%s", e, "");
 			return ret;
 		}
-		cand = strchr(cand, '.');
-		if (cand != NULL)
-			cand++;
 	}
 	seterr(err, errlen, "no zone served by knotd holds %s%s", domain, "");
-	return RZ_ENOENT;
+	return ZG_ENOENT;
 }

@@ -7,10 +7,23 @@
  * control.timeout, so a connection is opened per step and closed after it.
  *
  * A zone transaction is begin -> get (the owners it touches) -> plan
- * (conflicts) -> set/unset -> diff -> commit; any error, including an error
- * item inside a reply, aborts it: on Knot 3.2 a failed set/unset can leave
- * the update broken, so nothing is ever set that is already there and
- * nothing is unset that is not.
+ * (conflicts) -> set/unset -> diff -> commit; on any error, including an
+ * error item inside a reply, the caller aborts it (zg_knot_abort();
+ * zg_knot_commit() does so itself): on Knot 3.2 a failed set/unset can
+ * leave the update broken, so nothing is ever set that is already there
+ * and nothing is unset that is not.
+ *
+ * Errors are ZG_E* codes (zonegen/zg_err.h) with the reason in err (errlen
+ * bytes; nothing is written when err is NULL or errlen is 0).  Every
+ * command on a zone can fail with
+ *   ZG_EINVAL   an empty zone name;
+ *   ZG_EIO      the control socket failed, or knotd ended the connection;
+ *   ZG_EBUSY    Knot says "too many transactions" (one is open already);
+ *   ZG_ENOZONE  Knot says "no such zone" (knotd does not serve it);
+ *   ZG_ENOENT   Knot says "no such node" or "no such record";
+ *   ZG_EKNOT    any other error item in Knot's reply (its text in err);
+ *   ZG_ENOMEM   (the commands that return records or text).
+ * One k is one connection: not for several threads at once.
  */
 #ifndef ZONEGEN_KNOT_H
 #define ZONEGEN_KNOT_H
@@ -34,37 +47,47 @@ struct zg_krec {
 
 struct zg_knot;
 
-/* Connect to knotd's control socket.  0, or RZ_EIO with the reason. */
+/* Connect to knotd's control socket; timeout_ms bounds each exchange on
+ * it.  0 with *out set (close it with zg_knot_close()), or ZG_ENOMEM or
+ * ZG_EIO with the reason and *out NULL. */
 int zg_knot_open(const char *socket_path, uint32_t timeout_ms, struct zg_knot **out,
                  char *err, size_t errlen);
 /* Say goodbye (END) and close; NULL is fine. */
 void zg_knot_close(struct zg_knot *k);
 
 /*
- * The zone served by this knotd that holds domain: domain itself or its
- * closest enclosing zone.  0 with zone (FQDN without trailing dot) filled,
- * RZ_ENOENT when no zone holds it, RZ_EKNOT/RZ_EIO on failure.
+ * The zone served by this knotd that holds domain (FQDN without trailing
+ * dot): domain itself or its closest enclosing zone of at least two
+ * labels.  0 with zone (zonelen bytes) filled with that name as domain
+ * spells it, ZG_ENOENT when no zone holds it, another code of the list
+ * above on failure.
  */
 int zg_knot_zone_of(struct zg_knot *k, const char *domain, char *zone, size_t zonelen,
                     char *err, size_t errlen);
 
-/* Every zone knotd serves (lowercase, no trailing dot); free the list with
- * zg_knot_zones_free(). */
+/* Every zone knotd serves (lowercase, no trailing dot), *names malloc'ed
+ * (free it with zg_knot_zones_free()).  0, ZG_EIO or ZG_ENOMEM; on error
+ * *names is NULL and *n 0. */
 int zg_knot_zones(struct zg_knot *k, char ***names, size_t *n, char *err, size_t errlen);
 void zg_knot_zones_free(char **names, size_t n);
 
 /*
  * Transaction primitives.  zone is a name without trailing dot and must
- * never be empty (an empty ZONE applies to every zone).
- *   begin:  RZ_EBUSY when a transaction is already open on the zone.
+ * never be empty (an empty ZONE applies to every zone: ZG_EINVAL).
+ *   begin:  ZG_EBUSY when a transaction is already open on the zone.
  *   get:    records at owner (FQDN) in the transaction's view, all types;
- *           *out is malloc'ed (free() it), *n may be 0.
+ *           *out is malloc'ed (free() it), *n may be 0 (an owner with
+ *           nothing is no error); on error *out is NULL and *n 0.
  *   set:    add one record (never one already there).
  *   unset:  remove one record (never one not there).
- *   diff:   the transaction's changes as "+"/"-" zone lines, malloc'ed.
- *   commit: RZ_EKNOT with Knot's reason (e.g. "semantic check") on failure;
- *           the transaction is then aborted.
- *   abort:  always safe to call.
+ *           set and unset refuse (ZG_EINVAL) a record with a character
+ *           Knot's zone parser could read as syntax, or an owner that is
+ *           not fully qualified, before anything is sent.
+ *   diff:   the transaction's changes as "+"/"-" zone lines, malloc'ed
+ *           ("" when none; *text is NULL on error).
+ *   commit: on any failure (ZG_EKNOT with Knot's reason, e.g. "semantic
+ *           check") the transaction is aborted.
+ *   abort:  always safe to call; errors are ignored.
  */
 int zg_knot_begin(struct zg_knot *k, const char *zone, char *err, size_t errlen);
 int zg_knot_get(struct zg_knot *k, const char *zone, const char *owner,
@@ -74,7 +97,8 @@ int zg_knot_set(struct zg_knot *k, const char *zone, const struct zg_krec *rec,
 int zg_knot_unset(struct zg_knot *k, const char *zone, const struct zg_krec *rec,
                   char *err, size_t errlen);
 /* The same for several owners / records, each in one round trip (knotd
- * runs a command once per unit of a block). */
+ * runs a command once per unit of a block).  n_owners or n 0 sends
+ * nothing and succeeds; set and unset check every record first. */
 int zg_knot_get_many(struct zg_knot *k, const char *zone, const char *const *owners,
                      size_t n_owners, struct zg_krec **out, size_t *n, char *err, size_t errlen);
 int zg_knot_set_many(struct zg_knot *k, const char *zone, const struct zg_krec *recs,
@@ -85,20 +109,22 @@ int zg_knot_diff(struct zg_knot *k, const char *zone, char **text, char *err, si
 /* The open transaction's changes as records (normalised like zone-get's):
  * (*removed)[i] says whether recs[i] is removed ('-') or added.  Works on a
  * transaction opened by another connection (knotc's, a dead writer's):
- * RZ_EKNOT "no active transaction" when none is open.  Both arrays are
- * malloc'ed (free() them). */
+ * ZG_EKNOT "no active transaction" when none is open.  Both arrays are
+ * malloc'ed (free() them); on error both are NULL and *n 0. */
 int zg_knot_diff_recs(struct zg_knot *k, const char *zone, struct zg_krec **recs,
                       bool **removed, size_t *n, char *err, size_t errlen);
 int zg_knot_commit(struct zg_knot *k, const char *zone, char *err, size_t errlen);
 void zg_knot_abort(struct zg_knot *k, const char *zone);
 
-/* What the zone serves now at owner (zone-read), like zg_knot_get(). */
+/* What the zone serves now at owner (zone-read, no transaction needed),
+ * like zg_knot_get(). */
 int zg_knot_read(struct zg_knot *k, const char *zone, const char *owner,
                  struct zg_krec **out, size_t *n, char *err, size_t errlen);
 
 /* Generated record -> Knot's form. */
 void zg_krec_from_rr(const struct zg_rr *rr, struct zg_krec *out);
-/* Same owner, type, TTL and data. */
+/* 1 when a and b have the same owner and type (ignoring case), TTL and
+ * data (byte for byte), else 0. */
 int zg_krec_equal(const struct zg_krec *a, const struct zg_krec *b);
 
 /*
@@ -117,7 +143,11 @@ int zg_krec_equal(const struct zg_krec *a, const struct zg_krec *b);
  *     beside a verification token is no clash);
  *   - a wanted record whose RRset already exists with another TTL (Knot
  *     would silently rewrite the customer's TTL).
- * conflict then names every clashing record, and nothing may be changed.
+ * conflict then names every clashing record (cut with "..." when they do
+ * not fit), and nothing may be changed.
+ * Records compare by owner and type ignoring case, data byte for byte.
+ * Returns 0, ZG_ECONFLICT (set and unset empty), or ZG_ENOMEM (plan
+ * cleared).  The arrays are malloc'ed: free them with zg_plan_clear().
  */
 struct zg_plan {
 	struct zg_krec *set;
@@ -132,6 +162,7 @@ int zg_plan_publish(const struct zg_krec *want, size_t n_want,
                     const struct zg_krec *existing, size_t n_existing,
                     const struct zg_krec *owned, size_t n_owned,
                     struct zg_plan *plan);
+/* Free set and unset and zero the counts (conflict is kept). */
 void zg_plan_clear(struct zg_plan *plan);
 
 #endif

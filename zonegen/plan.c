@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/rz_err.h"
 #include "zonegen/knot.h"
+#include "zonegen/zg_err.h"
 
 void zg_krec_from_rr(const struct zg_rr *rr, struct zg_krec *out)
 {
@@ -70,26 +70,24 @@ static int push(struct zg_krec **arr, size_t *n, const struct zg_krec *r)
 	struct zg_krec *tmp = realloc(*arr, (*n + 1) * sizeof(**arr));
 
 	if (tmp == NULL)
-		return RZ_ENOMEM;
+		return ZG_ENOMEM;
 	tmp[*n] = *r;
 	*arr = tmp;
 	(*n)++;
 	return 0;
 }
 
-int zg_plan_publish(const struct zg_krec *want, size_t n_want,
-                    const struct zg_krec *existing, size_t n_existing,
-                    const struct zg_krec *owned, size_t n_owned,
-                    struct zg_plan *plan)
+/*
+ * A customer's records (there, not ours) against each wanted one: every
+ * clash goes into plan->conflict (zg_plan_publish() in knot.h says which).
+ */
+static void find_conflicts(const struct zg_krec *want, size_t n_want,
+                           const struct zg_krec *existing, size_t n_existing,
+                           const struct zg_krec *owned, size_t n_owned,
+                           struct zg_plan *plan)
 {
-	int ret;
-
-	memset(plan, 0, sizeof(*plan));
-
-	/* A customer's records (there, not ours) against each wanted one. */
 	for (size_t i = 0; i < n_existing; i++) {
 		const struct zg_krec *e = &existing[i];
-		bool wanted_here = false;
 
 		if (in_set(e, owned, n_owned, false))
 			continue;
@@ -99,7 +97,6 @@ int zg_plan_publish(const struct zg_krec *want, size_t n_want,
 
 			if (strcasecmp(e->owner, w->owner) != 0)
 				continue;
-			wanted_here = true;
 			if (same_rr(e, w)) {
 				if (e->ttl != w->ttl)
 					add_conflict(plan, e, "same record with another TTL");
@@ -123,10 +120,20 @@ int zg_plan_publish(const struct zg_krec *want, size_t n_want,
 				break;
 			}
 		}
-		(void)wanted_here;
 	}
+}
+
+int zg_plan_publish(const struct zg_krec *want, size_t n_want,
+                    const struct zg_krec *existing, size_t n_existing,
+                    const struct zg_krec *owned, size_t n_owned,
+                    struct zg_plan *plan)
+{
+	int ret;
+
+	memset(plan, 0, sizeof(*plan));
+	find_conflicts(want, n_want, existing, n_existing, owned, n_owned, plan);
 	if (plan->conflict[0] != '\0')
-		return RZ_ECONFLICT;
+		return ZG_ECONFLICT;
 
 	for (size_t j = 0; j < n_want; j++) {
 		if (in_set(&want[j], existing, n_existing, true)) {

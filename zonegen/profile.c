@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/rz_err.h"
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 #define ZG_PARAM_NAME_LEN 32
@@ -62,7 +62,7 @@ int zg_rtype_from_name(const char *name, enum zg_rtype *out)
 			return 0;
 		}
 	}
-	return RZ_ENOENT;
+	return ZG_ENOENT;
 }
 
 const char *zg_ptype_name(enum zg_ptype t)
@@ -78,7 +78,7 @@ int zg_ptype_from_name(const char *name, enum zg_ptype *out)
 			return 0;
 		}
 	}
-	return RZ_ENOENT;
+	return ZG_ENOENT;
 }
 
 /* Text that goes between double quotes in a zone file: printable ASCII
@@ -88,15 +88,15 @@ static int text_check(const char *s, char *err, size_t errlen)
 	size_t len = strnlen(s, ZG_TEXT_LEN + 1);
 
 	if (len > ZG_TEXT_LEN)
-		return failv(RZ_EINVAL, err, errlen, "text longer than %d characters", ZG_TEXT_LEN);
+		return failv(ZG_EINVAL, err, errlen, "text longer than %d characters", ZG_TEXT_LEN);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c < 0x20 || c > 0x7e)
-			return failv(RZ_EINVAL, err, errlen,
+			return failv(ZG_EINVAL, err, errlen,
 			             "text contains a control or non-ASCII byte 0x%02x", c);
 		if (strchr("\"\\;()", c) != NULL)
-			return failv(RZ_EINVAL, err, errlen, "text contains the character '%c'", c);
+			return failv(ZG_EINVAL, err, errlen, "text contains the character '%c'", c);
 	}
 	return 0;
 }
@@ -107,22 +107,22 @@ int zg_param_value_check(enum zg_ptype type, const char *val, char *err, size_t 
 	char tmp[ZG_OWNER_SIZE];
 
 	if (val == NULL)
-		return failv(RZ_EINVAL, err, errlen, "missing value");
+		return failv(ZG_EINVAL, err, errlen, "missing value");
 	switch (type) {
 	case ZG_P_HOSTNAME:
-		return zg_hostname_check(val, tmp, sizeof(tmp), err, errlen) == 0 ? 0 : RZ_EINVAL;
+		return zg_hostname_check(val, tmp, sizeof(tmp), err, errlen) == 0 ? 0 : ZG_EINVAL;
 	case ZG_P_IPV4:
 		if (inet_pton(AF_INET, val, buf) != 1)
-			return failv(RZ_EINVAL, err, errlen, "'%.64s' is not an IPv4 address", val);
+			return failv(ZG_EINVAL, err, errlen, "'%.64s' is not an IPv4 address", val);
 		return 0;
 	case ZG_P_IPV6:
 		if (inet_pton(AF_INET6, val, buf) != 1)
-			return failv(RZ_EINVAL, err, errlen, "'%.64s' is not an IPv6 address", val);
+			return failv(ZG_EINVAL, err, errlen, "'%.64s' is not an IPv6 address", val);
 		return 0;
 	case ZG_P_TEXT:
 		return text_check(val, err, errlen);
 	default:
-		return failv(RZ_EINVAL, err, errlen, "unknown parameter kind");
+		return failv(ZG_EINVAL, err, errlen, "unknown parameter kind");
 	}
 }
 
@@ -133,30 +133,30 @@ static int owner_check(const char *o, char *err, size_t errlen)
 	size_t llen = 0, len;
 
 	if (o == NULL || o[0] == '\0')
-		return failv(RZ_EINVAL, err, errlen, "empty owner");
+		return failv(ZG_EINVAL, err, errlen, "empty owner");
 	if (strcmp(o, "@") == 0)
 		return 0;
 	len = strnlen(o, ZG_DNAME_LEN + 1);
 	if (len > ZG_DNAME_LEN - 4)
-		return failv(RZ_EINVAL, err, errlen, "owner '%.32s...' too long", o);
+		return failv(ZG_EINVAL, err, errlen, "owner '%.32s...' too long", o);
 	for (size_t i = 0; i <= len; i++) {
 		unsigned char c = i < len ? (unsigned char)o[i] : '.';
 
 		if (c == '.') {
 			if (llen == 0)
-				return failv(RZ_EINVAL, err, errlen, "owner '%s' has an empty label", o);
+				return failv(ZG_EINVAL, err, errlen, "owner '%s' has an empty label", o);
 			if (llen > 63)
-				return failv(RZ_EINVAL, err, errlen, "owner '%s' has a label over 63", o);
+				return failv(ZG_EINVAL, err, errlen, "owner '%s' has a label over 63", o);
 			llen = 0;
 			continue;
 		}
 		if (!isalnum(c) && c != '-' && c != '_')
-			return failv(RZ_EINVAL, err, errlen,
+			return failv(ZG_EINVAL, err, errlen,
 			             "owner '%.64s' contains an invalid character", o);
 		llen++;
 	}
 	if (strncasecmp(o, "_xmppconnect", 12) == 0 && (o[12] == '\0' || o[12] == '.'))
-		return failv(RZ_EINVAL, err, errlen, "'_xmppconnect' (XEP-0156 TXT) is never "
+		return failv(ZG_EINVAL, err, errlen, "'_xmppconnect' (XEP-0156 TXT) is never "
 		             "published: it was removed from XMPP for security reasons");
 	return 0;
 }
@@ -177,18 +177,18 @@ static int refs_check(const struct zg_profile *p, const char *s, const char *fie
 		const char *end;
 
 		if (*c == '}')
-			return failv(RZ_EINVAL, err, errlen, "'%s': unmatched '}'", field);
+			return failv(ZG_EINVAL, err, errlen, "'%s': unmatched '}'", field);
 		if (*c != '{')
 			continue;
 		end = strchr(c + 1, '}');
 		if (end == NULL)
-			return failv(RZ_EINVAL, err, errlen, "'%s': unterminated '{'", field);
+			return failv(ZG_EINVAL, err, errlen, "'%s': unterminated '{'", field);
 		if ((size_t)(end - c - 1) == 6 && strncmp(c + 1, "domain", 6) == 0) {
 			c = end;
 			continue;
 		}
 		if (param_find(p, c + 1, (size_t)(end - c - 1)) == NULL)
-			return failv(RZ_EINVAL, err, errlen, "'%s': unknown parameter '{%.*s}'",
+			return failv(ZG_EINVAL, err, errlen, "'%s': unknown parameter '{%.*s}'",
 			             field, (int)(end - c - 1), c + 1);
 		c = end;
 	}
@@ -201,6 +201,23 @@ static bool has_ref(const char *s)
 	return strchr(s, '{') != NULL;
 }
 
+/* The literal values of r are checked now, templated ones at expansion. */
+static int literals_check(const struct zg_rtmpl *r, char *err, size_t errlen)
+{
+	char tmp[ZG_OWNER_SIZE];
+
+	if (r->target != NULL && !has_ref(r->target) &&
+	    zg_hostname_check(r->target, tmp, sizeof(tmp), err, errlen) != 0)
+		return ZG_EINVAL;
+	if (r->address != NULL && !has_ref(r->address) &&
+	    zg_param_value_check(r->type == ZG_RR_A ? ZG_P_IPV4 : ZG_P_IPV6, r->address,
+	                         err, errlen) != 0)
+		return ZG_EINVAL;
+	if (r->text != NULL && !has_ref(r->text) && text_check(r->text, err, errlen) != 0)
+		return ZG_EINVAL;
+	return 0;
+}
+
 int zg_rtmpl_check(const struct zg_profile *p, const struct zg_rtmpl *r,
                    char *err, size_t errlen)
 {
@@ -208,48 +225,39 @@ int zg_rtmpl_check(const struct zg_profile *p, const struct zg_rtmpl *r,
 		{ "target", r->target, F_TARGET }, { "address", r->address, F_ADDRESS },
 		{ "text", r->text, F_TEXT }, { "tag", r->tag, F_TAG },
 	};
-	char tmp[ZG_OWNER_SIZE];
 	unsigned need;
 	int ret;
 
 	if ((unsigned)r->type >= ZG_RR__MAX)
-		return failv(RZ_EINVAL, err, errlen, "invalid record type");
+		return failv(ZG_EINVAL, err, errlen, "invalid record type");
 	if ((ret = owner_check(r->owner, err, errlen)) != 0)
 		return ret;
 	need = rtype_fields[r->type];
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		if ((need & f[i].bit) && f[i].val == NULL)
-			return failv(RZ_EINVAL, err, errlen, "%s record needs '%s'",
+			return failv(ZG_EINVAL, err, errlen, "%s record needs '%s'",
 			             rtype_names[r->type], f[i].name);
 		if (!(need & f[i].bit) && f[i].val != NULL)
-			return failv(RZ_EINVAL, err, errlen, "'%s' does not apply to a %s record",
+			return failv(ZG_EINVAL, err, errlen, "'%s' does not apply to a %s record",
 			             f[i].name, rtype_names[r->type]);
 		if (f[i].val != NULL && (ret = refs_check(p, f[i].val, f[i].name, err, errlen)) != 0)
 			return ret;
 	}
-	/* Literal values are checked now; templated ones at expansion. */
-	if (r->target != NULL && !has_ref(r->target) &&
-	    zg_hostname_check(r->target, tmp, sizeof(tmp), err, errlen) != 0)
-		return RZ_EINVAL;
-	if (r->address != NULL && !has_ref(r->address) &&
-	    zg_param_value_check(r->type == ZG_RR_A ? ZG_P_IPV4 : ZG_P_IPV6, r->address,
-	                         err, errlen) != 0)
-		return RZ_EINVAL;
-	if (r->text != NULL && !has_ref(r->text) && text_check(r->text, err, errlen) != 0)
-		return RZ_EINVAL;
+	if ((ret = literals_check(r, err, errlen)) != 0)
+		return ret;
 	if (r->tag != NULL) {
 		size_t n = strlen(r->tag);
 
 		if (n == 0 || n > 15)
-			return failv(RZ_EINVAL, err, errlen, "CAA tag must be 1..15 characters");
+			return failv(ZG_EINVAL, err, errlen, "CAA tag must be 1..15 characters");
 		for (size_t i = 0; i < n; i++)
 			if (!isalnum((unsigned char)r->tag[i]))
-				return failv(RZ_EINVAL, err, errlen, "CAA tag must be letters and digits");
+				return failv(ZG_EINVAL, err, errlen, "CAA tag must be letters and digits");
 	}
 	if (r->type == ZG_RR_CAA && r->flags != 0 && r->flags != 128)
-		return failv(RZ_EINVAL, err, errlen, "CAA flags must be 0 or 128");
+		return failv(ZG_EINVAL, err, errlen, "CAA flags must be 0 or 128");
 	if (r->ttl != 0 && (r->ttl < 60 || r->ttl > 604800))
-		return failv(RZ_EINVAL, err, errlen, "ttl must be between 60 and 604800");
+		return failv(ZG_EINVAL, err, errlen, "ttl must be between 60 and 604800");
 	return 0;
 }
 
@@ -276,20 +284,20 @@ static bool hyphens_ok(const char *s)
 int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 {
 	if (p->n_records == 0)
-		return failv(RZ_EINVAL, err, errlen, "profile '%s' has no records", p->name);
+		return failv(ZG_EINVAL, err, errlen, "profile '%s' has no records", p->name);
 	if (p->n_records > ZG_MAX_RECORDS)
-		return failv(RZ_EINVAL, err, errlen, "profile '%s' has more than %d records",
+		return failv(ZG_EINVAL, err, errlen, "profile '%s' has more than %d records",
 		             p->name, ZG_MAX_RECORDS);
 	if (p->n_params > ZG_MAX_PARAMS)
-		return failv(RZ_EINVAL, err, errlen, "profile '%s' has more than %d parameters",
+		return failv(ZG_EINVAL, err, errlen, "profile '%s' has more than %d parameters",
 		             p->name, ZG_MAX_PARAMS);
 	if (p->n_cert_names > ZG_MAX_CERT_NAMES)
-		return failv(RZ_EINVAL, err, errlen, "profile '%s' has more than %d certificate "
+		return failv(ZG_EINVAL, err, errlen, "profile '%s' has more than %d certificate "
 		             "names", p->name, ZG_MAX_CERT_NAMES);
 	for (size_t i = 0; i < p->n_params; i++)
 		for (size_t j = i + 1; j < p->n_params; j++)
 			if (strcmp(p->params[i].name, p->params[j].name) == 0)
-				return failv(RZ_EINVAL, err, errlen, "parameter '%s' declared twice",
+				return failv(ZG_EINVAL, err, errlen, "parameter '%s' declared twice",
 				             p->params[i].name);
 	for (size_t i = 0; i < p->n_records; i++) {
 		const struct zg_rtmpl *a = &p->records[i];
@@ -302,25 +310,25 @@ int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 			if (i == j || !owner_eq(a->owner, b->owner))
 				continue;
 			if (a->type == ZG_RR_CNAME)
-				return failv(RZ_EINVAL, err, errlen, "CNAME at '%s' beside other data "
+				return failv(ZG_EINVAL, err, errlen, "CNAME at '%s' beside other data "
 				             "of the profile", a->owner);
 			if (a->type == b->type && ta != tb)
-				return failv(RZ_EINVAL, err, errlen, "%s records at '%s' with different "
+				return failv(ZG_EINVAL, err, errlen, "%s records at '%s' with different "
 				             "TTLs", rtype_names[a->type], a->owner);
 		}
 		if (a->type == ZG_RR_CNAME && strcmp(a->owner, "@") == 0)
-			return failv(RZ_EINVAL, err, errlen, "a CNAME cannot be at the apex '@'");
+			return failv(ZG_EINVAL, err, errlen, "a CNAME cannot be at the apex '@'");
 	}
 	for (size_t i = 0; i < p->n_cert_names; i++) {
 		const char *n = p->cert_names[i];
 
 		if (owner_check(n, err, errlen) != 0)
-			return RZ_EINVAL;
+			return ZG_EINVAL;
 		if (strchr(n, '_') != NULL || !hyphens_ok(n))
-			return failv(RZ_EINVAL, err, errlen, "certificate name '%s' is not a host name", n);
+			return failv(ZG_EINVAL, err, errlen, "certificate name '%s' is not a host name", n);
 		for (size_t j = 0; j < i; j++)
 			if (owner_eq(n, p->cert_names[j]))
-				return failv(RZ_EINVAL, err, errlen, "certificate name '%s' listed twice", n);
+				return failv(ZG_EINVAL, err, errlen, "certificate name '%s' listed twice", n);
 	}
 	return 0;
 }
@@ -356,20 +364,20 @@ static int subst(const struct zg_profile *p, const char *domain, const struct zg
 
 		if (*c != '{') {
 			if (o + 1 >= outlen)
-				return failv(RZ_ETOOLONG, err, errlen, "value too long");
+				return failv(ZG_ETOOLONG, err, errlen, "value too long");
 			out[o++] = *c;
 			continue;
 		}
 		end = strchr(c + 1, '}');
 		if (end == NULL)
-			return failv(RZ_EINVAL, err, errlen, "unterminated '{' in template");
+			return failv(ZG_EINVAL, err, errlen, "unterminated '{' in template");
 		val = param_value(p, domain, kv, n_kv, c + 1, (size_t)(end - c - 1));
 		if (val == NULL)
-			return failv(RZ_EPARAM, err, errlen, "profile '%s' needs parameter '%.*s'",
+			return failv(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%.*s'",
 			             p->name, (int)(end - c - 1), c + 1);
 		vlen = strlen(val);
 		if (o + vlen >= outlen)
-			return failv(RZ_ETOOLONG, err, errlen, "value too long");
+			return failv(ZG_ETOOLONG, err, errlen, "value too long");
 		memcpy(out + o, val, vlen);
 		o += vlen;
 		c = end;
@@ -384,34 +392,34 @@ static int params_check(const struct zg_profile *p, const char *domain,
 	char msg[256], norm[ZG_OWNER_SIZE];
 
 	if (n_kv > ZG_MAX_PARAMS)
-		return failv(RZ_EPARAM, err, errlen, "too many parameters");
+		return failv(ZG_EPARAM, err, errlen, "too many parameters");
 	for (size_t i = 0; i < n_kv; i++) {
 		const struct zg_param *decl;
 
 		if (kv[i].key == NULL || kv[i].val == NULL)
-			return failv(RZ_EPARAM, err, errlen, "parameter without a name or value");
+			return failv(ZG_EPARAM, err, errlen, "parameter without a name or value");
 		decl = param_find(p, kv[i].key, strlen(kv[i].key));
 		if (decl == NULL)
-			return failv(RZ_EPARAM, err, errlen, "profile '%s' has no parameter '%.32s'",
+			return failv(ZG_EPARAM, err, errlen, "profile '%s' has no parameter '%.32s'",
 			             p->name, kv[i].key);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(kv[j].key, kv[i].key) == 0)
-				return failv(RZ_EPARAM, err, errlen, "parameter '%s' given twice",
+				return failv(ZG_EPARAM, err, errlen, "parameter '%s' given twice",
 				             kv[i].key);
 		if (zg_param_value_check(decl->type, kv[i].val, msg, sizeof(msg)) != 0)
-			return failv(RZ_EPARAM, err, errlen, "parameter '%s': %s", decl->name, msg);
+			return failv(ZG_EPARAM, err, errlen, "parameter '%s': %s", decl->name, msg);
 	}
 	for (size_t i = 0; i < p->n_params; i++) {
 		const struct zg_param *decl = &p->params[i];
 		const char *v = param_value(p, domain, kv, n_kv, decl->name, strlen(decl->name));
 
 		if (v == NULL)
-			return failv(RZ_EPARAM, err, errlen, "profile '%s' needs parameter '%s'",
+			return failv(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%s'",
 			             p->name, decl->name);
 		if (decl->type == ZG_P_HOSTNAME &&
 		    zg_hostname_check(v, norm, sizeof(norm), NULL, 0) == 0 &&
 		    strcmp(norm, domain) == 0)
-			return failv(RZ_EDNAME, err, errlen, "domain '%s' is the hosting target "
+			return failv(ZG_EDNAME, err, errlen, "domain '%s' is the hosting target "
 			             "itself ('%s')", domain, decl->name);
 	}
 	return 0;
@@ -428,53 +436,20 @@ static int owner_fqdn(const char *owner, const char *domain, char *out, size_t o
 	else
 		n = snprintf(out, outlen, "%s.%s.", owner, domain);
 	if (n < 0 || (size_t)n >= outlen || (size_t)n > ZG_DNAME_LEN + 1)
-		return failv(RZ_EDNAME, err, errlen, "name too long: '%s' under '%.64s'", owner, domain);
+		return failv(ZG_EDNAME, err, errlen, "name too long: '%s' under '%.64s'", owner, domain);
 	for (char *c = out; *c != '\0'; c++)
 		*c = (char)tolower((unsigned char)*c);
 	return 0;
 }
 
-static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, const char *domain,
-                      const struct zg_kv *kv, size_t n_kv, struct zg_rr *rr,
-                      char *err, size_t errlen)
+/*
+ * rr->data for template r: the rdata in presentation format from the
+ * expanded host name (target, exchange) or value (address, text).
+ */
+static int rr_data(const struct zg_rtmpl *r, const char *host, const char *val,
+                   struct zg_rr *rr, char *err, size_t errlen)
 {
-	char val[ZG_TEMPLATE_SIZE], host[ZG_OWNER_SIZE], msg[256];
-	unsigned char bin[16];
 	int ret;
-
-	memset(rr, 0, sizeof(*rr));
-	rr->type = r->type;
-	rr->ttl = r->ttl ? r->ttl : p->ttl;
-	if ((ret = owner_fqdn(r->owner, domain, rr->owner, sizeof(rr->owner), err, errlen)) != 0)
-		return ret;
-
-	if (r->target != NULL) {
-		if ((ret = subst(p, domain, kv, n_kv, r->target, val, sizeof(val), err, errlen)) != 0)
-			return ret;
-		if (zg_hostname_check(val, host, sizeof(host), msg, sizeof(msg)) != 0)
-			return failv(RZ_EPARAM, err, errlen, "%s %s target: %s", rr->owner,
-			             rtype_names[r->type], msg);
-		if (r->type == ZG_RR_CNAME && strlen(host) + 1 == strlen(rr->owner) &&
-		    strncmp(host, rr->owner, strlen(host)) == 0)
-			return failv(RZ_EDNAME, err, errlen, "CNAME %s would point at itself", rr->owner);
-	}
-	if (r->address != NULL) {
-		int af = r->type == ZG_RR_A ? AF_INET : AF_INET6;
-
-		if ((ret = subst(p, domain, kv, n_kv, r->address, val, sizeof(val), err, errlen)) != 0)
-			return ret;
-		if (inet_pton(af, val, bin) != 1)
-			return failv(RZ_EPARAM, err, errlen, "%s %s: '%.64s' is not an address",
-			             rr->owner, rtype_names[r->type], val);
-		inet_ntop(af, bin, val, sizeof(val));   /* canonical C-library form (knot.c re-renders what Knot prints the same way) */
-	}
-	if (r->text != NULL) {
-		if ((ret = subst(p, domain, kv, n_kv, r->text, val, sizeof(val), err, errlen)) != 0)
-			return ret;
-		if (text_check(val, msg, sizeof(msg)) != 0)
-			return failv(RZ_EPARAM, err, errlen, "%s %s: %s", rr->owner,
-			             rtype_names[r->type], msg);
-	}
 
 	switch (r->type) {
 	case ZG_RR_A:
@@ -505,11 +480,56 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 		break;
 	}
 	default:
-		return failv(RZ_EINVAL, err, errlen, "invalid record type");
+		return failv(ZG_EINVAL, err, errlen, "invalid record type");
 	}
 	if (ret < 0 || (size_t)ret >= sizeof(rr->data))
-		return failv(RZ_ETOOLONG, err, errlen, "%s: record data too long", rr->owner);
+		return failv(ZG_ETOOLONG, err, errlen, "%s: record data too long", rr->owner);
 	return 0;
+}
+
+static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, const char *domain,
+                      const struct zg_kv *kv, size_t n_kv, struct zg_rr *rr,
+                      char *err, size_t errlen)
+{
+	char val[ZG_TEMPLATE_SIZE] = "", host[ZG_OWNER_SIZE] = "", msg[256];
+	unsigned char bin[16];
+	int ret;
+
+	memset(rr, 0, sizeof(*rr));
+	rr->type = r->type;
+	rr->ttl = r->ttl ? r->ttl : p->ttl;
+	if ((ret = owner_fqdn(r->owner, domain, rr->owner, sizeof(rr->owner), err, errlen)) != 0)
+		return ret;
+
+	if (r->target != NULL) {
+		if ((ret = subst(p, domain, kv, n_kv, r->target, val, sizeof(val), err, errlen)) != 0)
+			return ret;
+		if (zg_hostname_check(val, host, sizeof(host), msg, sizeof(msg)) != 0)
+			return failv(ZG_EPARAM, err, errlen, "%s %s target: %s", rr->owner,
+			             rtype_names[r->type], msg);
+		if (r->type == ZG_RR_CNAME && strlen(host) + 1 == strlen(rr->owner) &&
+		    strncmp(host, rr->owner, strlen(host)) == 0)
+			return failv(ZG_EDNAME, err, errlen, "CNAME %s would point at itself", rr->owner);
+	}
+	if (r->address != NULL) {
+		int af = r->type == ZG_RR_A ? AF_INET : AF_INET6;
+
+		if ((ret = subst(p, domain, kv, n_kv, r->address, val, sizeof(val), err, errlen)) != 0)
+			return ret;
+		if (inet_pton(af, val, bin) != 1)
+			return failv(ZG_EPARAM, err, errlen, "%s %s: '%.64s' is not an address",
+			             rr->owner, rtype_names[r->type], val);
+		inet_ntop(af, bin, val, sizeof(val));   /* canonical C-library form (knot.c re-renders what Knot prints the same way) */
+	}
+	if (r->text != NULL) {
+		if ((ret = subst(p, domain, kv, n_kv, r->text, val, sizeof(val), err, errlen)) != 0)
+			return ret;
+		if (text_check(val, msg, sizeof(msg)) != 0)
+			return failv(ZG_EPARAM, err, errlen, "%s %s: %s", rr->owner,
+			             rtype_names[r->type], msg);
+	}
+
+	return rr_data(r, host, val, rr, err, errlen);
 }
 
 int zg_expand(const struct zg_profile *p, const char *domain,
@@ -521,9 +541,9 @@ int zg_expand(const struct zg_profile *p, const char *domain,
 
 	*n_out = 0;
 	if (zg_dname_check(domain, norm, sizeof(norm), err, errlen) != 0)
-		return RZ_EDNAME;
+		return ZG_EDNAME;
 	if (p->n_records > ZG_MAX_RECORDS)
-		return failv(RZ_EINVAL, err, errlen, "profile has too many records");
+		return failv(ZG_EINVAL, err, errlen, "profile has too many records");
 	if ((ret = params_check(p, norm, params, n_params, err, errlen)) != 0)
 		return ret;
 	for (size_t i = 0; i < p->n_records; i++) {
@@ -542,7 +562,7 @@ int zg_cert_names(const struct zg_profile *p, const char *domain,
 {
 	*n_out = 0;
 	if (p->n_cert_names > ZG_MAX_CERT_NAMES)
-		return RZ_ERANGE;
+		return ZG_ERANGE;
 	for (size_t i = 0; i < p->n_cert_names; i++) {
 		int ret = owner_fqdn(p->cert_names[i], domain, out[i], ZG_OWNER_SIZE, NULL, 0);
 

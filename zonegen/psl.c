@@ -23,8 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/rz_err.h"
 #include "zonegen/psl.h"
+#include "zonegen/zg_err.h"
 
 #define NAME_MAX_LEN  253
 #define LABEL_MAX_LEN 63
@@ -92,7 +92,7 @@ static char digit_char(uint32_t d)
 
 /*
  * RFC 3492 section 6.3 for cp[0..n), appended to out[*len..) without ever
- * passing cap bytes.  Returns 0 or RZ_ETOOLONG.
+ * passing cap bytes.  Returns 0 or ZG_ETOOLONG.
  */
 static int punycode_encode(const uint32_t *cp, size_t n, char *out, size_t *len, size_t cap)
 {
@@ -101,14 +101,14 @@ static int punycode_encode(const uint32_t *cp, size_t n, char *out, size_t *len,
 	for (size_t i = 0; i < n; i++) {
 		if (cp[i] < 0x80) {
 			if (*len >= cap)
-				return RZ_ETOOLONG;
+				return ZG_ETOOLONG;
 			out[(*len)++] = (char)cp[i];
 			b++;
 		}
 	}
 	if (b > 0) {
 		if (*len >= cap)
-			return RZ_ETOOLONG;
+			return ZG_ETOOLONG;
 		out[(*len)++] = '-';
 	}
 	h = b;
@@ -120,19 +120,19 @@ static int punycode_encode(const uint32_t *cp, size_t n, char *out, size_t *len,
 				m = cp[i];
 		/* n <= 64 code points below 0x110000: no overflow, but check */
 		if ((m - cur) > (UINT32_MAX - delta) / (h + 1))
-			return RZ_ETOOLONG;
+			return ZG_ETOOLONG;
 		delta += (m - cur) * (h + 1);
 		cur = m;
 		for (size_t i = 0; i < n; i++) {
 			if (cp[i] < cur && ++delta == 0)
-				return RZ_ETOOLONG;
+				return ZG_ETOOLONG;
 			if (cp[i] != cur)
 				continue;
 			for (uint32_t q = delta, k = P_BASE;; k += P_BASE) {
 				uint32_t t = k <= bias ? P_TMIN : k >= bias + P_TMAX ? P_TMAX : k - bias;
 
 				if (*len >= cap)
-					return RZ_ETOOLONG;
+					return ZG_ETOOLONG;
 				if (q < t) {
 					out[(*len)++] = digit_char(q);
 					break;
@@ -208,28 +208,28 @@ int zg_psl_alabel(const char *label, size_t len, char *out, size_t outlen)
 	int rc;
 
 	if (label == NULL || out == NULL)
-		return RZ_EINVAL;
+		return ZG_EINVAL;
 	if (len == 0)
-		return RZ_ESYNTAX;
+		return ZG_ESYNTAX;
 	while (i < len) {
 		uint32_t c;
 
 		if (n > LABEL_MAX_LEN)
-			return RZ_ETOOLONG;   /* every code point costs an output byte */
+			return ZG_ETOOLONG;   /* every code point costs an output byte */
 		if (!utf8_next((const unsigned char *)label, len, &i, &c))
-			return RZ_ESYNTAX;
+			return ZG_ESYNTAX;
 		if (c >= 'A' && c <= 'Z')
 			c += 'a' - 'A';
 		if (c < 0x80 ? !ldh(c) : c < 0xA0)
-			return RZ_ESYNTAX;
+			return ZG_ESYNTAX;
 		if (c >= 0x80)
 			ascii = false;
 		cp[n++] = c;
 	}
 	if (n > LABEL_MAX_LEN)
-		return RZ_ETOOLONG;
+		return ZG_ETOOLONG;
 	if (cp[0] == '-' || cp[n - 1] == '-')
-		return RZ_ESYNTAX;
+		return ZG_ESYNTAX;
 	if (ascii) {
 		for (size_t k = 0; k < n; k++)
 			buf[blen++] = (char)cp[k];
@@ -240,7 +240,7 @@ int zg_psl_alabel(const char *label, size_t len, char *out, size_t outlen)
 			return rc;
 	}
 	if (outlen <= blen)
-		return RZ_ETOOLONG;
+		return ZG_ETOOLONG;
 	memcpy(out, buf, blen);
 	out[blen] = '\0';
 	return (int)blen;
@@ -282,7 +282,7 @@ static int grow(struct zg_psl *p)
 	struct ent *tab = calloc(cap, sizeof(*tab));
 
 	if (tab == NULL)
-		return RZ_ENOMEM;
+		return ZG_ENOMEM;
 	for (size_t i = 0; i < p->cap; i++) {
 		size_t k;
 
@@ -310,7 +310,7 @@ static int insert(struct zg_psl *p, const char *key, size_t len, uint8_t flags)
 		char *names = realloc(p->names, size);
 
 		if (names == NULL)
-			return RZ_ENOMEM;
+			return ZG_ENOMEM;
 		p->names = names;
 		p->size = size;
 	}
@@ -326,7 +326,7 @@ static int insert(struct zg_psl *p, const char *key, size_t len, uint8_t flags)
 			size_t k;
 
 			if ((p->count + 1) * 2 > p->cap && grow(p) < 0)
-				return RZ_ENOMEM;
+				return ZG_ENOMEM;
 			for (k = h & (p->cap - 1); p->tab[k].len != 0; k = (k + 1) & (p->cap - 1))
 				;
 			e = &p->tab[k];
@@ -372,7 +372,7 @@ static int parse_rule(struct zg_psl *p, const char *r, size_t n, const char *wha
 	const char *why = NULL, *s = r;
 	size_t klen = 0, labels = 0, i = 0, len = n;
 	uint8_t flags = F_RULE;
-	int rc = RZ_ESYNTAX;
+	int rc = ZG_ESYNTAX;
 
 	if (n == 1 && r[0] == '*') {
 		p->rules++;    /* the implicit default, said out loud */
@@ -407,8 +407,8 @@ static int parse_rule(struct zg_psl *p, const char *r, size_t n, const char *wha
 			break;
 		}
 		l = zg_psl_alabel(s + i, j - i, lab, sizeof(lab));
-		if (l == RZ_ETOOLONG) {
-			rc = RZ_ETOOLONG;
+		if (l == ZG_ETOOLONG) {
+			rc = ZG_ETOOLONG;
 			why = "label longer than 63 bytes (as an A-label)";
 			break;
 		}
@@ -418,7 +418,7 @@ static int parse_rule(struct zg_psl *p, const char *r, size_t n, const char *wha
 			break;
 		}
 		if (klen + (klen > 0) + (size_t)l > NAME_MAX_LEN) {
-			rc = RZ_ETOOLONG;
+			rc = ZG_ETOOLONG;
 			why = "rule longer than 253 bytes (as A-labels)";
 			break;
 		}
@@ -450,17 +450,17 @@ int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl *
 {
 	struct zg_psl *p = NULL;
 	size_t pos = 0, lineno = 0;
-	int rc = RZ_EINVAL;
+	int rc = ZG_EINVAL;
 
 	if (what == NULL)
 		what = "psl";
 	if (out == NULL || (text == NULL && len > 0)) {
-		rc = fail(RZ_EINVAL, err, errlen, "%s: missing argument", what);
+		rc = fail(ZG_EINVAL, err, errlen, "%s: missing argument", what);
 		goto out;
 	}
 	*out = NULL;
 	if (len > ZG_PSL_MAX_BYTES) {
-		rc = fail(RZ_ETOOLONG, err, errlen, "%s: larger than %u bytes", what,
+		rc = fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", what,
 		          ZG_PSL_MAX_BYTES);
 		goto out;
 	}
@@ -471,7 +471,7 @@ int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl *
 		p->names = malloc(p->size);
 	}
 	if (p == NULL || p->tab == NULL || p->names == NULL) {
-		rc = fail(RZ_ENOMEM, err, errlen, "%s: out of memory", what);
+		rc = fail(ZG_ENOMEM, err, errlen, "%s: out of memory", what);
 		goto out;
 	}
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
@@ -485,12 +485,12 @@ int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl *
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
 		if (n > ZG_PSL_LINE_MAX) {
-			rc = fail(RZ_ETOOLONG, err, errlen, "%s:%zu: line longer than %d bytes", what,
+			rc = fail(ZG_ETOOLONG, err, errlen, "%s:%zu: line longer than %d bytes", what,
 			          lineno, ZG_PSL_LINE_MAX);
 			goto out;
 		}
 		if (memchr(line, '\0', n) != NULL) {
-			rc = fail(RZ_ESYNTAX, err, errlen, "%s:%zu: NUL byte", what, lineno);
+			rc = fail(ZG_ESYNTAX, err, errlen, "%s:%zu: NUL byte", what, lineno);
 			goto out;
 		}
 		while (i < n && (line[i] == ' ' || line[i] == '\t'))
@@ -503,7 +503,7 @@ int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl *
 			goto out;
 	}
 	if (p->rules == 0) {
-		rc = fail(RZ_ESYNTAX, err, errlen, "%s: no rules", what);
+		rc = fail(ZG_ESYNTAX, err, errlen, "%s: no rules", what);
 		goto out;
 	}
 	*out = p;
@@ -519,36 +519,36 @@ int zg_psl_load(const char *path, struct zg_psl **out, char *err, size_t errlen)
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0, size;
-	int fd = -1, rc = RZ_EINVAL;
+	int fd = -1, rc = ZG_EINVAL;
 
 	if (out != NULL)
 		*out = NULL;
 	if (path == NULL || out == NULL) {
-		rc = fail(RZ_EINVAL, err, errlen, "psl: missing argument");
+		rc = fail(ZG_EINVAL, err, errlen, "psl: missing argument");
 		goto out;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = fail(errno == ENOENT ? RZ_ENOENT : RZ_EIO, err, errlen, "%s: %s", path,
+		rc = fail(errno == ENOENT ? ZG_ENOENT : ZG_EIO, err, errlen, "%s: %s", path,
 		          strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0) {
-		rc = fail(RZ_EIO, err, errlen, "%s: %s", path, strerror(errno));
+		rc = fail(ZG_EIO, err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(RZ_EIO, err, errlen, "%s: not a regular file", path);
+		rc = fail(ZG_EIO, err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > (off_t)ZG_PSL_MAX_BYTES) {
-		rc = fail(RZ_ETOOLONG, err, errlen, "%s: larger than %u bytes", path,
+		rc = fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", path,
 		          ZG_PSL_MAX_BYTES);
 		goto out;
 	}
 	/* one byte more than the file, to see it end (or grow) */
 	size = (size_t)st.st_size + 1;
 	if ((buf = malloc(size)) == NULL) {
-		rc = fail(RZ_ENOMEM, err, errlen, "%s: out of memory", path);
+		rc = fail(ZG_ENOMEM, err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	for (;;) {
@@ -558,13 +558,13 @@ int zg_psl_load(const char *path, struct zg_psl **out, char *err, size_t errlen)
 			char *b;
 
 			if (size > ZG_PSL_MAX_BYTES) {
-				rc = fail(RZ_ETOOLONG, err, errlen, "%s: larger than %u bytes", path,
+				rc = fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", path,
 				          ZG_PSL_MAX_BYTES);
 				goto out;
 			}
 			size = size * 2 > ZG_PSL_MAX_BYTES + 1 ? ZG_PSL_MAX_BYTES + 1 : size * 2;
 			if ((b = realloc(buf, size)) == NULL) {
-				rc = fail(RZ_ENOMEM, err, errlen, "%s: out of memory", path);
+				rc = fail(ZG_ENOMEM, err, errlen, "%s: out of memory", path);
 				goto out;
 			}
 			buf = b;
@@ -573,7 +573,7 @@ int zg_psl_load(const char *path, struct zg_psl **out, char *err, size_t errlen)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			rc = fail(RZ_EIO, err, errlen, "%s: %s", path, strerror(errno));
+			rc = fail(ZG_EIO, err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (got == 0)
@@ -614,27 +614,27 @@ int zg_psl_registered_domain(const struct zg_psl *psl, const char *name, char *o
 	const char *d;
 
 	if (psl == NULL || name == NULL || out == NULL || outlen == 0)
-		return RZ_EINVAL;
+		return ZG_EINVAL;
 	out[0] = '\0';
 	len = strnlen(name, NAME_MAX_LEN + 2);
 	if (len > 1 && name[len - 1] == '.')
 		len--;
 	if (len == 0 || len > NAME_MAX_LEN)
-		return RZ_EDNAME;
+		return ZG_EDNAME;
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];
 
 		if (c >= 'A' && c <= 'Z')
 			c = (char)(c + ('a' - 'A'));
 		if (c != '.' && !ldh((unsigned char)c))
-			return RZ_EDNAME;
+			return ZG_EDNAME;
 		buf[i] = c;
 	}
 	for (size_t i = 0, start = 0; i <= len; i++) {
 		if (i < len && buf[i] != '.')
 			continue;
 		if (i == start || i - start > LABEL_MAX_LEN || buf[start] == '-' || buf[i - 1] == '-')
-			return RZ_EDNAME;
+			return ZG_EDNAME;
 		starts[n++] = start;
 		start = i + 1;
 	}
@@ -657,11 +657,11 @@ int zg_psl_registered_domain(const struct zg_psl *psl, const char *name, char *o
 	if (exc > 0)
 		ps = exc - 1;   /* an exception wins; its leftmost label is registrable */
 	if (ps >= n)
-		return RZ_ENOENT;
+		return ZG_ENOENT;
 	d = buf + starts[n - ps - 1];
 	dlen = len - starts[n - ps - 1];
 	if (outlen <= dlen)
-		return RZ_ETOOLONG;
+		return ZG_ETOOLONG;
 	memcpy(out, d, dlen);
 	out[dlen] = '\0';
 	return 0;

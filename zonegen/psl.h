@@ -24,18 +24,22 @@
  *     and non-ASCII are errors;
  *   - a label with non-ASCII characters (a U-label, "公司.cn") is
  *     converted to its A-label ("xn--55qx5d.cn", RFC 3492 Punycode) at
- *     load time, since regzone only handles A-labels.  ASCII letters are
+ *     load time, since zonegen only handles A-labels.  ASCII letters are
  *     lowercased; no other IDNA mapping or normalisation is done: the list
  *     keeps its U-labels lowercase and in NFC, as IDNA2008 wants them.
  *
  * Thread safety: a loaded list is never modified; any number of threads may
  * call zg_psl_registered_domain() on it at once.  zg_psl_free() must not
  * race with them.
+ *
+ * Errors are ZG_E* codes (zonegen/zg_err.h).
  */
 #ifndef ZONEGEN_PSL_H
 #define ZONEGEN_PSL_H
 
 #include <stddef.h>
+
+#include "zonegen/zg_err.h"
 
 #define ZG_PSL_DEFAULT_PATH "/usr/share/publicsuffix/public_suffix_list.dat"
 /* Largest file read (Debian 12's is 246 KB). */
@@ -52,22 +56,25 @@ struct zg_psl;
  * err (errlen bytes, may be NULL) receives "PATH:LINE: reason" for a bad
  * line, "PATH: reason" otherwise.
  * Returns 0, or
- *   RZ_EINVAL   NULL path or out;
- *   RZ_ENOENT   no such file;
- *   RZ_EIO      cannot open or read it, or not a regular file;
- *   RZ_ETOOLONG file larger than ZG_PSL_MAX_BYTES, or a line longer than
- *               ZG_PSL_LINE_MAX bytes;
- *   RZ_ESYNTAX  a malformed rule (see above), a NUL byte, invalid UTF-8 in
- *               a rule, or no rule at all;
- *   RZ_ENOMEM.
+ *   ZG_EINVAL   NULL path or out;
+ *   ZG_ENOENT   no such file;
+ *   ZG_EIO      cannot open or read it, or not a regular file;
+ *   ZG_ETOOLONG file larger than ZG_PSL_MAX_BYTES, a line longer than
+ *               ZG_PSL_LINE_MAX bytes, or a rule with a label longer than
+ *               63 bytes or a name longer than 253 bytes (as A-labels);
+ *   ZG_ESYNTAX  any other malformed rule (see above), a NUL byte, invalid
+ *               UTF-8 in a rule, or no rule at all;
+ *   ZG_ENOMEM.
  * *out is NULL on error.
  */
 int zg_psl_load(const char *path, struct zg_psl **out, char *err, size_t errlen);
 
 /*
- * The same from len bytes of text (need not be NUL-terminated; not kept).
+ * The same from len bytes of text (need not be NUL-terminated; not kept;
+ * NULL with len 0 is an empty list: ZG_ESYNTAX).
  * what names the text in messages ("what:LINE: reason"); NULL gives "psl".
- * Returns what zg_psl_load() returns, except RZ_ENOENT and RZ_EIO.
+ * Returns what zg_psl_load() returns, except ZG_ENOENT and ZG_EIO;
+ * ZG_EINVAL is for a NULL out or a NULL text with len > 0.
  */
 int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl **out,
                  char *err, size_t errlen);
@@ -92,12 +99,12 @@ size_t zg_psl_rule_count(const struct zg_psl *psl);
  * out: outlen bytes, receives the registered domain, lowercase, without a
  * trailing dot (ZG_PSL_NAME_SIZE bytes always suffice).
  * Returns 0, or
- *   RZ_EINVAL   NULL psl, name or out, or outlen 0;
- *   RZ_EDNAME   name is not such a host name;
- *   RZ_ENOENT   name is itself a public suffix ("co.uk", "com", or any
+ *   ZG_EINVAL   NULL psl, name or out, or outlen 0;
+ *   ZG_EDNAME   name is not such a host name;
+ *   ZG_ENOENT   name is itself a public suffix ("co.uk", "com", or any
  *               single label): it has no registered domain;
- *   RZ_ETOOLONG outlen is too small.
- * On any error but RZ_EINVAL, out holds "".
+ *   ZG_ETOOLONG outlen is too small.
+ * On any error but ZG_EINVAL, out holds "".
  */
 int zg_psl_registered_domain(const struct zg_psl *psl, const char *name, char *out,
                              size_t outlen);
@@ -111,10 +118,10 @@ int zg_psl_registered_domain(const struct zg_psl *psl, const char *name, char *o
  * above.  out receives the NUL-terminated A-label (64 bytes always
  * suffice).
  * Returns the A-label's length, or
- *   RZ_EINVAL   NULL label or out;
- *   RZ_ESYNTAX  empty label, invalid UTF-8 (overlong forms, surrogates,
+ *   ZG_EINVAL   NULL label or out;
+ *   ZG_ESYNTAX  empty label, invalid UTF-8 (overlong forms, surrogates,
  *               past U+10FFFF, truncated), a character not allowed;
- *   RZ_ETOOLONG the A-label would be longer than 63 bytes, or outlen is
+ *   ZG_ETOOLONG the A-label would be longer than 63 bytes, or outlen is
  *               too small for it.
  */
 int zg_psl_alabel(const char *label, size_t len, char *out, size_t outlen);

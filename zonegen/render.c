@@ -3,7 +3,7 @@
  */
 #include <stdio.h>
 
-#include "daemon/rz_err.h"
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 int zg_rr_format(const struct zg_rr *rr, char *buf, size_t buflen)
@@ -12,10 +12,10 @@ int zg_rr_format(const struct zg_rr *rr, char *buf, size_t buflen)
 	int n;
 
 	if (type == NULL)
-		return RZ_EINVAL;
+		return ZG_EINVAL;
 	n = snprintf(buf, buflen, "%s %u IN %s %s\n", rr->owner, rr->ttl, type, rr->data);
 	if (n < 0 || (size_t)n >= buflen)
-		return RZ_ETOOLONG;
+		return ZG_ETOOLONG;
 	return 0;
 }
 
@@ -29,7 +29,7 @@ int zg_render(const struct zg_rr *rrs, size_t n, FILE *out)
 		if (ret != 0)
 			return ret;
 		if (fputs(line, out) == EOF)
-			return RZ_EIO;
+			return ZG_EIO;
 	}
 	return 0;
 }

@@ -1,15 +1,19 @@
 /*
- * zonegen.h - profiles -> record sets, and their zone-text rendering.
+ * zonegen.h - domain names, profiles -> record sets, and their zone-text
+ * rendering.
  *
- * A profile is data from the configuration: a list of record templates whose
- * string fields may reference declared parameters as "{name}" (and the
- * built-in "{domain}").  zg_expand() fills the parameters for one domain,
- * validates every value by the kind of field it lands in, and produces
- * records whose owner and rdata are fully qualified, lowercase and free of
- * anything Knot's zone parser could read as syntax.
+ * A profile is data the caller builds (regzone's from its configuration):
+ * a list of record templates whose string fields may reference declared
+ * parameters as "{name}" (and the built-in "{domain}").  zg_expand() fills
+ * the parameters for one domain, validates every value by the kind of
+ * field it lands in, and produces records whose owner and rdata are fully
+ * qualified, lowercase and free of anything Knot's zone parser could read
+ * as syntax.
  *
- * Nothing here allocates except zg_profile_free(); errors are RZ_E* codes
- * from daemon/rz_err.h with a human message in the caller's buffer.
+ * Nothing here allocates; zg_profile_clear() frees what a profile owns.
+ * Errors are ZG_E* codes (zonegen/zg_err.h).  A function with an err
+ * buffer writes the reason there on error (nothing when err is NULL
+ * or errlen is 0, cut to errlen bytes otherwise).
  */
 #ifndef ZONEGEN_H
 #define ZONEGEN_H
@@ -17,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "zonegen/zg_err.h"
 
 #define ZG_DNAME_LEN   253   /* longest name in text, without the final dot */
 #define ZG_OWNER_SIZE  (ZG_DNAME_LEN + 2)  /* with trailing dot and NUL */
@@ -105,61 +111,116 @@ struct zg_rr {
 
 /* Mnemonic of a record type ("SRV"), or NULL for an invalid value. */
 const char *zg_rtype_name(enum zg_rtype t);
-/* Type from its mnemonic, case-insensitive; 0 or RZ_ENOENT. */
+/* Type from its mnemonic, case-insensitive, into *out; 0, or ZG_ENOENT
+ * (also for a NULL name) with *out untouched. */
 int zg_rtype_from_name(const char *name, enum zg_rtype *out);
+/* Name of a parameter kind ("hostname", "ipv4", "ipv6", "text"), or NULL
+ * for an invalid value. */
 const char *zg_ptype_name(enum zg_ptype t);
+/* Kind from its name, case-sensitive, into *out; 0, or ZG_ENOENT (also
+ * for a NULL name) with *out untouched. */
 int zg_ptype_from_name(const char *name, enum zg_ptype *out);
 
 /*
- * Validate a domain name a customer asks for and write its normal form
- * (lowercase, no trailing dot) to out (at least ZG_OWNER_SIZE bytes).
+ * Validate a domain name a customer asks for and, when out is not NULL,
+ * write its normal form (lowercase, no trailing dot) to out (outlen
+ * bytes; ZG_OWNER_SIZE always suffice).
  * Rules: ASCII letters-digits-hyphen labels of 1..63 bytes, no leading or
- * trailing hyphen, "xn--" A-labels allowed but no other "??--" label, at
- * least two labels, at most 253 characters, TLD not all-numeric; one
- * trailing dot is accepted.  Returns 0 or RZ_EDNAME with the reason in err.
+ * trailing hyphen, "xn--" A-labels allowed when their Punycode decodes
+ * (to non-ASCII code points that are valid Unicode) but no other "??--"
+ * label, at least two labels, at most 253 characters, TLD not
+ * all-numeric; one trailing dot is accepted.
+ * Returns 0, or ZG_EDNAME with the reason in err: in is NULL, breaks a
+ * rule, or does not fit outlen.
  */
 int zg_dname_check(const char *in, char *out, size_t outlen, char *err, size_t errlen);
 
-/* Same rules for a host name inside a profile (targets, exchanges). */
+/* Same rules and results for a host name inside a profile (targets,
+ * exchanges); only the messages differ ("host name"). */
 int zg_hostname_check(const char *in, char *out, size_t outlen, char *err, size_t errlen);
 
-/* Validate a value for a parameter kind. 0 or RZ_EINVAL with reason. */
+/*
+ * The zones that may hold a domain, nearest first: the domain itself,
+ * then each parent that still has two labels or more (a registrar serves
+ * registered domains, never a TLD on its own).  Start with the domain;
+ * each call gives the next candidate (a suffix of name), NULL after the
+ * last.  A name of one label has no candidate: zg_zone_first() is NULL.
+ */
+const char *zg_zone_first(const char *domain);
+const char *zg_zone_next(const char *cand);
+
+/*
+ * Validate a value for a parameter kind: a host name by
+ * zg_hostname_check(), an IPv4 or IPv6 address by inet_pton(), text of at
+ * most ZG_TEXT_LEN printable ASCII characters without '"', '\', ';', '('
+ * or ')'.  Returns 0, or ZG_EINVAL with the reason in err (also for a
+ * NULL val or an unknown kind).
+ */
 int zg_param_value_check(enum zg_ptype type, const char *val, char *err, size_t errlen);
 
 /*
- * Check one record template of a profile: owner syntax, forbidden owners
- * (_xmppconnect), the fields its type needs, "{param}" references declared
- * in p.  Used by the configuration loader to report at the record's line.
+ * Check one record template of a profile: the type, owner syntax ("@" or
+ * labels of letters, digits, '-' and '_'), forbidden owners
+ * (_xmppconnect), exactly the fields its type needs, "{param}" references
+ * declared in p, literal (unreferenced) values, the CAA tag and flags, the
+ * TTL (0, or 60..604800).  Meant for a loader that reports at the
+ * record's line.  Returns 0, or ZG_EINVAL with the reason in err.
  */
 int zg_rtmpl_check(const struct zg_profile *p, const struct zg_rtmpl *r,
                    char *err, size_t errlen);
 
-/* Whole-profile checks after every record passed zg_rtmpl_check(): no
- * CNAME beside other data, at most ZG_MAX_RECORDS, certificate names. */
+/*
+ * Whole-profile checks after every record passed zg_rtmpl_check(): 1 to
+ * ZG_MAX_RECORDS records, at most ZG_MAX_PARAMS parameters, each declared
+ * once, no CNAME beside other data of the profile or at the apex, records
+ * of one owner and type with one TTL, at most ZG_MAX_CERT_NAMES
+ * certificate names, each a host-name owner listed once.
+ * Returns 0, or ZG_EINVAL with the reason in err.
+ */
 int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen);
 
 /*
- * Expand profile p for domain (already normalised by zg_dname_check()).
- * params/n_params are the request's values: unknown keys and invalid values
- * are refused (RZ_EPARAM), missing ones take the default or are refused.
- * Fills out[0..*n_out) (room for ZG_MAX_RECORDS) in profile order.
- * Refuses (RZ_EDNAME) a domain that equals or contains a hosting target.
+ * Expand profile p for domain, which is validated and normalised with
+ * zg_dname_check() first.  params/n_params are the request's values: too
+ * many, unnamed, unknown, repeated or invalid ones are refused, missing
+ * ones take the default or are refused.  So is a templated value that
+ * turns out invalid where it lands (a target, an address, a text).
+ * Fills out[0..*n_out) in profile order; out needs room for p->n_records
+ * (ZG_MAX_RECORDS always suffice).  *n_out is 0 on error.
+ * Returns 0, or
+ *   ZG_EDNAME   invalid domain, a domain equal to the value of one of
+ *               the profile's host-name parameters (the hosting target
+ *               itself), an owner name too long under domain, a CNAME
+ *               that would point at itself;
+ *   ZG_EPARAM   a refused or missing parameter, as above;
+ *   ZG_EINVAL   more than ZG_MAX_RECORDS records, an unterminated '{', an
+ *               invalid record type (a profile zg_rtmpl_check() and
+ *               zg_profile_check() refuse);
+ *   ZG_ETOOLONG an expanded value or a record's data too long.
  */
 int zg_expand(const struct zg_profile *p, const char *domain,
               const struct zg_kv *params, size_t n_params,
               struct zg_rr *out, size_t *n_out, char *err, size_t errlen);
 
-/* The certificate's names for domain, FQDN without trailing dot, in
- * profile order; out has room for ZG_MAX_CERT_NAMES names. */
+/*
+ * The certificate's names for domain (used as given, lowercased), FQDN
+ * without trailing dot, in profile order; out has room for
+ * ZG_MAX_CERT_NAMES names.  *n_out is 0 on error.
+ * Returns 0, ZG_ERANGE (more than ZG_MAX_CERT_NAMES names) or ZG_EDNAME
+ * (a name longer than ZG_DNAME_LEN).
+ */
 int zg_cert_names(const struct zg_profile *p, const char *domain,
                   char out[][ZG_OWNER_SIZE], size_t *n_out);
 
-/* One record in zone-file syntax: "owner ttl IN TYPE data\n". */
+/* One record in zone-file syntax, "owner ttl IN TYPE data\n", into buf.
+ * Returns 0, ZG_EINVAL (invalid type) or ZG_ETOOLONG (buflen too small). */
 int zg_rr_format(const struct zg_rr *rr, char *buf, size_t buflen);
-/* Write records as zone text, one per line. */
+/* Write records as zone text, one per line, stopping at the first error.
+ * Returns 0, an error of zg_rr_format(), or ZG_EIO (fputs() failed). */
 int zg_render(const struct zg_rr *rrs, size_t n, FILE *out);
 
-/* Free everything a profile owns (not the struct itself). */
+/* Free everything a profile owns (not the struct itself) and zero it;
+ * NULL is fine. */
 void zg_profile_clear(struct zg_profile *p);
 
 #endif

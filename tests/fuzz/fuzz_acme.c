@@ -30,7 +30,7 @@
 #include "acme/csr.h"
 #include "acme/parse.h"
 #include "acme/problem.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 #include "tests/fuzz/fuzz.h"
 
 #define LOCATION "https://ca.test/acme/acct/1"
@@ -45,7 +45,7 @@ static bool https_url(const char *s)
 
 static void check_error(int ret, const struct acme_error *e)
 {
-	FZ_CHECK(ret < 0 && ret > RZ_E__MIN);
+	FZ_CHECK(ret < 0 && ret > ACME_E__MIN);
 	FZ_CHECK(e->code == ret);
 	FZ_CHECK(fz_terminated(e->msg, sizeof(e->msg)) && e->msg[0] != '\0');
 }
@@ -208,7 +208,7 @@ static void fuzz_problem(const char *body, size_t len, int http_status)
 	ret = acme_problem_parse(body, len, http_status, p);
 	FZ_CHECK(p->http_status == http_status);
 	if (ret != 0) {
-		FZ_CHECK(ret < 0 && ret > RZ_E__MIN);
+		FZ_CHECK(ret < 0 && ret > ACME_E__MIN);
 		FZ_CHECK(strcmp(p->type, "about:blank") == 0 && p->kind == ACME_PT_OTHER);
 		FZ_CHECK(p->detail[0] == '\0' && p->n_sub == 0 && p->n_sub_total == 0);
 	}
@@ -225,7 +225,7 @@ static void fuzz_ari(const char *body, size_t len)
 	memset(&w, 0xa5, sizeof(w));
 	ret = acme_ari_parse(body, len, &w);
 	if (ret != 0) {
-		FZ_CHECK(ret < 0 && ret > RZ_E__MIN);
+		FZ_CHECK(ret < 0 && ret > ACME_E__MIN);
 		FZ_CHECK(w.start == 0 && w.end == 0 && w.explanation_url[0] == '\0');
 		return;
 	}

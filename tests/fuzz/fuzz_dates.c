@@ -16,7 +16,7 @@
 
 #include "acme/ari.h"
 #include "acme/retry.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 #include "tests/fuzz/fuzz.h"
 
 /* Two reference times: 2026-01-01T00:00:00Z, and the epoch (the two-digit
@@ -37,7 +37,7 @@ static void retry_after(const char *s, time_t now)
 	if (ret == 0) {
 		FZ_CHECK(t >= now && t <= now + ACME_RETRY_AFTER_MAX);
 	} else {
-		FZ_CHECK(ret == RZ_ESYNTAX || ret == RZ_ERANGE || ret == RZ_ETOOLONG);
+		FZ_CHECK(ret == ACME_ESYNTAX || ret == ACME_ERANGE || ret == ACME_ETOOLONG);
 		FZ_CHECK(t == SENTINEL);
 	}
 	t = SENTINEL;
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret == 0)
 		FZ_CHECK((long long)t >= RFC3339_MIN && (long long)t <= RFC3339_MAX);
 	else
-		FZ_CHECK(ret == RZ_ESYNTAX || ret == RZ_ETOOLONG);
+		FZ_CHECK(ret == ACME_ESYNTAX || ret == ACME_ETOOLONG);
 	free(s);
 	return 0;
 }

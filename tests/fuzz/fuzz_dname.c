@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "acme/csr.h"
-#include "daemon/rz_err.h"
 #include "tests/fuzz/fuzz.h"
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 static void check_accepted(const char *in, const char *out)
@@ -39,7 +39,7 @@ static void check_accepted(const char *in, const char *out)
 		FZ_CHECK(strcmp(again, out) == 0);
 		FZ_CHECK(zg_dname_check(in, exact, len + 1, NULL, 0) == 0);
 		FZ_CHECK(strcmp(exact, out) == 0);
-		FZ_CHECK(zg_dname_check(in, small, len, NULL, 0) == RZ_EDNAME);
+		FZ_CHECK(zg_dname_check(in, small, len, NULL, 0) == ZG_EDNAME);
 	}
 	free(again);
 	free(exact);
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (in == NULL || out == NULL || tiny == NULL)
 		goto out;
 	d = zg_dname_check(in, out, ZG_OWNER_SIZE, err, sizeof(err));
-	FZ_CHECK(d == 0 || d == RZ_EDNAME);
+	FZ_CHECK(d == 0 || d == ZG_EDNAME);
 	h = zg_hostname_check(in, NULL, 0, herr, sizeof(herr));
 	FZ_CHECK(h == d);
 	if (d == 0)

@@ -30,7 +30,7 @@
 #include "acme/ari.h"
 #include "acme/csr.h"
 #include "acme/parse.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 #include "tests/fuzz/fuzz.h"
 
 #define MAX_CERTS 16   /* certificates of one input looked at */
@@ -42,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	if (acme_dkey_new(RZ_KEY_P256, &key) != 0) {
+	if (acme_dkey_new(ACME_KEY_P256, &key) != 0) {
 		fprintf(stderr, "fuzz_pem: cannot make a key\n");
 		exit(1);
 	}
@@ -58,7 +58,7 @@ static void check_cert_id(const X509 *x)
 		return;
 	n = acme_ari_cert_id(x, id, ACME_ARI_CERT_ID_SIZE);
 	if (n < 0) {
-		FZ_CHECK(n == RZ_ENOENT || n == RZ_ERANGE || n == RZ_ENOMEM);
+		FZ_CHECK(n == ACME_ENOENT || n == ACME_ERANGE || n == ACME_ENOMEM);
 		goto out;
 	}
 	FZ_CHECK((size_t)n < ACME_ARI_CERT_ID_SIZE && strlen(id) == (size_t)n);
@@ -67,7 +67,7 @@ static void check_cert_id(const X509 *x)
 	FZ_CHECK(strchr(id, '.') != NULL && strchr(id, '.') == strrchr(id, '.'));
 	FZ_CHECK(id[0] != '.' && id[n - 1] != '.');
 	if ((exact = malloc((size_t)n + 1)) != NULL) {
-		FZ_CHECK(acme_ari_cert_id(x, exact, (size_t)n) == RZ_ETOOLONG);
+		FZ_CHECK(acme_ari_cert_id(x, exact, (size_t)n) == ACME_ETOOLONG);
 		FZ_CHECK(acme_ari_cert_id(x, exact, (size_t)n + 1) == n);
 		FZ_CHECK(strcmp(exact, id) == 0);
 	}
@@ -107,10 +107,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pem == NULL)
 		return 0;
 	chain = acme_parse_chain(pem, size);
-	FZ_CHECK(chain == 0 || chain == RZ_EPROTO || chain == RZ_ENOMEM);
+	FZ_CHECK(chain == 0 || chain == ACME_EPROTO || chain == ACME_ENOMEM);
 	own = acme_dkey_check_cert(key, pem);
-	FZ_CHECK(own == RZ_ECONFLICT || own == RZ_ESYNTAX || own == RZ_ENOMEM || own == 0);
-	FZ_CHECK(chain != 0 || own != RZ_ESYNTAX);   /* a good chain has a leaf */
+	FZ_CHECK(own == ACME_ECONFLICT || own == ACME_ESYNTAX || own == ACME_ENOMEM || own == 0);
+	FZ_CHECK(chain != 0 || own != ACME_ESYNTAX);   /* a good chain has a leaf */
 
 	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
 		goto out;

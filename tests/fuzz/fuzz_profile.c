@@ -36,8 +36,8 @@
 #include <string.h>
 
 #include "acme/csr.h"
-#include "daemon/rz_err.h"
 #include "tests/fuzz/fuzz.h"
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 /* The input as a sequence of NUL-separated strings. */
@@ -251,7 +251,7 @@ static void expand(const struct zg_profile *p, const char *domain, const struct 
 	if (rrs == NULL || names == NULL)
 		goto out;
 	ret = zg_expand(p, valid ? norm : domain, kv, n_kv, rrs, &n, err, sizeof(err));
-	FZ_CHECK(ret <= 0 && ret > RZ_E__MIN);
+	FZ_CHECK(ret <= 0 && ret > ZG_E__MIN);
 	FZ_CHECK(fz_terminated(err, sizeof(err)));
 	if (ret != 0) {
 		FZ_CHECK(n == 0);
@@ -261,7 +261,7 @@ static void expand(const struct zg_profile *p, const char *domain, const struct 
 	for (size_t i = 0; i < n; i++)
 		check_rr(p, &p->records[i], norm, &rrs[i]);
 	ret = zg_cert_names(p, norm, names, &n);
-	FZ_CHECK(ret == 0 || ret == RZ_EDNAME);
+	FZ_CHECK(ret == 0 || ret == ZG_EDNAME);
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		FZ_CHECK(acme_dns_name_check(names[i]) == 0);
 out:
@@ -293,7 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; checked && i < p.n_records; i++) {
 		int ret = zg_rtmpl_check(&p, &p.records[i], err, sizeof(err));
 
-		FZ_CHECK(ret == 0 || ret == RZ_EINVAL);
+		FZ_CHECK(ret == 0 || ret == ZG_EINVAL);
 		checked = ret == 0;
 	}
 	if (checked && zg_profile_check(&p, err, sizeof(err)) == 0)

@@ -329,6 +329,13 @@ static int dns_wait(struct probe *p, bool present, unsigned max_ms, double *took
 
 /* ------------------------------------------------------------------ ACME */
 
+/* The client's log lines go to rz_log at their level (the same numbers). */
+static void client_log(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	rz_log((enum rz_log_level)level, "%s", msg);
+}
+
 /* How long to wait before asking again: the CA's Retry-After when given,
  * else a short doubling backoff (the devstack's Pebble does not sleep). */
 static unsigned next_wait_ms(const struct acme_error *e, unsigned *backoff)
@@ -516,7 +523,7 @@ static int finalize_and_download(struct probe *p)
 	char err[256] = "";
 	int ret;
 
-	ret = acme_dkey_new(RZ_KEY_P256, &p->key);
+	ret = acme_dkey_new(ACME_KEY_P256, &p->key);
 	if (ret == 0)
 		ret = acme_csr_new(p->key, p->names, p->n_names, &p->csr, err, sizeof(err));
 	if (ret != 0) {
@@ -626,6 +633,7 @@ int main(int argc, char **argv)
 	opts.ca_bundle = env("REGZONE_ACME_CA");
 	opts.timeout_ms = 30000;
 	opts.default_retry_s = 1;
+	opts.log = client_log;
 	p.knot_socket = env("REGZONE_KNOT_SOCKET");
 	p.servers[0].address = env("REGZONE_DNS_ADDR");
 	p.servers[0].port = env_port("REGZONE_DNS_PORT");

@@ -14,7 +14,7 @@
  *
  * FILE holds zone-file lines "owner ttl IN TYPE data" (split at the first
  * four spaces; empty lines and lines starting with ';' are skipped).
- * Exit status: 0 ok, 1 not yet (RZ_EAGAIN), 2 any error or usage error.
+ * Exit status: 0 ok, 1 not yet (ZG_EAGAIN), 2 any error or usage error.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/rz_err.h"
 #include "zonegen/dnscheck.h"
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 #define PROBE_MAX_SERVERS 8
@@ -56,11 +56,11 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	unsigned long v;
 
 	if (s == NULL || *s < '0' || *s > '9')
-		return RZ_EINVAL;
+		return ZG_EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v > max)
-		return RZ_EINVAL;
+		return ZG_EINVAL;
 	*out = v;
 	return 0;
 }
@@ -77,12 +77,12 @@ static int parse_servers(const char *list, struct servers *s)
 		unsigned long port;
 
 		if (s->n == PROBE_MAX_SERVERS || len == 0 || len >= sizeof(s->text[0]))
-			return RZ_EINVAL;
+			return ZG_EINVAL;
 		memcpy(s->text[s->n], p, len);
 		s->text[s->n][len] = '\0';
 		at = strrchr(s->text[s->n], '@');
 		if (at == NULL || parse_uint(at + 1, 65535, &port) != 0)
-			return RZ_EINVAL;
+			return ZG_EINVAL;
 		*at = '\0';
 		s->srv[s->n].address = s->text[s->n];
 		s->srv[s->n].port = (uint16_t)port;
@@ -91,7 +91,7 @@ static int parse_servers(const char *list, struct servers *s)
 		if (*p == ',')
 			p++;
 	}
-	return s->n > 0 ? 0 : RZ_EINVAL;
+	return s->n > 0 ? 0 : ZG_EINVAL;
 }
 
 /* Split off the next space-separated field of *s. */
@@ -123,7 +123,7 @@ static int load_records(const char *path, struct records *out)
 	f = fopen(path, "r");
 	if (f == NULL) {
 		fprintf(stderr, "dnscheck_probe: %s: %s\n", path, strerror(errno));
-		ret = RZ_EIO;
+		ret = ZG_EIO;
 		goto out;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -145,12 +145,12 @@ static int load_records(const char *path, struct records *out)
 		    strlen(owner) >= sizeof(rr->owner) || strlen(rest) >= sizeof(rr->data)) {
 			fprintf(stderr, "dnscheck_probe: %s:%u: want 'owner ttl IN TYPE data'\n",
 			        path, lineno);
-			ret = RZ_ESYNTAX;
+			ret = ZG_ESYNTAX;
 			goto out;
 		}
 		tmp = realloc(out->rr, (out->n + 1) * sizeof(*tmp));
 		if (tmp == NULL) {
-			ret = RZ_ENOMEM;
+			ret = ZG_ENOMEM;
 			goto out;
 		}
 		out->rr = tmp;
@@ -162,7 +162,7 @@ static int load_records(const char *path, struct records *out)
 		strcpy(rr->data, rest);
 	}
 	if (ferror(f))
-		ret = RZ_EIO;
+		ret = ZG_EIO;
 out:
 	if (f != NULL)
 		fclose(f);
@@ -176,7 +176,7 @@ out:
 
 static int exit_code(int ret)
 {
-	return ret == 0 ? 0 : ret == RZ_EAGAIN ? 1 : 2;
+	return ret == 0 ? 0 : ret == ZG_EAGAIN ? 1 : 2;
 }
 
 static int cmd_query(int argc, char **argv, uint32_t timeout)
@@ -203,7 +203,7 @@ static int cmd_query(int argc, char **argv, uint32_t timeout)
 			if ((ret = zg_rr_format(&rr[i], line, sizeof(line))) == 0)
 				fputs(line, stdout);
 	} else {
-		fprintf(stderr, "dnscheck_probe: %s (%s)\n", err, rz_strerror(ret));
+		fprintf(stderr, "dnscheck_probe: %s (%s)\n", err, zg_strerror(ret));
 	}
 	free(rr);
 	return exit_code(ret);
@@ -229,10 +229,10 @@ static int cmd_check(int argc, char **argv, uint32_t timeout)
 	ret = zg_dns_check(s.srv, s.n, r.rr, r.n, present, timeout, err, sizeof(err));
 	if (ret == 0)
 		printf("ok\n");
-	else if (ret == RZ_EAGAIN)
+	else if (ret == ZG_EAGAIN)
 		printf("not yet: %s\n", err);
 	else
-		printf("error: %s (%s)\n", err, rz_strerror(ret));
+		printf("error: %s (%s)\n", err, zg_strerror(ret));
 	free(r.rr);
 	return exit_code(ret);
 }
@@ -253,7 +253,7 @@ static int cmd_soa(int argc, char **argv, uint32_t timeout)
 	if (ret == 0)
 		printf("%u\n", (unsigned)serial);
 	else
-		fprintf(stderr, "dnscheck_probe: %s (%s)\n", err, rz_strerror(ret));
+		fprintf(stderr, "dnscheck_probe: %s (%s)\n", err, zg_strerror(ret));
 	return exit_code(ret);
 }
 
@@ -285,7 +285,7 @@ static void *job_run(void *arg)
 			if (ret == 0 && n == 0) {
 				snprintf(err, sizeof(err), "no %s at %s", zg_rtype_name(want->type),
 				         want->owner);
-				ret = RZ_EIO;
+				ret = ZG_EIO;
 			}
 		}
 		if (ret != 0) {

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "daemon/rz_err.h"
 #include "zonegen/knot.h"
+#include "zonegen/zg_err.h"
 
 static const char *sock;
 
@@ -41,7 +41,7 @@ static void test_zone_of(void **state)
 	                                 sizeof(err)), 0);
 	assert_string_equal(zone, "example.org.test");
 	assert_int_equal(zg_knot_zone_of(k, "nothere.example", zone, sizeof(zone), err,
-	                                 sizeof(err)), RZ_ENOENT);
+	                                 sizeof(err)), ZG_ENOENT);
 	assert_non_null(strstr(err, "nothere.example"));
 	zg_knot_close(k);
 }
@@ -114,13 +114,13 @@ static void test_busy_and_abort(void **state)
 
 	(void)state;
 	assert_int_equal(zg_knot_begin(k, "example.org.test", err, sizeof(err)), 0);
-	assert_int_equal(zg_knot_begin(k, "example.org.test", err, sizeof(err)), RZ_EBUSY);
+	assert_int_equal(zg_knot_begin(k, "example.org.test", err, sizeof(err)), ZG_EBUSY);
 	zg_knot_abort(k, "example.org.test");
 	assert_int_equal(zg_knot_begin(k, "example.org.test", err, sizeof(err)), 0);
 	zg_knot_abort(k, "example.org.test");
 	/* an empty zone name would apply to every zone: refused before Knot */
-	assert_int_equal(zg_knot_begin(k, "", err, sizeof(err)), RZ_EINVAL);
-	assert_int_equal(zg_knot_begin(k, "nothere.example", err, sizeof(err)), RZ_ENOENT);
+	assert_int_equal(zg_knot_begin(k, "", err, sizeof(err)), ZG_EINVAL);
+	assert_int_equal(zg_knot_begin(k, "nothere.example", err, sizeof(err)), ZG_ENOZONE);
 	zg_knot_close(k);
 }
 
@@ -142,7 +142,7 @@ static void test_semantic_failure(void **state)
 	assert_string_equal(got[0].type, "A");
 	free(got);
 	assert_int_equal(zg_knot_set(k, "example.test", &cname, err, sizeof(err)), 0);
-	assert_int_equal(zg_knot_commit(k, "example.test", err, sizeof(err)), RZ_EKNOT);
+	assert_int_equal(zg_knot_commit(k, "example.test", err, sizeof(err)), ZG_EKNOT);
 	assert_non_null(strstr(err, "semantic"));
 	/* aborted: a new transaction can begin and the A is still served */
 	assert_int_equal(zg_knot_begin(k, "example.test", err, sizeof(err)), 0);
@@ -170,7 +170,7 @@ static void test_hostile_record(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(zg_knot_set(k, "example.test", &bad[i], err, sizeof(err)), RZ_EINVAL);
+		assert_int_equal(zg_knot_set(k, "example.test", &bad[i], err, sizeof(err)), ZG_EINVAL);
 	zg_knot_close(k);
 }
 
@@ -180,7 +180,7 @@ static void test_unreachable(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(zg_knot_open("/nonexistent/knot.sock", 500, &k, err, sizeof(err)), RZ_EIO);
+	assert_int_equal(zg_knot_open("/nonexistent/knot.sock", 500, &k, err, sizeof(err)), ZG_EIO);
 	assert_null(k);
 	assert_non_null(strstr(err, "/nonexistent/knot.sock"));
 }

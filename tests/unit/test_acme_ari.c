@@ -16,7 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme/ari.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 #include "tests/unit/test_data.h"
 
 #define DAY 86400
@@ -55,23 +55,23 @@ static void test_cert_id_raw(void **state)
 	assert_int_equal(acme_ari_cert_id_raw(rfc_aki, sizeof(rfc_aki), rfc_serial,
 	                                      sizeof(rfc_serial), id, 36), 35);
 	assert_int_equal(acme_ari_cert_id_raw(rfc_aki, sizeof(rfc_aki), rfc_serial,
-	                                      sizeof(rfc_serial), id, 35), RZ_ETOOLONG);
+	                                      sizeof(rfc_serial), id, 35), ACME_ETOOLONG);
 	assert_int_equal(acme_ari_cert_id_raw(rfc_aki, sizeof(rfc_aki), rfc_serial,
 	                                      sizeof(rfc_serial), small, sizeof(small)),
-	                 RZ_ETOOLONG);
+	                 ACME_ETOOLONG);
 	memset(big, 0xab, sizeof(big));
 	assert_int_equal(acme_ari_cert_id_raw(big, ACME_ARI_AKI_MAX, big, ACME_ARI_SERIAL_MAX, id,
 	                                      sizeof(id)) > 0, 1);
 	assert_int_equal(acme_ari_cert_id_raw(big, sizeof(big), rfc_serial, 1, id, sizeof(id)),
-	                 RZ_ERANGE);
+	                 ACME_ERANGE);
 	assert_int_equal(acme_ari_cert_id_raw(rfc_aki, 1, big, ACME_ARI_SERIAL_MAX + 1, id,
-	                                      sizeof(id)), RZ_ERANGE);
+	                                      sizeof(id)), ACME_ERANGE);
 	assert_int_equal(acme_ari_cert_id_raw(rfc_aki, 0, rfc_serial, 1, id, sizeof(id)),
-	                 RZ_EINVAL);
+	                 ACME_EINVAL);
 	assert_int_equal(acme_ari_cert_id_raw(rfc_aki, 1, rfc_serial, 0, id, sizeof(id)),
-	                 RZ_EINVAL);
-	assert_int_equal(acme_ari_cert_id_raw(NULL, 1, rfc_serial, 1, id, sizeof(id)), RZ_EINVAL);
-	assert_int_equal(acme_ari_cert_id_raw(rfc_aki, 1, rfc_serial, 1, NULL, 64), RZ_EINVAL);
+	                 ACME_EINVAL);
+	assert_int_equal(acme_ari_cert_id_raw(NULL, 1, rfc_serial, 1, id, sizeof(id)), ACME_EINVAL);
+	assert_int_equal(acme_ari_cert_id_raw(rfc_aki, 1, rfc_serial, 1, NULL, 64), ACME_EINVAL);
 }
 
 static void test_cert_id_rfc_certificate(void **state)
@@ -176,12 +176,12 @@ static void test_cert_id_generated(void **state)
 		/* negative: two's complement FF */
 		{ "-1", aki1, 1, 5, "-w._w" },
 		/* no AKI extension */
-		{ "1234", NULL, 0, RZ_ENOENT, NULL },
+		{ "1234", NULL, 0, ACME_ENOENT, NULL },
 		/* AKI present but empty keyIdentifier */
-		{ "1234", aki1, 0, RZ_ENOENT, NULL },
+		{ "1234", aki1, 0, ACME_ENOENT, NULL },
 		/* serial longer than ACME_ARI_SERIAL_MAX */
 		{ "0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F2021", aki1, 1,
-		  RZ_ERANGE, NULL },
+		  ACME_ERANGE, NULL },
 	};
 
 	(void)state;
@@ -208,8 +208,8 @@ static void test_cert_validity(void **state)
 	assert_int_equal(acme_cert_validity(x, &nb, &na), 0);
 	assert_true(nb >= now - 5 && nb <= now + 5);
 	assert_int_equal(na - nb, 90L * DAY);
-	assert_int_equal(acme_cert_validity(NULL, &nb, &na), RZ_EINVAL);
-	assert_int_equal(acme_ari_cert_id(NULL, (char[8]){ 0 }, 8), RZ_EINVAL);
+	assert_int_equal(acme_cert_validity(NULL, &nb, &na), ACME_EINVAL);
+	assert_int_equal(acme_ari_cert_id(NULL, (char[8]){ 0 }, 8), ACME_EINVAL);
 	X509_free(x);
 }
 
@@ -225,21 +225,21 @@ static void test_rfc3339(void **state)
 		{ "2025-01-02T04:00:00-00:00", 0, 1735790400 },
 		{ "2016-12-31T23:59:60Z", 0, 1483228800 },
 		{ "1970-01-01T00:00:00Z", 0, 0 },
-		{ "2025-01-02 04:00:00Z", RZ_ESYNTAX, 0 },     /* space for T */
-		{ "2025-01-02T04:00:00", RZ_ESYNTAX, 0 },      /* no offset */
-		{ "2025-01-02T04:00Z", RZ_ESYNTAX, 0 },        /* no seconds */
-		{ "2025-01-02T04:00:00.Z", RZ_ESYNTAX, 0 },    /* empty fraction */
-		{ "2025-01-02T04:00:00+0200", RZ_ESYNTAX, 0 },
-		{ "2025-01-02T04:00:00+24:00", RZ_ESYNTAX, 0 },
-		{ "2025-01-02T04:00:00+02:60", RZ_ESYNTAX, 0 },
-		{ "2025-01-02T04:00:00ZZ", RZ_ESYNTAX, 0 },
-		{ "2025-02-30T04:00:00Z", RZ_ESYNTAX, 0 },
-		{ "2025-01-02T25:00:00Z", RZ_ESYNTAX, 0 },
-		{ "25-01-02T04:00:00Z", RZ_ESYNTAX, 0 },
-		{ "+2025-01-02T04:00:00Z", RZ_ESYNTAX, 0 },
-		{ "2025-1-02T04:00:00Z", RZ_ESYNTAX, 0 },
-		{ "", RZ_ESYNTAX, 0 },
-		{ "2025-01-02T04:00:00.0000000000000000000000000000000000000000000000Z", RZ_ETOOLONG,
+		{ "2025-01-02 04:00:00Z", ACME_ESYNTAX, 0 },     /* space for T */
+		{ "2025-01-02T04:00:00", ACME_ESYNTAX, 0 },      /* no offset */
+		{ "2025-01-02T04:00Z", ACME_ESYNTAX, 0 },        /* no seconds */
+		{ "2025-01-02T04:00:00.Z", ACME_ESYNTAX, 0 },    /* empty fraction */
+		{ "2025-01-02T04:00:00+0200", ACME_ESYNTAX, 0 },
+		{ "2025-01-02T04:00:00+24:00", ACME_ESYNTAX, 0 },
+		{ "2025-01-02T04:00:00+02:60", ACME_ESYNTAX, 0 },
+		{ "2025-01-02T04:00:00ZZ", ACME_ESYNTAX, 0 },
+		{ "2025-02-30T04:00:00Z", ACME_ESYNTAX, 0 },
+		{ "2025-01-02T25:00:00Z", ACME_ESYNTAX, 0 },
+		{ "25-01-02T04:00:00Z", ACME_ESYNTAX, 0 },
+		{ "+2025-01-02T04:00:00Z", ACME_ESYNTAX, 0 },
+		{ "2025-1-02T04:00:00Z", ACME_ESYNTAX, 0 },
+		{ "", ACME_ESYNTAX, 0 },
+		{ "2025-01-02T04:00:00.0000000000000000000000000000000000000000000000Z", ACME_ETOOLONG,
 		  0 },
 	};
 
@@ -260,7 +260,7 @@ static void test_rfc3339(void **state)
 
 		assert_int_equal(acme_rfc3339("2025-01-02T04:00:00Zjunk", 20, &t), 0);
 		assert_int_equal(t, 1735790400);
-		assert_int_equal(acme_rfc3339(NULL, 0, &t), RZ_EINVAL);
+		assert_int_equal(acme_rfc3339(NULL, 0, &t), ACME_EINVAL);
 	}
 }
 
@@ -280,34 +280,34 @@ static const struct {
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\","
 	  "\"end\":\"2025-01-02T04:00:01Z\"}}", 0, 1735790400, 1735790401, "" },
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\","
-	  "\"end\":\"2025-01-02T04:00:00Z\"}}", RZ_ERANGE, 0, 0, NULL },     /* end == start */
+	  "\"end\":\"2025-01-02T04:00:00Z\"}}", ACME_ERANGE, 0, 0, NULL },     /* end == start */
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-03T04:00:00Z\","
-	  "\"end\":\"2025-01-02T04:00:00Z\"}}", RZ_ERANGE, 0, 0, NULL },     /* end < start */
+	  "\"end\":\"2025-01-02T04:00:00Z\"}}", ACME_ERANGE, 0, 0, NULL },     /* end < start */
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T06:00:00+02:00\","
-	  "\"end\":\"2025-01-02T04:00:00Z\"}}", RZ_ERANGE, 0, 0, NULL },     /* equal via offset */
-	{ NULL, "{}", RZ_ENOENT, 0, 0, NULL },
-	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\"}}", RZ_ENOENT, 0, 0,
+	  "\"end\":\"2025-01-02T04:00:00Z\"}}", ACME_ERANGE, 0, 0, NULL },     /* equal via offset */
+	{ NULL, "{}", ACME_ENOENT, 0, 0, NULL },
+	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\"}}", ACME_ENOENT, 0, 0,
 	  NULL },
-	{ NULL, "{\"suggestedWindow\":{\"end\":\"2025-01-02T04:00:00Z\"}}", RZ_ENOENT, 0, 0, NULL },
-	{ NULL, "{\"suggestedWindow\":[]}", RZ_ETYPE, 0, 0, NULL },
-	{ NULL, "{\"suggestedWindow\":null}", RZ_ETYPE, 0, 0, NULL },
-	{ NULL, "{\"suggestedWindow\":{\"start\":1735790400,\"end\":1735876800}}", RZ_ETYPE, 0, 0,
+	{ NULL, "{\"suggestedWindow\":{\"end\":\"2025-01-02T04:00:00Z\"}}", ACME_ENOENT, 0, 0, NULL },
+	{ NULL, "{\"suggestedWindow\":[]}", ACME_ETYPE, 0, 0, NULL },
+	{ NULL, "{\"suggestedWindow\":null}", ACME_ETYPE, 0, 0, NULL },
+	{ NULL, "{\"suggestedWindow\":{\"start\":1735790400,\"end\":1735876800}}", ACME_ETYPE, 0, 0,
 	  NULL },
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02\",\"end\":\"2025-01-03\"}}",
-	  RZ_ESYNTAX, 0, 0, NULL },
+	  ACME_ESYNTAX, 0, 0, NULL },
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\","
-	  "\"end\":\"2025-01-03T04:00:00Z\"},\"explanationURL\":5}", RZ_ETYPE, 0, 0, NULL },
+	  "\"end\":\"2025-01-03T04:00:00Z\"},\"explanationURL\":5}", ACME_ETYPE, 0, 0, NULL },
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\","
-	  "\"end\":\"2025-01-03T04:00:00Z\"},\"explanationURL\":\"not a url\"}", RZ_ESYNTAX, 0, 0,
+	  "\"end\":\"2025-01-03T04:00:00Z\"},\"explanationURL\":\"not a url\"}", ACME_ESYNTAX, 0, 0,
 	  NULL },
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\","
-	  "\"end\":\"2025-01-03T04:00:00Z\"},\"explanationURL\":\"\"}", RZ_ESYNTAX, 0, 0, NULL },
+	  "\"end\":\"2025-01-03T04:00:00Z\"},\"explanationURL\":\"\"}", ACME_ESYNTAX, 0, 0, NULL },
 	{ NULL, "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\","
-	  "\"start\":\"2025-01-01T04:00:00Z\",\"end\":\"2025-01-03T04:00:00Z\"}}", RZ_ESYNTAX, 0, 0,
+	  "\"start\":\"2025-01-01T04:00:00Z\",\"end\":\"2025-01-03T04:00:00Z\"}}", ACME_ESYNTAX, 0, 0,
 	  NULL },   /* duplicate key */
-	{ NULL, "[]", RZ_ETYPE, 0, 0, NULL },
-	{ NULL, "", RZ_ESYNTAX, 0, 0, NULL },
-	{ NULL, "garbage", RZ_ESYNTAX, 0, 0, NULL },
+	{ NULL, "[]", ACME_ETYPE, 0, 0, NULL },
+	{ NULL, "", ACME_ESYNTAX, 0, 0, NULL },
+	{ NULL, "garbage", ACME_ESYNTAX, 0, 0, NULL },
 };
 
 static void test_ari_parse(void **state)
@@ -350,11 +350,11 @@ static void test_ari_parse_bounds(void **state)
 	assert_int_equal(strlen(w.explanation_url), ACME_ARI_URL_MAX);
 	memset(big + o, 'a', ACME_ARI_URL_MAX);
 	strcpy(big + o + ACME_ARI_URL_MAX, "\"}");
-	assert_int_equal(acme_ari_parse(big, strlen(big), &w), RZ_ETOOLONG);
+	assert_int_equal(acme_ari_parse(big, strlen(big), &w), ACME_ETOOLONG);
 	memset(big, ' ', ACME_ARI_MAX_BYTES + 1);
-	assert_int_equal(acme_ari_parse(big, ACME_ARI_MAX_BYTES + 1, &w), RZ_ETOOLONG);
-	assert_int_equal(acme_ari_parse(NULL, 0, &w), RZ_EINVAL);
-	assert_int_equal(acme_ari_parse("{}", 2, NULL), RZ_EINVAL);
+	assert_int_equal(acme_ari_parse(big, ACME_ARI_MAX_BYTES + 1, &w), ACME_ETOOLONG);
+	assert_int_equal(acme_ari_parse(NULL, 0, &w), ACME_EINVAL);
+	assert_int_equal(acme_ari_parse("{}", 2, NULL), ACME_EINVAL);
 	free(big);
 }
 
@@ -369,10 +369,10 @@ static void test_next_poll(void **state)
 		{ "86400", 0, now + ACME_ARI_POLL_MAX },              /* about twice a day */
 		{ "Thu, 02 Jan 2025 05:00:00 GMT", 0, now + 3600 },
 		{ "Wed, 01 Jan 2025 05:00:00 GMT", 0, now + ACME_ARI_POLL_MIN },  /* past */
-		{ NULL, RZ_ENOENT, now + ACME_ARI_POLL_DEFAULT },     /* absent: six hours */
-		{ "soon", RZ_ESYNTAX, now + ACME_ARI_POLL_DEFAULT },  /* invalid: six hours */
-		{ "-1", RZ_ESYNTAX, now + ACME_ARI_POLL_DEFAULT },
-		{ "", RZ_ESYNTAX, now + ACME_ARI_POLL_DEFAULT },
+		{ NULL, ACME_ENOENT, now + ACME_ARI_POLL_DEFAULT },     /* absent: six hours */
+		{ "soon", ACME_ESYNTAX, now + ACME_ARI_POLL_DEFAULT },  /* invalid: six hours */
+		{ "-1", ACME_ESYNTAX, now + ACME_ARI_POLL_DEFAULT },
+		{ "", ACME_ESYNTAX, now + ACME_ARI_POLL_DEFAULT },
 	};
 
 	(void)state;
@@ -382,7 +382,7 @@ static void test_next_poll(void **state)
 		assert_int_equal(acme_ari_next_poll(polls[i].ra, now, &at), polls[i].rc);
 		assert_int_equal(at, polls[i].want);
 	}
-	assert_int_equal(acme_ari_next_poll("1", now, NULL), RZ_EINVAL);
+	assert_int_equal(acme_ari_next_poll("1", now, NULL), ACME_EINVAL);
 }
 
 static void test_ari_renew_time(void **state)
@@ -434,9 +434,9 @@ static void test_ari_renew_time(void **state)
 		struct acme_ari_info bad = { S, S, "" };
 		time_t at;
 
-		assert_int_equal(acme_ari_renew_time(&bad, S, 0.5, &at), RZ_ERANGE);
-		assert_int_equal(acme_ari_renew_time(NULL, S, 0.5, &at), RZ_EINVAL);
-		assert_int_equal(acme_ari_renew_time(&w, S, 0.5, NULL), RZ_EINVAL);
+		assert_int_equal(acme_ari_renew_time(&bad, S, 0.5, &at), ACME_ERANGE);
+		assert_int_equal(acme_ari_renew_time(NULL, S, 0.5, &at), ACME_EINVAL);
+		assert_int_equal(acme_ari_renew_time(&w, S, 0.5, NULL), ACME_EINVAL);
 		assert_false(acme_ari_in_window(&bad, S));
 	}
 	assert_true(acme_ari_in_window(&w, S));
@@ -475,10 +475,10 @@ static void test_renew_time_without_ari(void **state)
 		{ "2 d, 90%", NB, NB + 2 * DAY, 90, 0.5, 0, NB + 2 * DAY - 2 * DAY / 3 },
 		{ "jitter clamped", NB, NB + 90 * DAY, 66, 9.0, 0, NB + 5132160 + 155520 },
 		{ "jitter NaN", NB, NB + 90 * DAY, 66, NAN, 0, NB + 5132160 },
-		{ "not_after == not_before", NB, NB, 66, 0.5, RZ_EINVAL, 0 },
-		{ "not_after before", NB, NB - 1, 66, 0.5, RZ_EINVAL, 0 },
-		{ "percent 0", NB, NB + 90 * DAY, 0, 0.5, RZ_ERANGE, 0 },
-		{ "percent 100", NB, NB + 90 * DAY, 100, 0.5, RZ_ERANGE, 0 },
+		{ "not_after == not_before", NB, NB, 66, 0.5, ACME_EINVAL, 0 },
+		{ "not_after before", NB, NB - 1, 66, 0.5, ACME_EINVAL, 0 },
+		{ "percent 0", NB, NB + 90 * DAY, 0, 0.5, ACME_ERANGE, 0 },
+		{ "percent 100", NB, NB + 90 * DAY, 100, 0.5, ACME_ERANGE, 0 },
 		{ "percent 1", NB, NB + 100 * DAY, 1, 0.5, 0, NB + DAY },
 		{ "percent 1, -2%: not before not_before", NB, NB + 100 * DAY, 1, 0.0, 0, NB },
 	};
@@ -494,7 +494,7 @@ static void test_renew_time_without_ari(void **state)
 			fail_msg("%s: +%lld, want +%lld", rows[i].what, (long long)(at - rows[i].nb),
 			         (long long)(rows[i].want - rows[i].nb));
 	}
-	assert_int_equal(acme_renew_time(NB, NB + DAY, 66, 0.5, NULL), RZ_EINVAL);
+	assert_int_equal(acme_renew_time(NB, NB + DAY, 66, 0.5, NULL), ACME_EINVAL);
 	/* never later than not_after - 1 day, for any percent and jitter */
 	for (unsigned pct = 1; pct <= 99; pct++)
 		for (double j = 0.0; j <= 1.0; j += 0.25) {

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "acme/budget.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 #define NOW   1772355600     /* 2026-03-01T09:00:00Z */
 #define H     3600
@@ -301,19 +301,19 @@ static void test_malformed(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = acme_budget_check(&le, &bad[i].e, bad[i].n_ev, &bad[i].c, NOW, &v);
 
-		if (rc != RZ_EINVAL)
+		if (rc != ACME_EINVAL)
 			fail_msg("\"%s\": rc %d", bad[i].what, rc);
 		assert_false(v.allowed);
 	}
 	/* the checks come before the ARI exemption */
 	bad[0].c.ari_renewal = true;
-	assert_int_equal(acme_budget_check(&le, NULL, 0, &bad[0].c, NOW, &v), RZ_EINVAL);
-	assert_int_equal(acme_budget_check(&le, NULL, 3, &good, NOW, &v), RZ_EINVAL);
-	assert_int_equal(acme_budget_check(NULL, NULL, 0, &good, NOW, &v), RZ_EINVAL);
-	assert_int_equal(acme_budget_check(&le, NULL, 0, NULL, NOW, &v), RZ_EINVAL);
-	assert_int_equal(acme_budget_check(&le, NULL, 0, &good, NOW, NULL), RZ_EINVAL);
+	assert_int_equal(acme_budget_check(&le, NULL, 0, &bad[0].c, NOW, &v), ACME_EINVAL);
+	assert_int_equal(acme_budget_check(&le, NULL, 3, &good, NOW, &v), ACME_EINVAL);
+	assert_int_equal(acme_budget_check(NULL, NULL, 0, &good, NOW, &v), ACME_EINVAL);
+	assert_int_equal(acme_budget_check(&le, NULL, 0, NULL, NOW, &v), ACME_EINVAL);
+	assert_int_equal(acme_budget_check(&le, NULL, 0, &good, NOW, NULL), ACME_EINVAL);
 	bad_window.certs_per_names.window = 0;
-	assert_int_equal(acme_budget_check(&bad_window, NULL, 0, &good, NOW, &v), RZ_EINVAL);
+	assert_int_equal(acme_budget_check(&bad_window, NULL, 0, &good, NOW, &v), ACME_EINVAL);
 	bad_window.certs_per_names.max = 0;     /* off: its window does not matter */
 	assert_int_equal(acme_budget_check(&bad_window, NULL, 0, &good, NOW, &v), 0);
 	assert_true(v.allowed);
@@ -342,12 +342,12 @@ static void test_spread(void **state)
 	for (size_t i = 0; i + 7 < 1000; i++)
 		assert_true(out[i + 7] - out[i] >= 3.0 - 1e-9);
 	assert_int_equal(acme_spread(0, 1, 1.0, NULL), 0);
-	assert_int_equal(acme_spread(1, 1, 1.0, NULL), RZ_EINVAL);
-	assert_int_equal(acme_spread(1, 0, 1.0, out), RZ_EINVAL);
-	assert_int_equal(acme_spread(1, 1, 0.0, out), RZ_EINVAL);
-	assert_int_equal(acme_spread(1, 1, -1.0, out), RZ_EINVAL);
-	assert_int_equal(acme_spread(1, 1, NAN, out), RZ_EINVAL);
-	assert_int_equal(acme_spread(1, 1, INFINITY, out), RZ_EINVAL);
+	assert_int_equal(acme_spread(1, 1, 1.0, NULL), ACME_EINVAL);
+	assert_int_equal(acme_spread(1, 0, 1.0, out), ACME_EINVAL);
+	assert_int_equal(acme_spread(1, 1, 0.0, out), ACME_EINVAL);
+	assert_int_equal(acme_spread(1, 1, -1.0, out), ACME_EINVAL);
+	assert_int_equal(acme_spread(1, 1, NAN, out), ACME_EINVAL);
+	assert_int_equal(acme_spread(1, 1, INFINITY, out), ACME_EINVAL);
 }
 
 int main(void)

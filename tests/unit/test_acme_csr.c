@@ -6,7 +6,8 @@
  * atomically (no temporary left, an existing 0644 file replaced by a 0600
  * one), read back by OpenSSL as the CSR's key; name rules table-driven;
  * the dNSNames of certificates made here (acme_cert_names()) and name-set
- * comparison (acme_names_same_set()), table-driven.
+ * comparison (acme_names_same_set()), table-driven; the key type names
+ * both ways (acme_key_type_name(), acme_key_type_from_name()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,7 +29,7 @@
 
 #include "acme/b64.h"
 #include "acme/csr.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 static char tmpdir[64];
 
@@ -100,23 +101,23 @@ static void check_sans(X509_REQ *req, const char *const *names, size_t n)
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 }
 
-static void check_key_type(EVP_PKEY *k, enum rz_key_type t)
+static void check_key_type(EVP_PKEY *k, enum acme_key_type t)
 {
 	char group[64] = "";
 	size_t glen = 0;
 
 	switch (t) {
-	case RZ_KEY_P256:
-	case RZ_KEY_P384:
+	case ACME_KEY_P256:
+	case ACME_KEY_P384:
 		assert_int_equal(EVP_PKEY_get_base_id(k), EVP_PKEY_EC);
 		assert_int_equal(EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group,
 		                                                sizeof(group), &glen), 1);
-		assert_string_equal(group, t == RZ_KEY_P256 ? "prime256v1" : "secp384r1");
+		assert_string_equal(group, t == ACME_KEY_P256 ? "prime256v1" : "secp384r1");
 		break;
-	case RZ_KEY_RSA2048:
-	case RZ_KEY_RSA3072:
+	case ACME_KEY_RSA2048:
+	case ACME_KEY_RSA3072:
 		assert_int_equal(EVP_PKEY_get_base_id(k), EVP_PKEY_RSA);
-		assert_int_equal(EVP_PKEY_get_bits(k), t == RZ_KEY_RSA2048 ? 2048 : 3072);
+		assert_int_equal(EVP_PKEY_get_bits(k), t == ACME_KEY_RSA2048 ? 2048 : 3072);
 		break;
 	default:
 		fail();
@@ -147,7 +148,7 @@ static EVP_PKEY *read_key_file(const char *path)
 	return k;
 }
 
-static void one_type(enum rz_key_type t)
+static void one_type(enum acme_key_type t)
 {
 	static const char *const names[] = {
 		"example.test", "conference.example.test", "upload.example.test",
@@ -209,25 +210,25 @@ static void one_type(enum rz_key_type t)
 static void test_p256(void **state)
 {
 	(void)state;
-	one_type(RZ_KEY_P256);
+	one_type(ACME_KEY_P256);
 }
 
 static void test_p384(void **state)
 {
 	(void)state;
-	one_type(RZ_KEY_P384);
+	one_type(ACME_KEY_P384);
 }
 
 static void test_rsa2048(void **state)
 {
 	(void)state;
-	one_type(RZ_KEY_RSA2048);
+	one_type(ACME_KEY_RSA2048);
 }
 
 static void test_rsa3072(void **state)
 {
 	(void)state;
-	one_type(RZ_KEY_RSA3072);
+	one_type(ACME_KEY_RSA3072);
 }
 
 static void test_bad_type(void **state)
@@ -235,9 +236,49 @@ static void test_bad_type(void **state)
 	struct acme_dkey *key = (struct acme_dkey *)1;
 
 	(void)state;
-	assert_int_equal(acme_dkey_new(RZ_KEY__MAX, &key), RZ_EINVAL);
+	assert_int_equal(acme_dkey_new(ACME_KEY__MAX, &key), ACME_EINVAL);
 	assert_null(key);
-	assert_int_equal(acme_dkey_new((enum rz_key_type)-1, &key), RZ_EINVAL);
+	assert_int_equal(acme_dkey_new((enum acme_key_type)-1, &key), ACME_EINVAL);
+}
+
+/* Each type's name, both ways; names are exact (lowercase, no spaces). */
+static void test_key_type_names(void **state)
+{
+	static const struct {
+		const char *name;
+		int ret;
+		enum acme_key_type type;
+	} cases[] = {
+		{ "p256", 0, ACME_KEY_P256 },
+		{ "p384", 0, ACME_KEY_P384 },
+		{ "rsa2048", 0, ACME_KEY_RSA2048 },
+		{ "rsa3072", 0, ACME_KEY_RSA3072 },
+		{ "P256", ACME_ENOENT, ACME_KEY__MAX },
+		{ "p256 ", ACME_ENOENT, ACME_KEY__MAX },
+		{ "p25", ACME_ENOENT, ACME_KEY__MAX },
+		{ "", ACME_ENOENT, ACME_KEY__MAX },
+		{ "ed25519", ACME_ENOENT, ACME_KEY__MAX },
+		{ "rsa4096", ACME_ENOENT, ACME_KEY__MAX },
+	};
+	enum acme_key_type t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		t = ACME_KEY__MAX;   /* untouched on error */
+		if (acme_key_type_from_name(cases[i].name, &t) != cases[i].ret || t != cases[i].type)
+			fail_msg("case %zu \"%s\": %d", i, cases[i].name, (int)t);
+		if (cases[i].ret == 0)
+			assert_string_equal(acme_key_type_name(t), cases[i].name);
+	}
+	for (int k = 0; k < ACME_KEY__MAX; k++) {
+		assert_int_equal(acme_key_type_from_name(acme_key_type_name((enum acme_key_type)k), &t),
+		                 0);
+		assert_int_equal(t, k);
+	}
+	assert_null(acme_key_type_name(ACME_KEY__MAX));
+	assert_null(acme_key_type_name((enum acme_key_type)-1));
+	assert_int_equal(acme_key_type_from_name(NULL, &t), ACME_EINVAL);
+	assert_int_equal(acme_key_type_from_name("p256", NULL), ACME_EINVAL);
 }
 
 /* An existing world-readable file is replaced by a 0600 one (rename: a new
@@ -255,18 +296,18 @@ static void test_key_file_replace_and_refuse(void **state)
 	fputs("old\n", fp);
 	fclose(fp);
 	assert_int_equal(chmod(path, 0644), 0);
-	assert_int_equal(acme_dkey_new(RZ_KEY_P256, &key), 0);
+	assert_int_equal(acme_dkey_new(ACME_KEY_P256, &key), 0);
 	assert_int_equal(acme_key_write_pem(key, path, err, sizeof(err)), 0);
 	check_mode_0600_no_tmp(path);
 	assert_int_equal(acme_dkey_load(path, &back, err, sizeof(err)), 0);
 	acme_dkey_free(back);
 	back = NULL;
 	assert_int_equal(chmod(path, 0640), 0);
-	assert_int_equal(acme_dkey_load(path, &back, err, sizeof(err)), RZ_EPERM);
+	assert_int_equal(acme_dkey_load(path, &back, err, sizeof(err)), ACME_EPERM);
 	assert_null(back);
 	/* a directory that does not exist: an error, nothing written */
 	snprintf(path, sizeof(path), "%s/nodir/key.pem", tmpdir);
-	assert_int_equal(acme_key_write_pem(key, path, err, sizeof(err)), RZ_EIO);
+	assert_int_equal(acme_key_write_pem(key, path, err, sizeof(err)), ACME_EIO);
 	assert_int_equal(access(path, F_OK), -1);
 	acme_dkey_free(key);
 }
@@ -282,8 +323,8 @@ static void test_check_cert(void **state)
 	long len;
 
 	(void)state;
-	assert_int_equal(acme_dkey_new(RZ_KEY_P256, &key), 0);
-	assert_int_equal(acme_dkey_new(RZ_KEY_P256, &other), 0);
+	assert_int_equal(acme_dkey_new(ACME_KEY_P256, &key), 0);
+	assert_int_equal(acme_dkey_new(ACME_KEY_P256, &other), 0);
 	snprintf(path, sizeof(path), "%s/cert-key.pem", tmpdir);
 	assert_int_equal(acme_key_write_pem(key, path, err, sizeof(err)), 0);
 	k = read_key_file(path);
@@ -298,8 +339,8 @@ static void test_check_cert(void **state)
 	len = BIO_get_mem_data(mem, &pem);
 	pem = strndup(pem, (size_t)len);
 	assert_int_equal(acme_dkey_check_cert(key, pem), 0);
-	assert_int_equal(acme_dkey_check_cert(other, pem), RZ_ECONFLICT);
-	assert_int_equal(acme_dkey_check_cert(key, "no certificate"), RZ_ESYNTAX);
+	assert_int_equal(acme_dkey_check_cert(other, pem), ACME_ECONFLICT);
+	assert_int_equal(acme_dkey_check_cert(key, "no certificate"), ACME_ESYNTAX);
 	free(pem);
 	BIO_free(mem);
 	X509_free(x);
@@ -317,22 +358,22 @@ static void test_names(void **state)
 		{ "*.example.test", 0 },
 		{ "0.example.test", 0 },
 		{ "a-b.example.test", 0 },
-		{ "", RZ_EDNAME },
-		{ "single", RZ_EDNAME },
-		{ "Example.test", RZ_EDNAME },
-		{ "example.test.", RZ_EDNAME },
-		{ ".example.test", RZ_EDNAME },
-		{ "a..example.test", RZ_EDNAME },
-		{ "-a.example.test", RZ_EDNAME },
-		{ "a-.example.test", RZ_EDNAME },
-		{ "a_b.example.test", RZ_EDNAME },
-		{ "a b.example.test", RZ_EDNAME },
-		{ "a.*.example.test", RZ_EDNAME },
-		{ "*", RZ_EDNAME },
-		{ "*.test", RZ_EDNAME },   /* a wildcard needs two labels under it */
-		{ "**.example.test", RZ_EDNAME },
-		{ "caf\xc3\xa9.example.test", RZ_EDNAME },
-		{ "example.test\n", RZ_EDNAME },
+		{ "", ACME_EDNAME },
+		{ "single", ACME_EDNAME },
+		{ "Example.test", ACME_EDNAME },
+		{ "example.test.", ACME_EDNAME },
+		{ ".example.test", ACME_EDNAME },
+		{ "a..example.test", ACME_EDNAME },
+		{ "-a.example.test", ACME_EDNAME },
+		{ "a-.example.test", ACME_EDNAME },
+		{ "a_b.example.test", ACME_EDNAME },
+		{ "a b.example.test", ACME_EDNAME },
+		{ "a.*.example.test", ACME_EDNAME },
+		{ "*", ACME_EDNAME },
+		{ "*.test", ACME_EDNAME },   /* a wildcard needs two labels under it */
+		{ "**.example.test", ACME_EDNAME },
+		{ "caf\xc3\xa9.example.test", ACME_EDNAME },
+		{ "example.test\n", ACME_EDNAME },
 	};
 	char label64[80], long_name[300];
 	struct acme_dkey *key = NULL;
@@ -340,7 +381,7 @@ static void test_names(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(acme_dkey_new(RZ_KEY_P256, &key), 0);
+	assert_int_equal(acme_dkey_new(ACME_KEY_P256, &key), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *one[] = { cases[i].name };
 
@@ -354,12 +395,12 @@ static void test_names(void **state)
 			assert_null(csr);
 		}
 	}
-	assert_int_equal(acme_dns_name_check(NULL), RZ_EDNAME);
+	assert_int_equal(acme_dns_name_check(NULL), ACME_EDNAME);
 	/* label of 63 ok, 64 not */
 	memset(label64, 'a', 64);
 	label64[64] = '\0';
 	snprintf(long_name, sizeof(long_name), "%s.test", label64);
-	assert_int_equal(acme_dns_name_check(long_name), RZ_EDNAME);
+	assert_int_equal(acme_dns_name_check(long_name), ACME_EDNAME);
 	snprintf(long_name, sizeof(long_name), "%s.test", label64 + 1);
 	assert_int_equal(acme_dns_name_check(long_name), 0);
 
@@ -369,15 +410,15 @@ static void test_names(void **state)
 		const char *many[ACME_CSR_MAX_NAMES + 1];
 		char buf[ACME_CSR_MAX_NAMES + 1][32];
 
-		assert_int_equal(acme_csr_new(key, dup, 3, &csr, err, sizeof(err)), RZ_EINVAL);
+		assert_int_equal(acme_csr_new(key, dup, 3, &csr, err, sizeof(err)), ACME_EINVAL);
 		assert_non_null(strstr(err, "twice"));
-		assert_int_equal(acme_csr_new(key, dup, 0, &csr, err, sizeof(err)), RZ_ERANGE);
+		assert_int_equal(acme_csr_new(key, dup, 0, &csr, err, sizeof(err)), ACME_ERANGE);
 		for (int i = 0; i <= ACME_CSR_MAX_NAMES; i++) {
 			snprintf(buf[i], sizeof(buf[i]), "n%d.example.test", i);
 			many[i] = buf[i];
 		}
 		assert_int_equal(acme_csr_new(key, many, ACME_CSR_MAX_NAMES + 1, &csr, err,
-		                              sizeof(err)), RZ_ERANGE);
+		                              sizeof(err)), ACME_ERANGE);
 		assert_int_equal(acme_csr_new(key, many, ACME_CSR_MAX_NAMES, &csr, err, sizeof(err)), 0);
 		{
 			X509_REQ *req = parse_csr(csr);
@@ -408,7 +449,7 @@ static void test_long_first_name_no_cn(void **state)
 	assert_true(strlen(longname) > 64);
 	names[0] = longname;
 	names[1] = "example.test";
-	assert_int_equal(acme_dkey_new(RZ_KEY_P256, &key), 0);
+	assert_int_equal(acme_dkey_new(ACME_KEY_P256, &key), 0);
 	assert_int_equal(acme_csr_new(key, names, 2, &csr, err, sizeof(err)), 0);
 	req = parse_csr(csr);
 	assert_int_equal(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
@@ -527,21 +568,21 @@ static void test_cert_names_rows(void **state)
 		{ "no SAN, CN only", { { 0, NULL, 0 } }, 0, 0, 0, { NULL }, 0 },
 		{ "an empty SAN extension", { { 0, NULL, 0 } }, 0, 1, 0, { NULL }, 0 },
 		/* refused */
-		{ "two SAN extensions", { { SAN_DNS, "example.test", 0 } }, 1, 2, RZ_ESYNTAX,
+		{ "two SAN extensions", { { SAN_DNS, "example.test", 0 } }, 1, 2, ACME_ESYNTAX,
 		  { NULL }, 0 },
-		{ "embedded NUL", { { SAN_DNS, "example.test\0.evil.test", 23 } }, 1, 1, RZ_ESYNTAX,
+		{ "embedded NUL", { { SAN_DNS, "example.test\0.evil.test", 23 } }, 1, 1, ACME_ESYNTAX,
 		  { NULL }, 0 },
 		{ "NUL among good names",
-		  { { SAN_DNS, "example.test", 0 }, { SAN_DNS, "evil.test\0", 10 } }, 2, 1, RZ_ESYNTAX,
+		  { { SAN_DNS, "example.test", 0 }, { SAN_DNS, "evil.test\0", 10 } }, 2, 1, ACME_ESYNTAX,
 		  { NULL }, 0 },
-		{ "underscore", { { SAN_DNS, "a_b.example.test", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
-		{ "space", { { SAN_DNS, "a b.example.test", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
-		{ "non-ASCII", { { SAN_DNS, "caf\xc3\xa9.example.test", 0 } }, 1, 1, RZ_ESYNTAX,
+		{ "underscore", { { SAN_DNS, "a_b.example.test", 0 } }, 1, 1, ACME_ESYNTAX, { NULL }, 0 },
+		{ "space", { { SAN_DNS, "a b.example.test", 0 } }, 1, 1, ACME_ESYNTAX, { NULL }, 0 },
+		{ "non-ASCII", { { SAN_DNS, "caf\xc3\xa9.example.test", 0 } }, 1, 1, ACME_ESYNTAX,
 		  { NULL }, 0 },
-		{ "empty dNSName", { { SAN_DNS, "", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
-		{ "trailing dot", { { SAN_DNS, "example.test.", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
-		{ "one label", { { SAN_DNS, "localhost", 0 } }, 1, 1, RZ_ESYNTAX, { NULL }, 0 },
-		{ "inner wildcard", { { SAN_DNS, "a.*.example.test", 0 } }, 1, 1, RZ_ESYNTAX,
+		{ "empty dNSName", { { SAN_DNS, "", 0 } }, 1, 1, ACME_ESYNTAX, { NULL }, 0 },
+		{ "trailing dot", { { SAN_DNS, "example.test.", 0 } }, 1, 1, ACME_ESYNTAX, { NULL }, 0 },
+		{ "one label", { { SAN_DNS, "localhost", 0 } }, 1, 1, ACME_ESYNTAX, { NULL }, 0 },
+		{ "inner wildcard", { { SAN_DNS, "a.*.example.test", 0 } }, 1, 1, ACME_ESYNTAX,
 		  { NULL }, 0 },
 	};
 
@@ -605,18 +646,18 @@ static void test_cert_names_chain(void **state)
 	/* no certificate */
 	names = (char **)&chain;
 	n = 5;
-	assert_int_equal(acme_cert_names("", &names, &n), RZ_ESYNTAX);
+	assert_int_equal(acme_cert_names("", &names, &n), ACME_ESYNTAX);
 	assert_null(names);
 	assert_int_equal(n, 0);
-	assert_int_equal(acme_cert_names("no certificate here", &names, &n), RZ_ESYNTAX);
+	assert_int_equal(acme_cert_names("no certificate here", &names, &n), ACME_ESYNTAX);
 	assert_int_equal(acme_cert_names("-----BEGIN CERTIFICATE-----\nAAAA\n"
-	                                 "-----END CERTIFICATE-----\n", &names, &n), RZ_ESYNTAX);
+	                                 "-----END CERTIFICATE-----\n", &names, &n), ACME_ESYNTAX);
 	/* a truncated leaf */
 	snprintf(chain, len, "%.*s", (int)(strlen(a) / 2), a);
-	assert_int_equal(acme_cert_names(chain, &names, &n), RZ_ESYNTAX);
-	assert_int_equal(acme_cert_names(NULL, &names, &n), RZ_EINVAL);
-	assert_int_equal(acme_cert_names(a, NULL, &n), RZ_EINVAL);
-	assert_int_equal(acme_cert_names(a, &names, NULL), RZ_EINVAL);
+	assert_int_equal(acme_cert_names(chain, &names, &n), ACME_ESYNTAX);
+	assert_int_equal(acme_cert_names(NULL, &names, &n), ACME_EINVAL);
+	assert_int_equal(acme_cert_names(a, NULL, &n), ACME_EINVAL);
+	assert_int_equal(acme_cert_names(a, &names, NULL), ACME_EINVAL);
 	acme_names_free(NULL, 3);
 	free(chain);
 	free(a);
@@ -650,7 +691,7 @@ static void test_cert_names_bound(void **state)
 	/* 101 names */
 	sans[ACME_CSR_MAX_NAMES] = (struct san){ SAN_DNS, buf[ACME_CSR_MAX_NAMES], 0 };
 	pem = make_cert(sans, ACME_CSR_MAX_NAMES + 1, 1);
-	assert_int_equal(acme_cert_names(pem, &names, &n), RZ_ERANGE);
+	assert_int_equal(acme_cert_names(pem, &names, &n), ACME_ERANGE);
 	assert_null(names);
 	assert_int_equal(n, 0);
 	free(pem);
@@ -713,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_rsa2048),
 		cmocka_unit_test(test_rsa3072),
 		cmocka_unit_test(test_bad_type),
+		cmocka_unit_test(test_key_type_names),
 		cmocka_unit_test(test_key_file_replace_and_refuse),
 		cmocka_unit_test(test_check_cert),
 		cmocka_unit_test(test_names),

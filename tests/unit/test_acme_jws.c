@@ -32,7 +32,7 @@
 
 #include "acme/acct.h"
 #include "acme/b64.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 struct fixture {
 	char dir[64];
@@ -211,7 +211,7 @@ static void test_key_file_refusals(void **state)
 
 	/* missing without create */
 	snprintf(path, sizeof(path), "%s/missing.key", f->dir);
-	assert_int_equal(acme_acct_load(path, 0, &a, err, sizeof(err)), RZ_ENOENT);
+	assert_int_equal(acme_acct_load(path, 0, &a, err, sizeof(err)), ACME_ENOENT);
 	assert_null(a);
 	assert_int_equal(access(path, F_OK), -1);
 
@@ -219,7 +219,7 @@ static void test_key_file_refusals(void **state)
 	static const mode_t modes[] = { 0644, 0640, 0604, 0660, 0606, 0620 };
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		assert_int_equal(chmod(f->path, modes[i]), 0);
-		assert_int_equal(acme_acct_load(f->path, 1, &a, err, sizeof(err)), RZ_EPERM);
+		assert_int_equal(acme_acct_load(f->path, 1, &a, err, sizeof(err)), ACME_EPERM);
 		assert_null(a);
 		assert_non_null(strstr(err, "refusing"));
 	}
@@ -232,7 +232,7 @@ static void test_key_file_refusals(void **state)
 	assert_int_equal(chmod(f->path, 0600), 0);
 
 	/* a directory is not a key */
-	assert_int_equal(acme_acct_load(f->dir, 1, &a, err, sizeof(err)), RZ_EPERM);
+	assert_int_equal(acme_acct_load(f->dir, 1, &a, err, sizeof(err)), ACME_EPERM);
 
 	/* not PEM */
 	snprintf(path, sizeof(path), "%s/garbage.key", f->dir);
@@ -241,7 +241,7 @@ static void test_key_file_refusals(void **state)
 	fputs("not a key\n", fp);
 	fclose(fp);
 	assert_int_equal(chmod(path, 0600), 0);
-	assert_int_equal(acme_acct_load(path, 1, &a, err, sizeof(err)), RZ_ESYNTAX);
+	assert_int_equal(acme_acct_load(path, 1, &a, err, sizeof(err)), ACME_ESYNTAX);
 
 	/* a P-384 key is not ES256 */
 	snprintf(path, sizeof(path), "%s/p384.key", f->dir);
@@ -253,7 +253,7 @@ static void test_key_file_refusals(void **state)
 	fclose(fp);
 	EVP_PKEY_free(k);
 	assert_int_equal(chmod(path, 0600), 0);
-	assert_int_equal(acme_acct_load(path, 1, &a, err, sizeof(err)), RZ_ETYPE);
+	assert_int_equal(acme_acct_load(path, 1, &a, err, sizeof(err)), ACME_ETYPE);
 	assert_null(a);
 }
 
@@ -397,13 +397,13 @@ static void test_sign_bad_arguments(void **state)
 	struct fixture *f = *state;
 	char *jws = NULL;
 
-	assert_int_equal(acme_acct_sign(f->acct, "", "n", NULL, "{}", &jws), RZ_EINVAL);
-	assert_int_equal(acme_acct_sign(f->acct, NULL, "n", NULL, "{}", &jws), RZ_EINVAL);
-	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "", NULL, "{}", &jws), RZ_EINVAL);
-	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "a+b", NULL, "{}", &jws), RZ_EINVAL);
-	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "a\"b", NULL, "{}", &jws), RZ_EINVAL);
-	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "n", "", "{}", &jws), RZ_EINVAL);
-	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "n", NULL, NULL, &jws), RZ_EINVAL);
+	assert_int_equal(acme_acct_sign(f->acct, "", "n", NULL, "{}", &jws), ACME_EINVAL);
+	assert_int_equal(acme_acct_sign(f->acct, NULL, "n", NULL, "{}", &jws), ACME_EINVAL);
+	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "", NULL, "{}", &jws), ACME_EINVAL);
+	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "a+b", NULL, "{}", &jws), ACME_EINVAL);
+	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "a\"b", NULL, "{}", &jws), ACME_EINVAL);
+	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "n", "", "{}", &jws), ACME_EINVAL);
+	assert_int_equal(acme_acct_sign(f->acct, "https://x/", "n", NULL, NULL, &jws), ACME_EINVAL);
 	assert_null(jws);
 }
 
@@ -498,17 +498,17 @@ static void test_token_rules(void **state)
 		{ "abc", 0 },
 		{ "A-Z_a-z_0-9", 0 },
 		{ "-", 0 },
-		{ "", RZ_EINVAL },
-		{ "a.b", RZ_EINVAL },
-		{ "a+b", RZ_EINVAL },
-		{ "a/b", RZ_EINVAL },
-		{ "abc=", RZ_EINVAL },
-		{ "a b", RZ_EINVAL },
-		{ "abc\n", RZ_EINVAL },
-		{ "a;rm -rf", RZ_EINVAL },
-		{ "a\"b", RZ_EINVAL },
-		{ "../../etc/passwd", RZ_EINVAL },
-		{ "caf\xc3\xa9", RZ_EINVAL },
+		{ "", ACME_EINVAL },
+		{ "a.b", ACME_EINVAL },
+		{ "a+b", ACME_EINVAL },
+		{ "a/b", ACME_EINVAL },
+		{ "abc=", ACME_EINVAL },
+		{ "a b", ACME_EINVAL },
+		{ "abc\n", ACME_EINVAL },
+		{ "a;rm -rf", ACME_EINVAL },
+		{ "a\"b", ACME_EINVAL },
+		{ "../../etc/passwd", ACME_EINVAL },
+		{ "caf\xc3\xa9", ACME_EINVAL },
 	};
 	char out[ACME_B64_SHA256_SIZE];
 
@@ -521,14 +521,14 @@ static void test_token_rules(void **state)
 		else
 			assert_int_equal(strlen(out), 43);
 	}
-	assert_int_equal(acme_token_check(NULL), RZ_EINVAL);
-	assert_int_equal(acme_key_authz_dns(f->acct, NULL, out), RZ_EINVAL);
+	assert_int_equal(acme_token_check(NULL), ACME_EINVAL);
+	assert_int_equal(acme_key_authz_dns(f->acct, NULL, out), ACME_EINVAL);
 	memset(long_ok, 'a', ACME_TOKEN_MAX);
 	long_ok[ACME_TOKEN_MAX] = '\0';
 	memset(too_long, 'a', ACME_TOKEN_MAX + 1);
 	too_long[ACME_TOKEN_MAX + 1] = '\0';
 	assert_int_equal(acme_key_authz_dns(f->acct, long_ok, out), 0);
-	assert_int_equal(acme_key_authz_dns(f->acct, too_long, out), RZ_EINVAL);
+	assert_int_equal(acme_key_authz_dns(f->acct, too_long, out), ACME_EINVAL);
 }
 
 static void test_eab(void **state)
@@ -570,10 +570,10 @@ static void test_eab(void **state)
 	eab2 = NULL;
 
 	/* bad keys and arguments */
-	assert_int_equal(acme_acct_eab(f->acct, "kid-1", "", url, &eab2), RZ_EINVAL);
-	assert_int_equal(acme_acct_eab(f->acct, "kid-1", "ab+/", url, &eab2), RZ_EINVAL);
-	assert_int_equal(acme_acct_eab(f->acct, "", key_b64, url, &eab2), RZ_EINVAL);
-	assert_int_equal(acme_acct_eab(f->acct, "kid-1", key_b64, "", &eab2), RZ_EINVAL);
+	assert_int_equal(acme_acct_eab(f->acct, "kid-1", "", url, &eab2), ACME_EINVAL);
+	assert_int_equal(acme_acct_eab(f->acct, "kid-1", "ab+/", url, &eab2), ACME_EINVAL);
+	assert_int_equal(acme_acct_eab(f->acct, "", key_b64, url, &eab2), ACME_EINVAL);
+	assert_int_equal(acme_acct_eab(f->acct, "kid-1", key_b64, "", &eab2), ACME_EINVAL);
 	assert_null(eab2);
 
 	free(sig_expect);

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "acme/problem.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 #include "tests/unit/test_data.h"
 
 #define NS "urn:ietf:params:acme:error:"
@@ -201,67 +201,67 @@ static const struct {
 	  ACME_PC_FAIL, NULL, NULL },
 
 	/* malformed */
-	{ "empty body", "", 400, RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "garbage", "<html>Bad Gateway</html>", 502, RZ_ESYNTAX, 0, ACME_PC_RETRY, NULL, NULL },
-	{ "trailing garbage", "{} x", 400, RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "array", "[{\"type\":\"" NS "dns\"}]", 400, RZ_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "bare string", "\"" NS "dns\"", 400, RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "duplicate key", "{\"type\":\"" NS "dns\",\"type\":\"" NS "caa\"}", 400, RZ_ESYNTAX, 0,
+	{ "empty body", "", 400, ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "garbage", "<html>Bad Gateway</html>", 502, ACME_ESYNTAX, 0, ACME_PC_RETRY, NULL, NULL },
+	{ "trailing garbage", "{} x", 400, ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "array", "[{\"type\":\"" NS "dns\"}]", 400, ACME_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "bare string", "\"" NS "dns\"", 400, ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "duplicate key", "{\"type\":\"" NS "dns\",\"type\":\"" NS "caa\"}", 400, ACME_ESYNTAX, 0,
 	  ACME_PC_FAIL, NULL, NULL },
-	{ "NUL in detail", "{\"type\":\"" NS "dns\",\"detail\":\"a\\u0000b\"}", 400, RZ_ESYNTAX, 0,
+	{ "NUL in detail", "{\"type\":\"" NS "dns\",\"detail\":\"a\\u0000b\"}", 400, ACME_ESYNTAX, 0,
 	  ACME_PC_FAIL, NULL, NULL },
-	{ "type a number", "{\"type\":5}", 400, RZ_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "type null", "{\"type\":null}", 400, RZ_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "type with a space", "{\"type\":\"" NS "rate limited\"}", 429, RZ_ESYNTAX, 0,
+	{ "type a number", "{\"type\":5}", 400, ACME_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "type null", "{\"type\":null}", 400, ACME_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "type with a space", "{\"type\":\"" NS "rate limited\"}", 429, ACME_ESYNTAX, 0,
 	  ACME_PC_RETRY, NULL, NULL },
-	{ "type not a URI", "{\"type\":\"rateLimited\"}", 400, RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL,
+	{ "type not a URI", "{\"type\":\"rateLimited\"}", 400, ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL,
 	  NULL },
-	{ "type nothing after scheme", "{\"type\":\"urn:\"}", 400, RZ_ESYNTAX, 0, ACME_PC_FAIL,
+	{ "type nothing after scheme", "{\"type\":\"urn:\"}", 400, ACME_ESYNTAX, 0, ACME_PC_FAIL,
 	  NULL, NULL },
-	{ "type empty", "{\"type\":\"\"}", 400, RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "type non-ASCII", "{\"type\":\"urn:\\u00e9\"}", 400, RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL,
+	{ "type empty", "{\"type\":\"\"}", 400, ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "type non-ASCII", "{\"type\":\"urn:\\u00e9\"}", 400, ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL,
 	  NULL },
-	{ "detail a number", "{\"type\":\"" NS "dns\",\"detail\":7}", 400, RZ_ETYPE, 0,
+	{ "detail a number", "{\"type\":\"" NS "dns\",\"detail\":7}", 400, ACME_ETYPE, 0,
 	  ACME_PC_FAIL, NULL, NULL },
-	{ "status a string", "{\"type\":\"" NS "dns\",\"status\":\"400\"}", 400, RZ_ETYPE, 0,
+	{ "status a string", "{\"type\":\"" NS "dns\",\"status\":\"400\"}", 400, ACME_ETYPE, 0,
 	  ACME_PC_FAIL, NULL, NULL },
-	{ "status a real", "{\"type\":\"" NS "dns\",\"status\":400.0}", 400, RZ_ETYPE, 0,
+	{ "status a real", "{\"type\":\"" NS "dns\",\"status\":400.0}", 400, ACME_ETYPE, 0,
 	  ACME_PC_FAIL, NULL, NULL },
-	{ "status 99", "{\"type\":\"" NS "dns\",\"status\":99}", 400, RZ_ERANGE, 0, ACME_PC_FAIL,
+	{ "status 99", "{\"type\":\"" NS "dns\",\"status\":99}", 400, ACME_ERANGE, 0, ACME_PC_FAIL,
 	  NULL, NULL },
-	{ "status 600", "{\"type\":\"" NS "dns\",\"status\":600}", 400, RZ_ERANGE, 0,
+	{ "status 600", "{\"type\":\"" NS "dns\",\"status\":600}", 400, ACME_ERANGE, 0,
 	  ACME_PC_FAIL, NULL, NULL },
 	{ "status huge", "{\"type\":\"" NS "dns\",\"status\":99999999999999999999}", 400,
-	  RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "title a bool", "{\"type\":\"" NS "dns\",\"title\":true}", 400, RZ_ETYPE, 0,
+	  ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "title a bool", "{\"type\":\"" NS "dns\",\"title\":true}", 400, ACME_ETYPE, 0,
 	  ACME_PC_FAIL, NULL, NULL },
-	{ "subproblems an object", "{\"type\":\"" NS "dns\",\"subproblems\":{}}", 400, RZ_ETYPE, 0,
+	{ "subproblems an object", "{\"type\":\"" NS "dns\",\"subproblems\":{}}", 400, ACME_ETYPE, 0,
 	  ACME_PC_FAIL, NULL, NULL },
-	{ "subproblem a number", "{\"type\":\"" NS "dns\",\"subproblems\":[5]}", 400, RZ_ETYPE, 0,
+	{ "subproblem a number", "{\"type\":\"" NS "dns\",\"subproblems\":[5]}", 400, ACME_ETYPE, 0,
 	  ACME_PC_FAIL, NULL, NULL },
 	{ "subproblem bad type", "{\"type\":\"" NS "dns\",\"subproblems\":[{\"type\":\"x y\"}]}",
-	  400, RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
+	  400, ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
 	{ "subproblem status string",
 	  "{\"type\":\"" NS "dns\",\"subproblems\":[{\"type\":\"" NS "dns\",\"status\":\"x\"}]}",
-	  400, RZ_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
+	  400, ACME_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
 	{ "identifier a string",
 	  "{\"type\":\"" NS "dns\",\"subproblems\":[{\"identifier\":\"a.example\"}]}", 400,
-	  RZ_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
+	  ACME_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
 	{ "identifier without value",
 	  "{\"type\":\"" NS "dns\",\"subproblems\":[{\"identifier\":{\"type\":\"dns\"}}]}", 400,
-	  RZ_ENOENT, 0, ACME_PC_FAIL, NULL, NULL },
+	  ACME_ENOENT, 0, ACME_PC_FAIL, NULL, NULL },
 	{ "identifier value a number",
 	  "{\"type\":\"" NS "dns\",\"subproblems\":[{\"identifier\":{\"type\":\"dns\","
-	  "\"value\":1}}]}", 400, RZ_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
+	  "\"value\":1}}]}", 400, ACME_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
 	{ "identifier value with space",
 	  "{\"type\":\"" NS "dns\",\"subproblems\":[{\"identifier\":{\"type\":\"dns\","
-	  "\"value\":\"a b\"}}]}", 400, RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
+	  "\"value\":\"a b\"}}]}", 400, ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
 	{ "identifier value empty",
 	  "{\"type\":\"" NS "dns\",\"identifier\":{\"type\":\"dns\",\"value\":\"\"}}", 400,
-	  RZ_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
+	  ACME_ESYNTAX, 0, ACME_PC_FAIL, NULL, NULL },
 	{ "top-level identifier not an object", "{\"type\":\"" NS "dns\",\"identifier\":[]}", 400,
-	  RZ_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
-	{ "bad HTTP status argument", "{}", 42, RZ_EINVAL, 0, ACME_PC_FAIL, NULL, NULL },
+	  ACME_ETYPE, 0, ACME_PC_FAIL, NULL, NULL },
+	{ "bad HTTP status argument", "{}", 42, ACME_EINVAL, 0, ACME_PC_FAIL, NULL, NULL },
 };
 
 static void test_rows(void **state)
@@ -307,7 +307,7 @@ static void test_bounds(void **state)
 	memset(big + o, 'a', ACME_PROBLEM_MAX_BYTES);
 	o += ACME_PROBLEM_MAX_BYTES;
 	strcpy(big + o, "\"}");
-	assert_int_equal(acme_problem_parse(big, strlen(big), 400, &p), RZ_ETOOLONG);
+	assert_int_equal(acme_problem_parse(big, strlen(big), 400, &p), ACME_ETOOLONG);
 
 	/* a long detail is cut, not refused */
 	o = (size_t)sprintf(big, "{\"type\":\"" NS "dns\",\"detail\":\"");
@@ -323,14 +323,14 @@ static void test_bounds(void **state)
 	memset(big + o, 'c', ACME_PROBLEM_TYPE_MAX);
 	o += ACME_PROBLEM_TYPE_MAX;
 	strcpy(big + o, "\"}");
-	assert_int_equal(acme_problem_parse(big, strlen(big), 400, &p), RZ_ETOOLONG);
+	assert_int_equal(acme_problem_parse(big, strlen(big), 400, &p), ACME_ETOOLONG);
 
 	/* an identifier value of 256 bytes */
 	o = (size_t)sprintf(big, "{\"identifier\":{\"type\":\"dns\",\"value\":\"");
 	memset(big + o, 'd', ACME_IDENT_MAX + 1);
 	o += ACME_IDENT_MAX + 1;
 	strcpy(big + o, "\"}}");
-	assert_int_equal(acme_problem_parse(big, strlen(big), 400, &p), RZ_ETOOLONG);
+	assert_int_equal(acme_problem_parse(big, strlen(big), 400, &p), ACME_ETOOLONG);
 
 	/* 20 subproblems: 16 kept, 20 counted, all checked */
 	o = (size_t)sprintf(big, "{\"type\":\"" NS "compound\",\"subproblems\":[");
@@ -348,14 +348,14 @@ static void test_bounds(void **state)
 	/* the 20th is bad: the whole document is refused */
 	big[strlen(big) - 2] = '\0';
 	strcat(big, ",{\"type\":7}]}");
-	assert_int_equal(acme_problem_parse(big, strlen(big), 400, &p), RZ_ETYPE);
+	assert_int_equal(acme_problem_parse(big, strlen(big), 400, &p), ACME_ETYPE);
 
 	/* NULLs */
-	assert_int_equal(acme_problem_parse(NULL, 0, 400, &p), RZ_EINVAL);
-	assert_int_equal(acme_problem_parse("{}", 2, 400, NULL), RZ_EINVAL);
-	assert_int_equal(acme_problem_text(NULL, text, sizeof(text)), RZ_EINVAL);
-	assert_int_equal(acme_problem_text(&p, NULL, 10), RZ_EINVAL);
-	assert_int_equal(acme_problem_text(&p, text, 3), RZ_EINVAL);
+	assert_int_equal(acme_problem_parse(NULL, 0, 400, &p), ACME_EINVAL);
+	assert_int_equal(acme_problem_parse("{}", 2, 400, NULL), ACME_EINVAL);
+	assert_int_equal(acme_problem_text(NULL, text, sizeof(text)), ACME_EINVAL);
+	assert_int_equal(acme_problem_text(&p, NULL, 10), ACME_EINVAL);
+	assert_int_equal(acme_problem_text(&p, text, 3), ACME_EINVAL);
 	assert_int_equal(acme_problem_class(NULL), ACME_PC_FAIL);
 	free(big);
 }
@@ -413,16 +413,16 @@ static void test_embedded(void **state)
 	assert_int_equal(p.status, 403);
 	assert_int_equal(acme_problem_class(&p), ACME_PC_FAIL);
 	/* the challenge itself is no problem document: "type" is not a URI */
-	assert_int_equal(acme_problem_from_json(chall, 0, &p), RZ_ESYNTAX);
+	assert_int_equal(acme_problem_from_json(chall, 0, &p), ACME_ESYNTAX);
 	assert_string_equal(p.type, "about:blank");
 	/* "error" of the wrong type */
 	bad = json_pack("{s:s}", "error", "unauthorized");
 	assert_non_null(bad);
-	assert_int_equal(acme_problem_from_json(json_object_get(bad, "error"), 0, &p), RZ_ETYPE);
-	assert_int_equal(acme_problem_from_json(NULL, 0, &p), RZ_EINVAL);
-	assert_int_equal(acme_problem_from_json(chall, 0, NULL), RZ_EINVAL);
+	assert_int_equal(acme_problem_from_json(json_object_get(bad, "error"), 0, &p), ACME_ETYPE);
+	assert_int_equal(acme_problem_from_json(NULL, 0, &p), ACME_EINVAL);
+	assert_int_equal(acme_problem_from_json(chall, 0, NULL), ACME_EINVAL);
 	assert_int_equal(acme_problem_from_json(json_object_get(chall, "error"), 1000, &p),
-	                 RZ_EINVAL);
+	                 ACME_EINVAL);
 	json_decref(bad);
 	json_decref(chall);
 	free(body);

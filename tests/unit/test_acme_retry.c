@@ -11,7 +11,7 @@
 
 #include "acme/ari.h"
 #include "acme/retry.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 #define T1994 784111777          /* Sun, 06 Nov 1994 08:49:37 GMT */
 #define T2026 1772355600         /* Sun, 01 Mar 2026 09:00:00 GMT */
@@ -43,27 +43,27 @@ static const struct {
 	{ "1234567890123456789012345678901234567890123456789012345678901234", T2026, 0,
 	  T2026 + WEEK },                                  /* 64 digits: the longest value */
 	{ "00000000000000000000000000000000000000000000000000000000000000007", T2026,
-	  RZ_ETOOLONG, 0 },                                /* 65 digits: too long a field */
-	{ "99999999999x", T2026, RZ_ESYNTAX, 0 },
-	{ "10000000000garbage", T2026, RZ_ESYNTAX, 0 },
-	{ "999999999999999999999999999999999999999-", T2026, RZ_ESYNTAX, 0 },
-	{ "120 s", T2026, RZ_ESYNTAX, 0 },
-	{ "120, 60", T2026, RZ_ESYNTAX, 0 },
-	{ "Retry later", T2026, RZ_ESYNTAX, 0 },
-	{ "\x01", T2026, RZ_ESYNTAX, 0 },
-	{ "soon", T2026, RZ_ESYNTAX, 0 },
-	{ "-5", T2026, RZ_ESYNTAX, 0 },
-	{ "+5", T2026, RZ_ESYNTAX, 0 },
-	{ "1e3", T2026, RZ_ESYNTAX, 0 },
-	{ "5.0", T2026, RZ_ESYNTAX, 0 },
-	{ "0x10", T2026, RZ_ESYNTAX, 0 },
-	{ "12 0", T2026, RZ_ESYNTAX, 0 },
-	{ "120abc", T2026, RZ_ESYNTAX, 0 },
-	{ "1\r\n2", T2026, RZ_ESYNTAX, 0 },
-	{ "", T2026, RZ_ESYNTAX, 0 },
-	{ "   ", T2026, RZ_ESYNTAX, 0 },
-	{ "\r\n", T2026, RZ_ESYNTAX, 0 },
-	{ "１２０", T2026, RZ_ESYNTAX, 0 },                 /* fullwidth digits */
+	  ACME_ETOOLONG, 0 },                                /* 65 digits: too long a field */
+	{ "99999999999x", T2026, ACME_ESYNTAX, 0 },
+	{ "10000000000garbage", T2026, ACME_ESYNTAX, 0 },
+	{ "999999999999999999999999999999999999999-", T2026, ACME_ESYNTAX, 0 },
+	{ "120 s", T2026, ACME_ESYNTAX, 0 },
+	{ "120, 60", T2026, ACME_ESYNTAX, 0 },
+	{ "Retry later", T2026, ACME_ESYNTAX, 0 },
+	{ "\x01", T2026, ACME_ESYNTAX, 0 },
+	{ "soon", T2026, ACME_ESYNTAX, 0 },
+	{ "-5", T2026, ACME_ESYNTAX, 0 },
+	{ "+5", T2026, ACME_ESYNTAX, 0 },
+	{ "1e3", T2026, ACME_ESYNTAX, 0 },
+	{ "5.0", T2026, ACME_ESYNTAX, 0 },
+	{ "0x10", T2026, ACME_ESYNTAX, 0 },
+	{ "12 0", T2026, ACME_ESYNTAX, 0 },
+	{ "120abc", T2026, ACME_ESYNTAX, 0 },
+	{ "1\r\n2", T2026, ACME_ESYNTAX, 0 },
+	{ "", T2026, ACME_ESYNTAX, 0 },
+	{ "   ", T2026, ACME_ESYNTAX, 0 },
+	{ "\r\n", T2026, ACME_ESYNTAX, 0 },
+	{ "１２０", T2026, ACME_ESYNTAX, 0 },                 /* fullwidth digits */
 
 	/* IMF-fixdate */
 	{ "Sun, 06 Nov 1994 08:49:37 GMT", T1994 - 100, 0, T1994 },
@@ -77,42 +77,42 @@ static const struct {
 	{ "Thu, 29 Feb 2024 12:00:00 GMT", 1709208000 - 5, 0, 1709208000 },
 	{ "Sat, 31 Dec 2016 23:59:60 GMT", 1483228700, 0, 1483228800 },  /* leap second */
 	{ "Fri, 31 Dec 9999 23:59:59 GMT", T2026, 0, T2026 + WEEK },
-	{ "Mon, 06 Nov 1994 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },   /* wrong weekday */
-	{ "sun, 06 nov 1994 08:49:37 gmt", T1994 - 100, RZ_ESYNTAX, 0 },   /* case-sensitive */
-	{ "Sun, 06 Nov 1994 08:49:37 UTC", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun, 06 Nov 1994 08:49:37 +0000", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun, 6 Nov 1994 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun,  06 Nov 1994 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun, 06 Nov 94 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun, 06 Nox 1994 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sat, 31 Feb 2024 00:00:00 GMT", T2026, RZ_ESYNTAX, 0 },         /* no such day */
-	{ "Wed, 29 Feb 2023 00:00:00 GMT", T2026, RZ_ESYNTAX, 0 },
-	{ "Sun, 06 Nov 1994 24:00:00 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun, 06 Nov 1994 08:60:00 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun, 06 Nov 1994 08:49:61 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun, 06 Nov 1994 8:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun, 06 Nov 1994 08:49:37 GMT extra", T1994 - 100, RZ_ESYNTAX, 0 },
+	{ "Mon, 06 Nov 1994 08:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },   /* wrong weekday */
+	{ "sun, 06 nov 1994 08:49:37 gmt", T1994 - 100, ACME_ESYNTAX, 0 },   /* case-sensitive */
+	{ "Sun, 06 Nov 1994 08:49:37 UTC", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun, 06 Nov 1994 08:49:37 +0000", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun, 6 Nov 1994 08:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun,  06 Nov 1994 08:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun, 06 Nov 94 08:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun, 06 Nox 1994 08:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sat, 31 Feb 2024 00:00:00 GMT", T2026, ACME_ESYNTAX, 0 },         /* no such day */
+	{ "Wed, 29 Feb 2023 00:00:00 GMT", T2026, ACME_ESYNTAX, 0 },
+	{ "Sun, 06 Nov 1994 24:00:00 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun, 06 Nov 1994 08:60:00 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun, 06 Nov 1994 08:49:61 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun, 06 Nov 1994 8:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun, 06 Nov 1994 08:49:37 GMT extra", T1994 - 100, ACME_ESYNTAX, 0 },
 
 	/* rfc850-date (obsolete): two-digit years */
 	{ "Sunday, 06-Nov-94 08:49:37 GMT", T1994 - 100, 0, T1994 },
 	{ "Sunday, 06-Nov-94 08:49:37 GMT", T2026, 0, T2026 + 1 },  /* 1994, not 2094: past */
 	{ "Wednesday, 01-Jan-70 00:00:00 GMT", T2026, 0, T2026 + WEEK },  /* 2070 */
-	{ "Thursday, 01-Jan-70 00:00:00 GMT", T2026, RZ_ESYNTAX, 0 },     /* 2070 is a Wed */
+	{ "Thursday, 01-Jan-70 00:00:00 GMT", T2026, ACME_ESYNTAX, 0 },     /* 2070 is a Wed */
 	{ "Thursday, 01-Jan-70 00:00:00 GMT", T1994, 0, T1994 + 1 },      /* 1970: past */
-	{ "Sun, 06-Nov-94 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sunday, 06-Nov-1994 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sunday,06-Nov-94 08:49:37 GMT", T1994 - 100, RZ_ESYNTAX, 0 },
+	{ "Sun, 06-Nov-94 08:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sunday, 06-Nov-1994 08:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sunday,06-Nov-94 08:49:37 GMT", T1994 - 100, ACME_ESYNTAX, 0 },
 
 	/* asctime-date (obsolete) */
 	{ "Sun Nov  6 08:49:37 1994", T1994 - 100, 0, T1994 },
 	{ "Sun Nov 06 08:49:37 1994", T1994 - 100, 0, T1994 },
-	{ "Sun Nov 6 08:49:37 1994", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Mon Nov  6 08:49:37 1994", T1994 - 100, RZ_ESYNTAX, 0 },
-	{ "Sun Nov  6 08:49:37 94", T1994 - 100, RZ_ESYNTAX, 0 },
+	{ "Sun Nov 6 08:49:37 1994", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Mon Nov  6 08:49:37 1994", T1994 - 100, ACME_ESYNTAX, 0 },
+	{ "Sun Nov  6 08:49:37 94", T1994 - 100, ACME_ESYNTAX, 0 },
 
 	/* too long to be any of them */
 	{ "Sunday, 06-Nov-94 08:49:37 GMT                                     x", T2026,
-	  RZ_ETOOLONG, 0 },
+	  ACME_ETOOLONG, 0 },
 };
 
 static void test_retry_after_rows(void **state)
@@ -145,9 +145,9 @@ static void test_retry_after_args(void **state)
 	time_t out;
 
 	(void)state;
-	assert_int_equal(acme_retry_after(NULL, T2026, &out), RZ_EINVAL);
-	assert_int_equal(acme_retry_after("1", T2026, NULL), RZ_EINVAL);
-	assert_int_equal(acme_retry_after("1", -1, &out), RZ_EINVAL);
+	assert_int_equal(acme_retry_after(NULL, T2026, &out), ACME_EINVAL);
+	assert_int_equal(acme_retry_after("1", T2026, NULL), ACME_EINVAL);
+	assert_int_equal(acme_retry_after("1", -1, &out), ACME_EINVAL);
 	assert_int_equal(acme_retry_after("1", 0, &out), 0);
 	assert_int_equal(out, 1);
 	assert_int_equal(acme_retry_after("0", 0, &out), 0);
@@ -184,16 +184,16 @@ static void test_civil(void **state)
 		{ 1994, 11, 6, 8, 49, 37, 0, T1994 },
 		{ 9999, 12, 31, 23, 59, 59, 0, 253402300799LL },
 		{ 1, 1, 1, 0, 0, 0, 0, -62135596800LL },
-		{ 1900, 2, 29, 0, 0, 0, RZ_ERANGE, 0 },
-		{ 2023, 2, 29, 0, 0, 0, RZ_ERANGE, 0 },
-		{ 2023, 4, 31, 0, 0, 0, RZ_ERANGE, 0 },
-		{ 2023, 13, 1, 0, 0, 0, RZ_ERANGE, 0 },
-		{ 2023, 0, 1, 0, 0, 0, RZ_ERANGE, 0 },
-		{ 2023, 1, 0, 0, 0, 0, RZ_ERANGE, 0 },
-		{ 10000, 1, 1, 0, 0, 0, RZ_ERANGE, 0 },
-		{ -1, 1, 1, 0, 0, 0, RZ_ERANGE, 0 },
-		{ 2023, 1, 1, 24, 0, 0, RZ_ERANGE, 0 },
-		{ 2023, 1, 1, 0, 0, 61, RZ_ERANGE, 0 },
+		{ 1900, 2, 29, 0, 0, 0, ACME_ERANGE, 0 },
+		{ 2023, 2, 29, 0, 0, 0, ACME_ERANGE, 0 },
+		{ 2023, 4, 31, 0, 0, 0, ACME_ERANGE, 0 },
+		{ 2023, 13, 1, 0, 0, 0, ACME_ERANGE, 0 },
+		{ 2023, 0, 1, 0, 0, 0, ACME_ERANGE, 0 },
+		{ 2023, 1, 0, 0, 0, 0, ACME_ERANGE, 0 },
+		{ 10000, 1, 1, 0, 0, 0, ACME_ERANGE, 0 },
+		{ -1, 1, 1, 0, 0, 0, ACME_ERANGE, 0 },
+		{ 2023, 1, 1, 24, 0, 0, ACME_ERANGE, 0 },
+		{ 2023, 1, 1, 0, 0, 61, ACME_ERANGE, 0 },
 	};
 
 	(void)state;

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "acme/b64.h"
-#include "daemon/rz_err.h"
+#include "acme/acme_err.h"
 
 static const struct { const char *raw; const char *enc; } vectors[] = {
 	{ "", "" }, { "f", "Zg" }, { "fo", "Zm8" }, { "foo", "Zm9v" },
@@ -45,10 +45,10 @@ static void test_bad_input(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(acme_b64url_decode(bad[i], strlen(bad[i]), dec, sizeof(dec), &n),
-		                 RZ_ESYNTAX);
-	assert_int_equal(acme_b64url_decode("Zm9vYmFy", 8, dec, 3, &n), RZ_ETOOLONG);
+		                 ACME_ESYNTAX);
+	assert_int_equal(acme_b64url_decode("Zm9vYmFy", 8, dec, 3, &n), ACME_ETOOLONG);
 	assert_int_equal(acme_b64url_encode((const uint8_t *)"foo", 3, small, sizeof(small)),
-	                 RZ_ETOOLONG);
+	                 ACME_ETOOLONG);
 }
 
 static void test_roundtrip_all_bytes(void **state)

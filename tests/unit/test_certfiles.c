@@ -405,7 +405,7 @@ static void test_install_layout(void **state)
 	struct acme_dkey *k = NULL, *back = NULL;
 	ssize_t n;
 
-	assert_int_equal(acme_dkey_new(RZ_KEY_P256, &k), 0);
+	assert_int_equal(acme_dkey_new(ACME_KEY_P256, &k), 0);
 	assert_int_equal(cf_pending_key_path(&f->pol, "xmpp", D, path, sizeof(path), err,
 	                                     sizeof(err)), 0);
 	assert_int_equal(acme_key_write_pem(k, path, err, sizeof(err)), 0);
@@ -436,7 +436,7 @@ static void test_install_layout(void **state)
 	/* the installed key is the one written, and loads as a key (mode 0600) */
 	pathf(path, sizeof(path), "%s/%s", live, CF_KEY_FILE);
 	assert_int_equal(acme_dkey_load(path, &back, err, sizeof(err)), 0);
-	assert_int_equal(acme_dkey_type(back), RZ_KEY_P256);
+	assert_int_equal(acme_dkey_type(back), ACME_KEY_P256);
 	acme_dkey_free(back);
 	acme_dkey_free(k);
 	/* Prosody's view: <dir>/<domain>/fullchain.pem, and only dot-names besides */

@@ -123,8 +123,8 @@ static void test_example(void **state)
 	assert_true(cfg->acme_terms_agreed);
 	assert_string_equal(cfg->acme_account_key, "/var/lib/regzone/account.key");
 	assert_null(cfg->acme_ca_bundle);
-	assert_int_equal(cfg->acme_key_type, RZ_KEY_P256);
-	assert_string_equal(rz_key_type_name(cfg->acme_key_type), "p256");
+	assert_int_equal(cfg->acme_key_type, ACME_KEY_P256);
+	assert_string_equal(acme_key_type_name(cfg->acme_key_type), "p256");
 	assert_int_equal(cfg->acme_renew_percent, 66);
 	assert_int_equal(cfg->acme_concurrency, 10);
 	assert_null(cfg->acme_eab_kid);
@@ -243,7 +243,7 @@ static void test_defaults(void **state)
 	assert_null(cfg->acme_contact);
 	assert_false(cfg->acme_terms_agreed);
 	assert_null(cfg->acme_ca_bundle);
-	assert_int_equal(cfg->acme_key_type, RZ_KEY_P256);
+	assert_int_equal(cfg->acme_key_type, ACME_KEY_P256);
 	assert_int_equal(cfg->acme_renew_percent, 66);
 	assert_int_equal(cfg->acme_concurrency, 10);
 	assert_false(cfg->acme_revoke_on_disable);
@@ -328,7 +328,7 @@ static void test_optional_sections(void **state)
 	assert_string_equal(cfg->curve_secret_file, "/s");
 	assert_int_equal(cfg->n_curve_clients, 1);
 	assert_string_equal(cfg->curve_clients[0], "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID");
-	assert_int_equal(cfg->acme_key_type, RZ_KEY_RSA3072);
+	assert_int_equal(cfg->acme_key_type, ACME_KEY_RSA3072);
 	assert_string_equal(cfg->acme_eab_kid, "kid-1");
 	assert_string_equal(cfg->acme_eab_hmac_key, "aGVsbG8");
 	assert_string_equal(cfg->acme_ca_bundle, "/ca.pem");
@@ -654,11 +654,11 @@ static void test_api(void **state)
 	(void)state;
 	rz_config_free(NULL);
 	assert_null(rz_config_profile(NULL, NULL));
-	assert_string_equal(rz_key_type_name(RZ_KEY_P256), "p256");
-	assert_string_equal(rz_key_type_name(RZ_KEY_P384), "p384");
-	assert_string_equal(rz_key_type_name(RZ_KEY_RSA2048), "rsa2048");
-	assert_string_equal(rz_key_type_name(RZ_KEY_RSA3072), "rsa3072");
-	assert_null(rz_key_type_name(RZ_KEY__MAX));
+	assert_string_equal(acme_key_type_name(ACME_KEY_P256), "p256");
+	assert_string_equal(acme_key_type_name(ACME_KEY_P384), "p384");
+	assert_string_equal(acme_key_type_name(ACME_KEY_RSA2048), "rsa2048");
+	assert_string_equal(acme_key_type_name(ACME_KEY_RSA3072), "rsa3072");
+	assert_null(acme_key_type_name(ACME_KEY__MAX));
 }
 
 /* Under ASan or valgrind: no leak on success or on any error path. */

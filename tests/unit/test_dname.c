@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "daemon/rz_err.h"
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 #define L63 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123"
@@ -42,42 +42,42 @@ static const struct dcase cases[] = {
 	{ L63 "." L63 "." L63 ".abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija", 0,
 	  L63 "." L63 "." L63 ".abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija", NULL },
 	/* bad */
-	{ "", RZ_EDNAME, NULL, "empty" },
-	{ ".", RZ_EDNAME, NULL, "empty label" },
-	{ "example..org", RZ_EDNAME, NULL, "empty label" },
-	{ ".example.org", RZ_EDNAME, NULL, "empty label" },
-	{ "example.org..", RZ_EDNAME, NULL, "empty label" },
-	{ "org", RZ_EDNAME, NULL, "two labels" },
-	{ "localhost.", RZ_EDNAME, NULL, "two labels" },
-	{ "exa mple.org", RZ_EDNAME, NULL, "space" },
-	{ " example.org", RZ_EDNAME, NULL, "space" },
-	{ "example.org ", RZ_EDNAME, NULL, "space" },
-	{ "*.example.org", RZ_EDNAME, NULL, "wildcard" },
-	{ "ex\\046ample.org", RZ_EDNAME, NULL, "escape" },
-	{ "example.test;rm", RZ_EDNAME, NULL, "invalid character ';'" },
-	{ "example.test\nwww", RZ_EDNAME, NULL, "0x0a" },
-	{ "example.test\r", RZ_EDNAME, NULL, "0x0d" },
-	{ "exa\"mple.test", RZ_EDNAME, NULL, "invalid character '\"'" },
-	{ "example.test(", RZ_EDNAME, NULL, "invalid character '('" },
-	{ "ex_ample.org", RZ_EDNAME, NULL, "invalid character '_'" },
-	{ "_xmpp-client._tcp.example.org", RZ_EDNAME, NULL, "invalid character '_'" },
-	{ "b\xc3\xbc" "cher.example", RZ_EDNAME, NULL, "A-label" },           /* U-label */
-	{ "-example.org", RZ_EDNAME, NULL, "hyphen" },
-	{ "example-.org", RZ_EDNAME, NULL, "hyphen" },
-	{ "ab--cd.org", RZ_EDNAME, NULL, "3rd and 4th" },
-	{ "xn--.example", RZ_EDNAME, NULL, "hyphen" },
-	{ "xn--zz9999999.example", RZ_EDNAME, NULL, "Punycode" },
-	{ "xn--a.example", RZ_EDNAME, NULL, "Punycode" },
-	{ "xn--abc-.example", RZ_EDNAME, NULL, "hyphen" },
-	{ L64 ".example", RZ_EDNAME, NULL, "63" },
-	{ "192.168.0.1", RZ_EDNAME, NULL, "all digits" },
-	{ "example.123", RZ_EDNAME, NULL, "all digits" },
-	{ "example.org/path", RZ_EDNAME, NULL, "'/'" },
-	{ "user@example.org", RZ_EDNAME, NULL, "'@'" },
-	{ "example.org:5222", RZ_EDNAME, NULL, "':'" },
-	{ "example,org", RZ_EDNAME, NULL, "','" },
+	{ "", ZG_EDNAME, NULL, "empty" },
+	{ ".", ZG_EDNAME, NULL, "empty label" },
+	{ "example..org", ZG_EDNAME, NULL, "empty label" },
+	{ ".example.org", ZG_EDNAME, NULL, "empty label" },
+	{ "example.org..", ZG_EDNAME, NULL, "empty label" },
+	{ "org", ZG_EDNAME, NULL, "two labels" },
+	{ "localhost.", ZG_EDNAME, NULL, "two labels" },
+	{ "exa mple.org", ZG_EDNAME, NULL, "space" },
+	{ " example.org", ZG_EDNAME, NULL, "space" },
+	{ "example.org ", ZG_EDNAME, NULL, "space" },
+	{ "*.example.org", ZG_EDNAME, NULL, "wildcard" },
+	{ "ex\\046ample.org", ZG_EDNAME, NULL, "escape" },
+	{ "example.test;rm", ZG_EDNAME, NULL, "invalid character ';'" },
+	{ "example.test\nwww", ZG_EDNAME, NULL, "0x0a" },
+	{ "example.test\r", ZG_EDNAME, NULL, "0x0d" },
+	{ "exa\"mple.test", ZG_EDNAME, NULL, "invalid character '\"'" },
+	{ "example.test(", ZG_EDNAME, NULL, "invalid character '('" },
+	{ "ex_ample.org", ZG_EDNAME, NULL, "invalid character '_'" },
+	{ "_xmpp-client._tcp.example.org", ZG_EDNAME, NULL, "invalid character '_'" },
+	{ "b\xc3\xbc" "cher.example", ZG_EDNAME, NULL, "A-label" },           /* U-label */
+	{ "-example.org", ZG_EDNAME, NULL, "hyphen" },
+	{ "example-.org", ZG_EDNAME, NULL, "hyphen" },
+	{ "ab--cd.org", ZG_EDNAME, NULL, "3rd and 4th" },
+	{ "xn--.example", ZG_EDNAME, NULL, "hyphen" },
+	{ "xn--zz9999999.example", ZG_EDNAME, NULL, "Punycode" },
+	{ "xn--a.example", ZG_EDNAME, NULL, "Punycode" },
+	{ "xn--abc-.example", ZG_EDNAME, NULL, "hyphen" },
+	{ L64 ".example", ZG_EDNAME, NULL, "63" },
+	{ "192.168.0.1", ZG_EDNAME, NULL, "all digits" },
+	{ "example.123", ZG_EDNAME, NULL, "all digits" },
+	{ "example.org/path", ZG_EDNAME, NULL, "'/'" },
+	{ "user@example.org", ZG_EDNAME, NULL, "'@'" },
+	{ "example.org:5222", ZG_EDNAME, NULL, "':'" },
+	{ "example,org", ZG_EDNAME, NULL, "','" },
 	/* 254 characters */
-	{ L63 "." L63 "." L63 ".abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijab", RZ_EDNAME,
+	{ L63 "." L63 "." L63 ".abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijab", ZG_EDNAME,
 	  NULL, "longer than 253" },
 };
 
@@ -106,9 +106,9 @@ static void test_ten_kilobytes(void **state)
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	big[100] = '.';
-	assert_int_equal(zg_dname_check(big, NULL, 0, err, sizeof(err)), RZ_EDNAME);
+	assert_int_equal(zg_dname_check(big, NULL, 0, err, sizeof(err)), ZG_EDNAME);
 	assert_non_null(strstr(err, "longer than"));
-	assert_int_equal(zg_dname_check(NULL, NULL, 0, err, sizeof(err)), RZ_EDNAME);
+	assert_int_equal(zg_dname_check(NULL, NULL, 0, err, sizeof(err)), ZG_EDNAME);
 }
 
 static void test_small_buffer(void **state)
@@ -117,8 +117,32 @@ static void test_small_buffer(void **state)
 
 	(void)state;
 	assert_int_equal(zg_dname_check("example.org", out, sizeof(out), err, sizeof(err)),
-	                 RZ_EDNAME);
+	                 ZG_EDNAME);
 	assert_int_equal(zg_hostname_check("host.example.net.", NULL, 0, NULL, 0), 0);
+}
+
+/* The zones that may hold a domain: itself, then parents of two labels
+ * or more, never a TLD. */
+static void test_zone_candidates(void **state)
+{
+	static const struct { const char *domain, *want; } zones[] = {
+		{ "shop.example.co.uk", "shop.example.co.uk example.co.uk co.uk" },
+		{ "example.org", "example.org" },
+		{ "org", "" },
+		{ "", "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		char got[256] = "";
+
+		for (const char *c = zg_zone_first(zones[i].domain); c != NULL; c = zg_zone_next(c))
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", got[0] ? " " : "",
+			         c);
+		assert_string_equal(got, zones[i].want);
+	}
+	assert_null(zg_zone_first(NULL));
+	assert_null(zg_zone_next(NULL));
 }
 
 int main(void)
@@ -127,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_ten_kilobytes),
 		cmocka_unit_test(test_small_buffer),
+		cmocka_unit_test(test_zone_candidates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

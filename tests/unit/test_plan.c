@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "daemon/rz_err.h"
 #include "zonegen/knot.h"
+#include "zonegen/zg_err.h"
 
 #define R(o, t, ty, d) { o, t, ty, d }
 
@@ -43,27 +43,27 @@ static const struct pcase cases[] = {
 	  0, 4, 0, 0, NULL },
 	{ "a different SRV", { R("_xmpp-client._tcp.example.test.", 3600, "SRV",
 	                          "0 5 5222 other.example.") }, 1, { { "", 0, "", "" } }, 0,
-	  RZ_ECONFLICT, 0, 0, 0, "_xmpp-client._tcp.example.test. 3600 SRV 0 5 5222 other.example." },
+	  ZG_ECONFLICT, 0, 0, 0, "_xmpp-client._tcp.example.test. 3600 SRV 0 5 5222 other.example." },
 	{ "a CNAME where our SRV goes", { R("_xmpp-client._tcp.example.test.", 300, "CNAME",
 	                                     "elsewhere.example.") }, 1, { { "", 0, "", "" } }, 0,
-	  RZ_ECONFLICT, 0, 0, 0, "a CNAME where our records go" },
+	  ZG_ECONFLICT, 0, 0, 0, "a CNAME where our records go" },
 	{ "data where our CNAME goes", { R("conference.example.test.", 3600, "A", "192.0.2.9") },
-	  1, { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "data where our CNAME goes" },
+	  1, { { "", 0, "", "" } }, 0, ZG_ECONFLICT, 0, 0, 0, "data where our CNAME goes" },
 	{ "another CNAME", { R("conference.example.test.", 3600, "CNAME", "x.example.") }, 1,
-	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "another CNAME" },
+	  { { "", 0, "", "" } }, 0, ZG_ECONFLICT, 0, 0, 0, "another CNAME" },
 	{ "an A where ours goes", { R("example.test.", 3600, "A", "198.51.100.7") }, 1,
-	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "198.51.100.7" },
+	  { { "", 0, "", "" } }, 0, ZG_ECONFLICT, 0, 0, 0, "198.51.100.7" },
 	{ "same record, other TTL", { R("example.test.", 60, "A", "192.0.2.1") }, 1,
-	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "another TTL" },
+	  { { "", 0, "", "" } }, 0, ZG_ECONFLICT, 0, 0, 0, "another TTL" },
 	{ "customer TXT set with another TTL", { R("example.test.", 300, "TXT", "\"spf\"") }, 1,
-	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "set has another TTL" },
+	  { { "", 0, "", "" } }, 0, ZG_ECONFLICT, 0, 0, 0, "set has another TTL" },
 	{ "identical customer record: kept, not ours",
 	  { R("_xmpp-client._tcp.example.test.", 3600, "SRV", "5 1 5222 xmpp.example.net.") }, 1,
 	  { { "", 0, "", "" } }, 0, 0, 3, 0, 1, NULL },
 	{ "two clashes named together",
 	  { R("example.test.", 3600, "A", "198.51.100.7"),
 	    R("conference.example.test.", 3600, "AAAA", "2001:db8::9") }, 2,
-	  { { "", 0, "", "" } }, 0, RZ_ECONFLICT, 0, 0, 0, "198.51.100.7 (another record of the "
+	  { { "", 0, "", "" } }, 0, ZG_ECONFLICT, 0, 0, 0, "198.51.100.7 (another record of the "
 	  "same type); conference.example.test. 3600 AAAA 2001:db8::9" },
 	{ "profile changed: our old SRV removed, not a conflict",
 	  { R("_xmpp-client._tcp.example.test.", 3600, "SRV", "5 1 5222 old.example.net.") }, 1,
@@ -89,7 +89,7 @@ static void test_table(void **state)
 		    (c->conflict == NULL && p.conflict[0] != '\0'))
 			fail_msg("%s: ret %d set %zu unset %zu keep %zu conflict '%s'", c->name, ret,
 			         p.n_set, p.n_unset, p.n_keep, p.conflict);
-		if (ret == RZ_ECONFLICT)
+		if (ret == ZG_ECONFLICT)
 			assert_true(p.set == NULL && p.unset == NULL);
 		zg_plan_clear(&p);
 	}

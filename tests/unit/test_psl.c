@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "daemon/rz_err.h"
 #include "zonegen/psl.h"
+#include "zonegen/zg_err.h"
 
 #define L63 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123"
 #define L64 L63 "4"
@@ -63,25 +63,25 @@ static void test_alabel(void **state)
 		/* 20 x ü: fits */
 		{ U60, 26, "xn--tdaaaaaaaaaaaaaaaaaaaa" },
 		/* refused */
-		{ "", RZ_ESYNTAX, NULL },
-		{ L64, RZ_ETOOLONG, NULL },
-		{ U60 U60 U60, RZ_ETOOLONG, NULL },              /* 60 x ü: 66 as an A-label */
-		{ "-a", RZ_ESYNTAX, NULL },
-		{ "a-", RZ_ESYNTAX, NULL },
-		{ "-\xc3\xbc", RZ_ESYNTAX, NULL },
-		{ "a_b", RZ_ESYNTAX, NULL },
-		{ "a b", RZ_ESYNTAX, NULL },
-		{ "a.b", RZ_ESYNTAX, NULL },
-		{ "*", RZ_ESYNTAX, NULL },
-		{ "\xc3", RZ_ESYNTAX, NULL },                    /* truncated */
-		{ "\xc3\x28", RZ_ESYNTAX, NULL },                /* bad continuation */
-		{ "\xc0\xaf", RZ_ESYNTAX, NULL },                /* overlong '/' */
-		{ "\xe0\x80\xaf", RZ_ESYNTAX, NULL },            /* overlong, three bytes */
-		{ "\xed\xa0\x80", RZ_ESYNTAX, NULL },            /* a surrogate */
-		{ "\xf4\x90\x80\x80", RZ_ESYNTAX, NULL },        /* past U+10FFFF */
-		{ "\xf8\x88\x80\x80\x80", RZ_ESYNTAX, NULL },    /* five bytes */
-		{ "\x80", RZ_ESYNTAX, NULL },                    /* lone continuation */
-		{ "\xc2\x85", RZ_ESYNTAX, NULL },                /* U+0085, a C1 control */
+		{ "", ZG_ESYNTAX, NULL },
+		{ L64, ZG_ETOOLONG, NULL },
+		{ U60 U60 U60, ZG_ETOOLONG, NULL },              /* 60 x ü: 66 as an A-label */
+		{ "-a", ZG_ESYNTAX, NULL },
+		{ "a-", ZG_ESYNTAX, NULL },
+		{ "-\xc3\xbc", ZG_ESYNTAX, NULL },
+		{ "a_b", ZG_ESYNTAX, NULL },
+		{ "a b", ZG_ESYNTAX, NULL },
+		{ "a.b", ZG_ESYNTAX, NULL },
+		{ "*", ZG_ESYNTAX, NULL },
+		{ "\xc3", ZG_ESYNTAX, NULL },                    /* truncated */
+		{ "\xc3\x28", ZG_ESYNTAX, NULL },                /* bad continuation */
+		{ "\xc0\xaf", ZG_ESYNTAX, NULL },                /* overlong '/' */
+		{ "\xe0\x80\xaf", ZG_ESYNTAX, NULL },            /* overlong, three bytes */
+		{ "\xed\xa0\x80", ZG_ESYNTAX, NULL },            /* a surrogate */
+		{ "\xf4\x90\x80\x80", ZG_ESYNTAX, NULL },        /* past U+10FFFF */
+		{ "\xf8\x88\x80\x80\x80", ZG_ESYNTAX, NULL },    /* five bytes */
+		{ "\x80", ZG_ESYNTAX, NULL },                    /* lone continuation */
+		{ "\xc2\x85", ZG_ESYNTAX, NULL },                /* U+0085, a C1 control */
 		{ "\xef\xbb\xbf" "a", 10, "xn--a-6m0i" },         /* U+FEFF is no control */
 	};
 	char out[64];
@@ -98,13 +98,13 @@ static void test_alabel(void **state)
 	/* len, not the NUL, ends the label */
 	assert_int_equal(zg_psl_alabel("com.uk", 3, out, sizeof(out)), 3);
 	assert_string_equal(out, "com");
-	assert_int_equal(zg_psl_alabel("a\0b", 3, out, sizeof(out)), RZ_ESYNTAX);
+	assert_int_equal(zg_psl_alabel("a\0b", 3, out, sizeof(out)), ZG_ESYNTAX);
 	/* out too small, exactly enough */
-	assert_int_equal(zg_psl_alabel("\xd1\x80\xd1\x84", 4, out, 8), RZ_ETOOLONG);
+	assert_int_equal(zg_psl_alabel("\xd1\x80\xd1\x84", 4, out, 8), ZG_ETOOLONG);
 	assert_int_equal(zg_psl_alabel("\xd1\x80\xd1\x84", 4, out, 9), 8);
-	assert_int_equal(zg_psl_alabel("com", 3, out, 3), RZ_ETOOLONG);
-	assert_int_equal(zg_psl_alabel(NULL, 3, out, sizeof(out)), RZ_EINVAL);
-	assert_int_equal(zg_psl_alabel("com", 3, NULL, 4), RZ_EINVAL);
+	assert_int_equal(zg_psl_alabel("com", 3, out, 3), ZG_ETOOLONG);
+	assert_int_equal(zg_psl_alabel(NULL, 3, out, sizeof(out)), ZG_EINVAL);
+	assert_int_equal(zg_psl_alabel("com", 3, NULL, 4), ZG_EINVAL);
 }
 
 /* ------------------------------------------------------------ reader */
@@ -132,40 +132,40 @@ static void test_parse_rows(void **state)
 		{ "\xe5\x85\xac\xe5\x8f\xb8.cn\n", 0, 0, 1, NULL },
 		{ N253 "\n", 0, 0, 1, NULL },
 		/* no rules */
-		{ "", 0, RZ_ESYNTAX, 0, "t: no rules" },
-		{ "\n\n", 0, RZ_ESYNTAX, 0, "no rules" },
-		{ "// only a comment\n", 0, RZ_ESYNTAX, 0, "no rules" },
-		{ "\xef\xbb\xbf", 0, RZ_ESYNTAX, 0, "no rules" },
+		{ "", 0, ZG_ESYNTAX, 0, "t: no rules" },
+		{ "\n\n", 0, ZG_ESYNTAX, 0, "no rules" },
+		{ "// only a comment\n", 0, ZG_ESYNTAX, 0, "no rules" },
+		{ "\xef\xbb\xbf", 0, ZG_ESYNTAX, 0, "no rules" },
 		/* malformed rules, with their line */
-		{ "com\n*.*.jp\n", 0, RZ_ESYNTAX, 0, "t:2: rule '*.*.jp': '*'" },
-		{ "a*.jp\n", 0, RZ_ESYNTAX, 0, "t:1:" },
-		{ "jp.*\n", 0, RZ_ESYNTAX, 0, "'*'" },
-		{ "*jp\n", 0, RZ_ESYNTAX, 0, "'*'" },
-		{ "**\n", 0, RZ_ESYNTAX, 0, "'*'" },
-		{ "*.\n", 0, RZ_ESYNTAX, 0, "empty label" },
-		{ "!jp\n", 0, RZ_ESYNTAX, 0, "at least two labels" },
-		{ "!\n", 0, RZ_ESYNTAX, 0, "empty label" },
-		{ "!!a.jp\n", 0, RZ_ESYNTAX, 0, "'!'" },
-		{ "!*.a.jp\n", 0, RZ_ESYNTAX, 0, "'*'" },
-		{ "a.!b.jp\n", 0, RZ_ESYNTAX, 0, "'!'" },
-		{ ".com\n", 0, RZ_ESYNTAX, 0, "empty label" },
-		{ "com.\n", 0, RZ_ESYNTAX, 0, "empty label" },
-		{ "a..com\n", 0, RZ_ESYNTAX, 0, "empty label" },
-		{ "-a.com\n", 0, RZ_ESYNTAX, 0, "invalid label" },
-		{ "a-.com\n", 0, RZ_ESYNTAX, 0, "invalid label" },
-		{ "a_b.com\n", 0, RZ_ESYNTAX, 0, "invalid label" },
-		{ "/com\n", 0, RZ_ESYNTAX, 0, "invalid label" },  /* one slash is no comment */
-		{ "a;b\n", 0, RZ_ESYNTAX, 0, "rule 'a;b'" },
-		{ "\xff.com\n", 0, RZ_ESYNTAX, 0, "t:1: invalid label" },   /* not echoed */
-		{ "\xc0\xaf.com\n", 0, RZ_ESYNTAX, 0, "invalid label" },
-		{ "\xed\xa0\x80.com\n", 0, RZ_ESYNTAX, 0, "invalid label" },
-		{ "\xc2\x85.com\n", 0, RZ_ESYNTAX, 0, "invalid label" },
-		{ "a\x01" "b.com\n", 0, RZ_ESYNTAX, 0, "t:1: invalid label" },  /* not echoed */
-		{ "com\nn\0et\n", 9, RZ_ESYNTAX, 0, "t:2: NUL byte" },
-		{ L64 ".com\n", 0, RZ_ETOOLONG, 0, "longer than 63" },
-		{ U60 U60 U60 ".com\n", 0, RZ_ETOOLONG, 0, "longer than 63" },
-		{ N253 "a\n", 0, RZ_ETOOLONG, 0, "longer than 253" },
-		{ "a." N253 "\n", 0, RZ_ETOOLONG, 0, "longer than 253" },
+		{ "com\n*.*.jp\n", 0, ZG_ESYNTAX, 0, "t:2: rule '*.*.jp': '*'" },
+		{ "a*.jp\n", 0, ZG_ESYNTAX, 0, "t:1:" },
+		{ "jp.*\n", 0, ZG_ESYNTAX, 0, "'*'" },
+		{ "*jp\n", 0, ZG_ESYNTAX, 0, "'*'" },
+		{ "**\n", 0, ZG_ESYNTAX, 0, "'*'" },
+		{ "*.\n", 0, ZG_ESYNTAX, 0, "empty label" },
+		{ "!jp\n", 0, ZG_ESYNTAX, 0, "at least two labels" },
+		{ "!\n", 0, ZG_ESYNTAX, 0, "empty label" },
+		{ "!!a.jp\n", 0, ZG_ESYNTAX, 0, "'!'" },
+		{ "!*.a.jp\n", 0, ZG_ESYNTAX, 0, "'*'" },
+		{ "a.!b.jp\n", 0, ZG_ESYNTAX, 0, "'!'" },
+		{ ".com\n", 0, ZG_ESYNTAX, 0, "empty label" },
+		{ "com.\n", 0, ZG_ESYNTAX, 0, "empty label" },
+		{ "a..com\n", 0, ZG_ESYNTAX, 0, "empty label" },
+		{ "-a.com\n", 0, ZG_ESYNTAX, 0, "invalid label" },
+		{ "a-.com\n", 0, ZG_ESYNTAX, 0, "invalid label" },
+		{ "a_b.com\n", 0, ZG_ESYNTAX, 0, "invalid label" },
+		{ "/com\n", 0, ZG_ESYNTAX, 0, "invalid label" },  /* one slash is no comment */
+		{ "a;b\n", 0, ZG_ESYNTAX, 0, "rule 'a;b'" },
+		{ "\xff.com\n", 0, ZG_ESYNTAX, 0, "t:1: invalid label" },   /* not echoed */
+		{ "\xc0\xaf.com\n", 0, ZG_ESYNTAX, 0, "invalid label" },
+		{ "\xed\xa0\x80.com\n", 0, ZG_ESYNTAX, 0, "invalid label" },
+		{ "\xc2\x85.com\n", 0, ZG_ESYNTAX, 0, "invalid label" },
+		{ "a\x01" "b.com\n", 0, ZG_ESYNTAX, 0, "t:1: invalid label" },  /* not echoed */
+		{ "com\nn\0et\n", 9, ZG_ESYNTAX, 0, "t:2: NUL byte" },
+		{ L64 ".com\n", 0, ZG_ETOOLONG, 0, "longer than 63" },
+		{ U60 U60 U60 ".com\n", 0, ZG_ETOOLONG, 0, "longer than 63" },
+		{ N253 "a\n", 0, ZG_ETOOLONG, 0, "longer than 253" },
+		{ "a." N253 "\n", 0, ZG_ETOOLONG, 0, "longer than 253" },
 	};
 	char err[512];
 
@@ -207,18 +207,18 @@ static void test_parse_line_length(void **state)
 	zg_psl_free(p);
 	p = NULL;
 	text[259] = 'x';                             /* 256 bytes and LF */
-	assert_int_equal(zg_psl_parse(text, strlen(text), "t", &p, err, sizeof(err)), RZ_ETOOLONG);
+	assert_int_equal(zg_psl_parse(text, strlen(text), "t", &p, err, sizeof(err)), ZG_ETOOLONG);
 	assert_null(p);
 	assert_non_null(strstr(err, "t:2: line longer than 255 bytes"));
 	/* the last line, without LF, too */
 	memset(text, 'a', 300);
 	text[300] = '\0';
-	assert_int_equal(zg_psl_parse(text, 300, "t", &p, err, sizeof(err)), RZ_ETOOLONG);
+	assert_int_equal(zg_psl_parse(text, 300, "t", &p, err, sizeof(err)), ZG_ETOOLONG);
 	assert_non_null(strstr(err, "t:1:"));
 	/* arguments and size */
-	assert_int_equal(zg_psl_parse(NULL, 0, "t", &p, err, sizeof(err)), RZ_ESYNTAX);
-	assert_int_equal(zg_psl_parse(NULL, 1, "t", &p, err, sizeof(err)), RZ_EINVAL);
-	assert_int_equal(zg_psl_parse("com", 3, "t", NULL, err, sizeof(err)), RZ_EINVAL);
+	assert_int_equal(zg_psl_parse(NULL, 0, "t", &p, err, sizeof(err)), ZG_ESYNTAX);
+	assert_int_equal(zg_psl_parse(NULL, 1, "t", &p, err, sizeof(err)), ZG_EINVAL);
+	assert_int_equal(zg_psl_parse("com", 3, "t", NULL, err, sizeof(err)), ZG_EINVAL);
 	assert_int_equal(zg_psl_parse("com", 3, NULL, &p, NULL, 0), 0);   /* no err, no what */
 	zg_psl_free(p);
 	p = NULL;
@@ -226,8 +226,8 @@ static void test_parse_line_length(void **state)
 	zg_psl_free(p);
 	p = NULL;
 	assert_int_equal(zg_psl_parse("x", (size_t)ZG_PSL_MAX_BYTES + 1, "t", &p, err, sizeof(err)),
-	                 RZ_ETOOLONG);
-	assert_int_equal(zg_psl_parse("!x", 2, NULL, &p, err, sizeof(err)), RZ_ESYNTAX);
+	                 ZG_ETOOLONG);
+	assert_int_equal(zg_psl_parse("!x", 2, NULL, &p, err, sizeof(err)), ZG_ESYNTAX);
 	assert_non_null(strstr(err, "psl:1:"));
 	zg_psl_free(NULL);
 	assert_int_equal(zg_psl_rule_count(NULL), 0);
@@ -237,13 +237,13 @@ static void test_load_files(void **state)
 {
 	static const struct { const char *file; int rc; const char *why; } cases[] = {
 		{ "sample.dat", 0, NULL },
-		{ "no-rules.dat", RZ_ESYNTAX, "no-rules.dat: no rules" },
-		{ "bad-wildcard.dat", RZ_ESYNTAX, "bad-wildcard.dat:3: rule 'foo.*.jp'" },
-		{ "long-line.dat", RZ_ETOOLONG, "long-line.dat:2: line longer than 255 bytes" },
-		{ "bad-utf8.dat", RZ_ESYNTAX, "bad-utf8.dat:3:" },
-		{ "bad-exception.dat", RZ_ESYNTAX, "bad-exception.dat:2: rule '!jp'" },
-		{ "missing.dat", RZ_ENOENT, "missing.dat: " },
-		{ ".", RZ_EIO, "not a regular file" },
+		{ "no-rules.dat", ZG_ESYNTAX, "no-rules.dat: no rules" },
+		{ "bad-wildcard.dat", ZG_ESYNTAX, "bad-wildcard.dat:3: rule 'foo.*.jp'" },
+		{ "long-line.dat", ZG_ETOOLONG, "long-line.dat:2: line longer than 255 bytes" },
+		{ "bad-utf8.dat", ZG_ESYNTAX, "bad-utf8.dat:3:" },
+		{ "bad-exception.dat", ZG_ESYNTAX, "bad-exception.dat:2: rule '!jp'" },
+		{ "missing.dat", ZG_ENOENT, "missing.dat: " },
+		{ ".", ZG_EIO, "not a regular file" },
 	};
 	char path[1024], err[1200];
 
@@ -267,8 +267,8 @@ static void test_load_files(void **state)
 		}
 		zg_psl_free(p);
 	}
-	assert_int_equal(zg_psl_load(NULL, NULL, err, sizeof(err)), RZ_EINVAL);
-	assert_int_equal(zg_psl_load(path, NULL, err, sizeof(err)), RZ_EINVAL);
+	assert_int_equal(zg_psl_load(NULL, NULL, err, sizeof(err)), ZG_EINVAL);
+	assert_int_equal(zg_psl_load(path, NULL, err, sizeof(err)), ZG_EINVAL);
 }
 
 /* A file larger than ZG_PSL_MAX_BYTES (sparse) is refused before reading. */
@@ -283,12 +283,12 @@ static void test_load_too_large(void **state)
 	assert_int_equal(write(fd, "com\n", 4), 4);
 	assert_int_equal(ftruncate(fd, (off_t)ZG_PSL_MAX_BYTES + 1), 0);
 	close(fd);
-	assert_int_equal(zg_psl_load(path, &p, err, sizeof(err)), RZ_ETOOLONG);
+	assert_int_equal(zg_psl_load(path, &p, err, sizeof(err)), ZG_ETOOLONG);
 	assert_null(p);
 	assert_non_null(strstr(err, "larger than"));
 	/* exactly the limit is read, and then refused for its 4 MiB line of NULs */
 	assert_int_equal(truncate(path, (off_t)ZG_PSL_MAX_BYTES), 0);
-	assert_int_equal(zg_psl_load(path, &p, err, sizeof(err)), RZ_ETOOLONG);
+	assert_int_equal(zg_psl_load(path, &p, err, sizeof(err)), ZG_ETOOLONG);
 	assert_non_null(strstr(err, ":2: line longer than"));
 	unlink(path);
 }
@@ -323,32 +323,32 @@ static const struct lcase sample_cases[] = {
 	{ "example.com", 0, "example.com" },
 	{ "www.example.com", 0, "example.com" },
 	{ "a.b.c.example.com", 0, "example.com" },
-	{ "com", RZ_ENOENT, NULL },
+	{ "com", ZG_ENOENT, NULL },
 	{ "example.co.uk", 0, "example.co.uk" },
 	{ "a.b.example.co.uk", 0, "example.co.uk" },
-	{ "co.uk", RZ_ENOENT, NULL },
-	{ "uk", RZ_ENOENT, NULL },
+	{ "co.uk", ZG_ENOENT, NULL },
+	{ "uk", ZG_ENOENT, NULL },
 	{ "example.uk", 0, "example.uk" },
 	{ "x.ox.ac.uk", 0, "ox.ac.uk" },
 	{ "x.y.edu", 0, "y.edu" },                       /* rule written "EDU" */
 	/* the implicit "*": unlisted TLDs */
-	{ "example", RZ_ENOENT, NULL },
+	{ "example", ZG_ENOENT, NULL },
 	{ "a.b.unlisted", 0, "b.unlisted" },
 	{ "b.unlisted", 0, "b.unlisted" },
 	/* a rule whose parent is no rule: the parent is a suffix by "*" only */
-	{ "gov.example", RZ_ENOENT, NULL },
+	{ "gov.example", ZG_ENOENT, NULL },
 	{ "foo.gov.example", 0, "foo.gov.example" },
 	{ "a.foo.gov.example", 0, "foo.gov.example" },
 	{ "other.example", 0, "other.example" },
 	{ "a.other.example", 0, "other.example" },
 	/* a wildcard TLD */
-	{ "kw", RZ_ENOENT, NULL },
-	{ "com.kw", RZ_ENOENT, NULL },
+	{ "kw", ZG_ENOENT, NULL },
+	{ "com.kw", ZG_ENOENT, NULL },
 	{ "example.com.kw", 0, "example.com.kw" },
 	{ "www.example.com.kw", 0, "example.com.kw" },
 	/* a wildcard with exceptions */
 	{ "nagano.test", 0, "nagano.test" },             /* "*.x" does not match x */
-	{ "foo.nagano.test", RZ_ENOENT, NULL },
+	{ "foo.nagano.test", ZG_ENOENT, NULL },
 	{ "bar.foo.nagano.test", 0, "bar.foo.nagano.test" },
 	{ "a.bar.foo.nagano.test", 0, "bar.foo.nagano.test" },
 	{ "city.nagano.test", 0, "city.nagano.test" },
@@ -356,58 +356,58 @@ static const struct lcase sample_cases[] = {
 	{ "a.b.www.nagano.test", 0, "www.nagano.test" },
 	{ "other.test", 0, "other.test" },
 	/* IDN rules, matched by their A-labels */
-	{ "xn--55qx5d.cn", RZ_ENOENT, NULL },            /* 公司.cn */
+	{ "xn--55qx5d.cn", ZG_ENOENT, NULL },            /* 公司.cn */
 	{ "example.xn--55qx5d.cn", 0, "example.xn--55qx5d.cn" },
 	{ "www.example.xn--55qx5d.cn", 0, "example.xn--55qx5d.cn" },
 	{ "www.example.cn", 0, "example.cn" },
-	{ "xn--p1ai", RZ_ENOENT, NULL },                 /* рф */
+	{ "xn--p1ai", ZG_ENOENT, NULL },                 /* рф */
 	{ "xn--d1acufc.xn--p1ai", 0, "xn--d1acufc.xn--p1ai" },
 	{ "a.xn--d1acufc.xn--p1ai", 0, "xn--d1acufc.xn--p1ai" },
 	{ "a.b.xn--qxam", 0, "b.xn--qxam" },             /* ελ */
-	{ "xn--bcher-kva.test", RZ_ENOENT, NULL },       /* bücher.test */
+	{ "xn--bcher-kva.test", ZG_ENOENT, NULL },       /* bücher.test */
 	{ "shop.xn--bcher-kva.test", 0, "shop.xn--bcher-kva.test" },
 	/* rules after white space and in a CRLF line */
 	{ "a.b.info", 0, "b.info" },
-	{ "info", RZ_ENOENT, NULL },
+	{ "info", ZG_ENOENT, NULL },
 	{ "a.b.net", 0, "b.net" },
 	/* the private section counts */
-	{ "github.io", RZ_ENOENT, NULL },
+	{ "github.io", ZG_ENOENT, NULL },
 	{ "user.github.io", 0, "user.github.io" },
 	{ "www.user.github.io", 0, "user.github.io" },
 	{ "x.io", 0, "x.io" },
-	{ "y.compute.cloud.test", RZ_ENOENT, NULL },
+	{ "y.compute.cloud.test", ZG_ENOENT, NULL },
 	{ "x.y.compute.cloud.test", 0, "x.y.compute.cloud.test" },
 	{ "compute.cloud.test", 0, "cloud.test" },       /* no rule: "*" */
 	{ "blog.blogspot.co.uk", 0, "blog.blogspot.co.uk" },
-	{ "blogspot.co.uk", RZ_ENOENT, NULL },
+	{ "blogspot.co.uk", ZG_ENOENT, NULL },
 	/* spelling: one trailing dot, ASCII case */
 	{ "www.example.com.", 0, "example.com" },
-	{ "com.", RZ_ENOENT, NULL },
+	{ "com.", ZG_ENOENT, NULL },
 	{ "WWW.Example.CO.UK", 0, "example.co.uk" },
-	{ "XN--55QX5D.CN", RZ_ENOENT, NULL },
+	{ "XN--55QX5D.CN", ZG_ENOENT, NULL },
 	{ "1.2.3.4", 0, "3.4" },                         /* digits are LDH */
 	{ L63 ".com", 0, L63 ".com" },
 	{ N253, 0, L63 ".abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija" },
 	{ N253 ".", 0, L63 ".abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija" },
 	/* not host names */
-	{ "", RZ_EDNAME, NULL },
-	{ ".", RZ_EDNAME, NULL },
-	{ "..", RZ_EDNAME, NULL },
-	{ "example.com..", RZ_EDNAME, NULL },
-	{ ".example.com", RZ_EDNAME, NULL },
-	{ "a..example.com", RZ_EDNAME, NULL },
-	{ "-a.example.com", RZ_EDNAME, NULL },
-	{ "a-.example.com", RZ_EDNAME, NULL },
-	{ "a_b.example.com", RZ_EDNAME, NULL },
-	{ "*.example.com", RZ_EDNAME, NULL },
-	{ "exa mple.com", RZ_EDNAME, NULL },
-	{ "example.com ", RZ_EDNAME, NULL },
-	{ "example.com\n", RZ_EDNAME, NULL },
-	{ "caf\xc3\xa9.com", RZ_EDNAME, NULL },          /* U-labels: give the A-label */
-	{ "\xe5\x85\xac\xe5\x8f\xb8.cn", RZ_EDNAME, NULL },
-	{ L64 ".com", RZ_EDNAME, NULL },
-	{ "a." N253, RZ_EDNAME, NULL },
-	{ N253 "..", RZ_EDNAME, NULL },
+	{ "", ZG_EDNAME, NULL },
+	{ ".", ZG_EDNAME, NULL },
+	{ "..", ZG_EDNAME, NULL },
+	{ "example.com..", ZG_EDNAME, NULL },
+	{ ".example.com", ZG_EDNAME, NULL },
+	{ "a..example.com", ZG_EDNAME, NULL },
+	{ "-a.example.com", ZG_EDNAME, NULL },
+	{ "a-.example.com", ZG_EDNAME, NULL },
+	{ "a_b.example.com", ZG_EDNAME, NULL },
+	{ "*.example.com", ZG_EDNAME, NULL },
+	{ "exa mple.com", ZG_EDNAME, NULL },
+	{ "example.com ", ZG_EDNAME, NULL },
+	{ "example.com\n", ZG_EDNAME, NULL },
+	{ "caf\xc3\xa9.com", ZG_EDNAME, NULL },          /* U-labels: give the A-label */
+	{ "\xe5\x85\xac\xe5\x8f\xb8.cn", ZG_EDNAME, NULL },
+	{ L64 ".com", ZG_EDNAME, NULL },
+	{ "a." N253, ZG_EDNAME, NULL },
+	{ N253 "..", ZG_EDNAME, NULL },
 };
 
 static void test_sample_lookups(void **state)
@@ -423,15 +423,15 @@ static void test_sample_lookups(void **state)
 	/* out: the exact size, one byte short, tiny */
 	assert_int_equal(zg_psl_registered_domain(p, "a.example.com", out, 12), 0);
 	assert_string_equal(out, "example.com");
-	assert_int_equal(zg_psl_registered_domain(p, "a.example.com", out, 11), RZ_ETOOLONG);
+	assert_int_equal(zg_psl_registered_domain(p, "a.example.com", out, 11), ZG_ETOOLONG);
 	assert_string_equal(out, "");
-	assert_int_equal(zg_psl_registered_domain(p, "a.example.com", out, 1), RZ_ETOOLONG);
-	assert_int_equal(zg_psl_registered_domain(p, "com", out, 1), RZ_ENOENT);
+	assert_int_equal(zg_psl_registered_domain(p, "a.example.com", out, 1), ZG_ETOOLONG);
+	assert_int_equal(zg_psl_registered_domain(p, "com", out, 1), ZG_ENOENT);
 	/* arguments */
-	assert_int_equal(zg_psl_registered_domain(NULL, "example.com", out, sizeof(out)), RZ_EINVAL);
-	assert_int_equal(zg_psl_registered_domain(p, NULL, out, sizeof(out)), RZ_EINVAL);
-	assert_int_equal(zg_psl_registered_domain(p, "example.com", NULL, 12), RZ_EINVAL);
-	assert_int_equal(zg_psl_registered_domain(p, "example.com", out, 0), RZ_EINVAL);
+	assert_int_equal(zg_psl_registered_domain(NULL, "example.com", out, sizeof(out)), ZG_EINVAL);
+	assert_int_equal(zg_psl_registered_domain(p, NULL, out, sizeof(out)), ZG_EINVAL);
+	assert_int_equal(zg_psl_registered_domain(p, "example.com", NULL, 12), ZG_EINVAL);
+	assert_int_equal(zg_psl_registered_domain(p, "example.com", out, 0), ZG_EINVAL);
 	zg_psl_free(p);
 }
 
@@ -458,31 +458,31 @@ static void test_real_list(void **state)
 	static const struct lcase real_cases[] = {
 		{ "a.b.example.co.uk", 0, "example.co.uk" },
 		{ "example.co.uk", 0, "example.co.uk" },
-		{ "co.uk", RZ_ENOENT, NULL },
+		{ "co.uk", ZG_ENOENT, NULL },
 		{ "www.example.com", 0, "example.com" },
 		{ "example.org", 0, "example.org" },
 		/* the private section */
-		{ "github.io", RZ_ENOENT, NULL },
+		{ "github.io", ZG_ENOENT, NULL },
 		{ "someone.github.io", 0, "someone.github.io" },
 		{ "www.someone.github.io", 0, "someone.github.io" },
 		/* a wildcard TLD with an exception */
-		{ "ck", RZ_ENOENT, NULL },
-		{ "anything.ck", RZ_ENOENT, NULL },
+		{ "ck", ZG_ENOENT, NULL },
+		{ "anything.ck", ZG_ENOENT, NULL },
 		{ "example.anything.ck", 0, "example.anything.ck" },
 		{ "www.ck", 0, "www.ck" },
 		{ "a.www.ck", 0, "www.ck" },
 		/* wildcard and exception below a second level */
 		{ "a.b.kawasaki.jp", 0, "a.b.kawasaki.jp" },
-		{ "b.kawasaki.jp", RZ_ENOENT, NULL },
+		{ "b.kawasaki.jp", ZG_ENOENT, NULL },
 		{ "www.city.kawasaki.jp", 0, "city.kawasaki.jp" },
 		/* U-label rules, by their A-labels */
-		{ "xn--55qx5d.cn", RZ_ENOENT, NULL },            /* 公司.cn */
+		{ "xn--55qx5d.cn", ZG_ENOENT, NULL },            /* 公司.cn */
 		{ "shop.xn--55qx5d.cn", 0, "shop.xn--55qx5d.cn" },
-		{ "xn--p1ai", RZ_ENOENT, NULL },                 /* рф */
+		{ "xn--p1ai", ZG_ENOENT, NULL },                 /* рф */
 		{ "www.xn--d1acufc.xn--p1ai", 0, "xn--d1acufc.xn--p1ai" },
 		/* an unlisted TLD: "*" */
 		{ "a.b.example", 0, "b.example" },
-		{ "example", RZ_ENOENT, NULL },
+		{ "example", ZG_ENOENT, NULL },
 	};
 	struct zg_psl *p = NULL;
 	char err[512], out[ZG_PSL_NAME_SIZE];

@@ -681,9 +681,9 @@ static void test_state_json(void **state)
 	memset(&s, 0, sizeof(s));
 	strcpy(s.domain, "example.org");
 	strcpy(s.service, "xmpp");
-	strcpy(s.desired, "enabled");
-	strcpy(s.dns, "pending");
-	strcpy(s.cert_state, "none");
+	s.desired = RZ_DESIRED_ENABLED;
+	s.dns = RZ_DNS_PENDING;
+	s.cert = RZ_CERT_NONE;
 	strcpy(s.updated_at, "2024-05-01T12:00:00Z");
 	o = rz_state_json(&s);
 	assert_non_null(o);
@@ -707,8 +707,8 @@ static void test_state_json(void **state)
 	json_decref(round);
 	json_decref(o);
 
-	strcpy(s.dns, "published");
-	strcpy(s.cert_state, "issued");
+	s.dns = RZ_DNS_PUBLISHED;
+	s.cert = RZ_CERT_ISSUED;
 	strcpy(s.not_after, "2024-08-01T12:00:00Z");
 	strcpy(s.serial, "03a1b2");
 	s.active = true;

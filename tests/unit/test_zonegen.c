@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "daemon/rz_err.h"
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 #define S(x) ((char *)(x))
@@ -152,19 +152,19 @@ struct pcase {
 static void test_bad_params(void **state)
 {
 	static const struct pcase cases[] = {
-		{ "my-name.org", { { "token", "x" } }, 1, RZ_EPARAM, "needs parameter 'v4'" },
-		{ "my-name.org", { { "v4", "192.0.2.1" } }, 1, RZ_EPARAM, "needs parameter 'token'" },
+		{ "my-name.org", { { "token", "x" } }, 1, ZG_EPARAM, "needs parameter 'v4'" },
+		{ "my-name.org", { { "v4", "192.0.2.1" } }, 1, ZG_EPARAM, "needs parameter 'token'" },
 		{ "my-name.org", { { "v4", "192.0.2.1" }, { "token", "x" }, { "nope", "1" } }, 3,
-		  RZ_EPARAM, "no parameter 'nope'" },
-		{ "my-name.org", { { "v4", "1.2.3" }, { "token", "x" } }, 2, RZ_EPARAM, "IPv4" },
-		{ "my-name.org", { { "v4", "192.0.2.1" }, { "token", "a\"b" } }, 2, RZ_EPARAM, "'\"'" },
-		{ "my-name.org", { { "v4", "192.0.2.1" }, { "token", "a;b" } }, 2, RZ_EPARAM, "';'" },
-		{ "my-name.org", { { "v4", "192.0.2.1" }, { "token", "a\nb" } }, 2, RZ_EPARAM, "0x0a" },
-		{ "my-name.org", { { "v4", "192.0.2.1" }, { "v4", "192.0.2.2" } }, 2, RZ_EPARAM,
+		  ZG_EPARAM, "no parameter 'nope'" },
+		{ "my-name.org", { { "v4", "1.2.3" }, { "token", "x" } }, 2, ZG_EPARAM, "IPv4" },
+		{ "my-name.org", { { "v4", "192.0.2.1" }, { "token", "a\"b" } }, 2, ZG_EPARAM, "'\"'" },
+		{ "my-name.org", { { "v4", "192.0.2.1" }, { "token", "a;b" } }, 2, ZG_EPARAM, "';'" },
+		{ "my-name.org", { { "v4", "192.0.2.1" }, { "token", "a\nb" } }, 2, ZG_EPARAM, "0x0a" },
+		{ "my-name.org", { { "v4", "192.0.2.1" }, { "v4", "192.0.2.2" } }, 2, ZG_EPARAM,
 		  "twice" },
 		{ "my-name.org", { { "v6", "192.0.2.1" }, { "v4", "192.0.2.1" }, { "token", "x" } }, 3,
-		  RZ_EPARAM, "IPv6" },
-		{ "bad domain.org", { { "v4", "192.0.2.1" }, { "token", "x" } }, 2, RZ_EDNAME, "space" },
+		  ZG_EPARAM, "IPv6" },
+		{ "bad domain.org", { { "v4", "192.0.2.1" }, { "token", "x" } }, 2, ZG_EDNAME, "space" },
 	};
 
 	(void)state;
@@ -196,7 +196,7 @@ static void test_hostile_target(void **state)
 		const struct zg_kv kv[] = { { "target", bad[i] } };
 
 		assert_int_equal(zg_expand(&article, "example.org", kv, 1, rrs, &n, err,
-		                           sizeof(err)), RZ_EPARAM);
+		                           sizeof(err)), ZG_EPARAM);
 		assert_int_equal(n, 0);
 	}
 }
@@ -209,14 +209,14 @@ static void test_domain_is_target(void **state)
 
 	(void)state;
 	assert_int_equal(zg_expand(&article, "XMPP-Hosting.example.net", NULL, 0, rrs, &n,
-	                           err, sizeof(err)), RZ_EDNAME);
+	                           err, sizeof(err)), ZG_EDNAME);
 	assert_non_null(strstr(err, "hosting target"));
 	/* a CNAME onto its own owner */
 	{
 		const struct zg_kv kv[] = { { "target", "conference.example.org" } };
 
 		assert_int_equal(zg_expand(&article, "example.org", kv, 1, rrs, &n, err,
-		                           sizeof(err)), RZ_EDNAME);
+		                           sizeof(err)), ZG_EDNAME);
 		assert_non_null(strstr(err, "itself"));
 	}
 }
@@ -278,19 +278,19 @@ static void test_profile_checks(void **state)
 	(void)state;
 	p.records = beside;
 	p.n_records = 2;
-	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
+	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), ZG_EINVAL);
 	assert_non_null(strstr(err, "beside other data"));
 	p.records = ttls;
-	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
+	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), ZG_EINVAL);
 	assert_non_null(strstr(err, "different TTLs"));
 	p.records = apex;
 	p.n_records = 1;
-	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
+	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), ZG_EINVAL);
 	assert_non_null(strstr(err, "apex"));
 	p.records = ttls;
 	p.cert_names = dup_certs;
 	p.n_cert_names = 3;
-	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
+	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), ZG_EINVAL);
 	assert_non_null(strstr(err, "twice"));
 	/* a label starting or ending with '-' is no host name (found by
 	 * tests/fuzz/fuzz_profile: --check passed, every order then failed) */
@@ -299,7 +299,7 @@ static void test_profile_checks(void **state)
 		p.n_records = 1;
 		p.cert_names = &hyphen_certs[i];
 		p.n_cert_names = 1;
-		assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
+		assert_int_equal(zg_profile_check(&p, err, sizeof(err)), ZG_EINVAL);
 		assert_non_null(strstr(err, "is not a host name"));
 	}
 	p.cert_names = &hyphen_ok;
@@ -307,7 +307,7 @@ static void test_profile_checks(void **state)
 	p.records = ttls;
 	p.n_records = 0;
 	p.n_cert_names = 0;
-	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), RZ_EINVAL);
+	assert_int_equal(zg_profile_check(&p, err, sizeof(err)), ZG_EINVAL);
 	assert_non_null(strstr(err, "no records"));
 }
 
@@ -339,7 +339,7 @@ static void test_too_long(void **state)
 	domain[250] = '\0';
 	assert_int_equal(zg_dname_check(domain, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(zg_expand(&article, domain, NULL, 0, rrs, &n, err, sizeof(err)),
-	                 RZ_EDNAME);
+	                 ZG_EDNAME);
 	if (strstr(err, "too long") == NULL)
 		fail_msg("%s", err);
 }

@@ -1,0 +1,227 @@
+/*
+ * certs_deploy.c - a cert job after its certificate is in place: deploy
+ * (the hosting told through the deploy hook) and renew (when: the CA's
+ * renewalInfo window, RFC 9773, else acme.renew_percent of the lifetime;
+ * at once when the profile's names changed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acme/ari.h"
+#include "acme/csr.h"
+#include "daemon/certs_int.h"
+#include "daemon/certstore.h"
+#include "daemon/hook.h"
+#include "daemon/log.h"
+#include "daemon/rz_err.h"
+
+#define RENEW_LOOK_MIN_S 60.0   /* the renew step decides, with the window in hand */
+#define NO_CERT_LOOK_S 86400.0  /* no certificate to renew: look again in a day */
+
+/* When to renew cur: acme.renew_percent of its lifetime, with jitter.
+ * Seconds from now, at least 1. */
+static double renew_delay(const struct rz_config *cfg, const struct certstore_current *cur)
+{
+	double d = NO_CERT_LOOK_S;
+	time_t t;
+
+	if (cur->id != 0 && acme_renew_time(cur->not_before, cur->not_after,
+	                                    cfg->acme_renew_percent, rz_jitter(), &t) == 0)
+		d = difftime(t, time(NULL));
+	return d > 1 ? d : 1;
+}
+
+/*
+ * When to renew, asking the CA's renewalInfo when its directory has one:
+ * inside the suggested window (*replaces = the certificate's id, so the
+ * order is an ARI renewal), asked again about twice a day; without ARI (or
+ * when it fails): renew_at, else renew_delay().  Seconds from now.
+ */
+static double renewal_plan(const struct rz_config *cfg, const struct rz_job *job,
+                           const struct certstore_current *cur, time_t renew_at,
+                           char *replaces, size_t rlen)
+{
+	double d = renew_at > 0 ? difftime(renew_at, time(NULL)) : renew_delay(cfg, cur);
+	const struct acme_directory *dir = NULL;
+	struct acme_client *c;
+	struct acme_ari_info w;
+	struct acme_error e;
+	time_t now = time(NULL), next_poll, t;
+
+	replaces[0] = '\0';
+	if (cur->ari_cert_id[0] == '\0' || cs_client(cfg, &c, &e) != 0 ||
+	    acme_client_directory(c, &dir, &e) != 0 || dir->renewal_info == NULL)
+		return d;
+	if (acme_renewal_info(c, cur->ari_cert_id, &w, &next_poll, &e) != 0) {
+		rz_log_zone(RZ_LOG_WARN, job->domain, "acme: renewalInfo: %s", e.msg);
+		return d < difftime(next_poll, now) ? d : difftime(next_poll, now);
+	}
+	if (acme_ari_renew_time(&w, now, rz_jitter(), &t) != 0)
+		return d;
+	if (t <= now && acme_ari_in_window(&w, now)) {
+		snprintf(replaces, rlen, "%s", cur->ari_cert_id);
+		return 0;
+	}
+	if (difftime(t, now) < d)
+		d = difftime(t, now);
+	if (difftime(next_poll, now) < d)
+		d = difftime(next_poll, now);
+	return d > 1 ? d : 1;
+}
+
+/* ------------------------------------------------------------ deploy */
+
+/* The deploy hook failed (exit status, or -1: it did not finish in time):
+ * again later with backoff, until hook_max_failures in a row; then the
+ * certificate is "failed" with the hook's output, and "regzonectl retry"
+ * runs the hook again (the certificate stays where it is). */
+static void deploy_failed(const struct rz_config *cfg, const struct rz_job *job, json_t *st,
+                          int status, const char *output, struct rz_step_out *o)
+{
+	char how[64];
+
+	if (status < 0)
+		snprintf(how, sizeof(how), "did not finish within %u s", cfg->hook_timeout_s);
+	else
+		snprintf(how, sizeof(how), "exited %d", status);
+	snprintf(o->last_error, sizeof(o->last_error), "certificate: deploy hook %s (failure %d "
+	         "of %u): %.1500s", how, job->attempts + 1, cfg->hook_max_failures, output);
+	o->res.last_error = o->last_error;
+	o->res.failed = true;
+	cs_audit(o, "hook", "%s", o->last_error);
+	rz_log_zone(RZ_LOG_WARN, job->domain, "deploy hook %s", how);
+	if ((uint32_t)job->attempts + 1 < cfg->hook_max_failures) {
+		cs_go(o, RZ_STEP_DEPLOY, rz_backoff(job->attempts + 1, 5.0, 3600.0, rz_jitter()),
+		      NULL);
+		return;
+	}
+	json_object_set_new(st, "parked", json_string("failed"));
+	json_object_set_new(st, "retry_step", json_string("deploy"));
+	json_object_set_new(st, "error", json_string(o->last_error));
+	o->res.cert = RZ_CERT_FAILED;
+	cs_go(o, RZ_STEP_NONE, 0, st);
+}
+
+/* Deployed: the renewal planned, the job at renew until then. */
+static void deployed(const struct rz_step_ctx *x, const struct rz_job *job, const json_t *st,
+                     struct rz_step_out *o, const struct certstore_current *cur,
+                     time_t renew_at)
+{
+	char replaces[ACME_ARI_CERT_ID_SIZE];
+	double d = renewal_plan(x->cfg, job, cur, renew_at, replaces, sizeof(replaces));
+	json_t *ns = json_pack("{s:s,s:I}", "serial", cs_get(st, "serial"), "renew_at",
+	                       (json_int_t)renew_at);
+
+	if (ns == NULL) {
+		cs_retry(o, job, "out of memory");
+		return;
+	}
+	if (d < RENEW_LOOK_MIN_S)
+		d = RENEW_LOOK_MIN_S;
+	o->res.cert = RZ_CERT_ISSUED;
+	o->res.active = RZ_ACTIVE_IF_CERT;
+	cs_go(o, RZ_STEP_RENEW, d, ns);
+	json_decref(ns);
+	rz_log_zone(RZ_LOG_INFO, job->domain, "certificate %s deployed; renewal in %.0f s",
+	            cs_get(st, "serial"), d);
+}
+
+void cs_step_deploy(const struct rz_step_ctx *x, const struct rz_job *job, json_t *st,
+                    struct rz_step_out *o)
+{
+	char output[RZ_HOOK_OUTPUT_MAX], err[512];
+	struct certstore_current cur;
+	bool hook = x->cfg->deploy_hook != NULL, found;
+	int status = 0;
+	time_t renew_at = 0;
+
+	if (hook && cs_run_hook(x->cfg, job, "deploy", &status, output, sizeof(output)) != 0) {
+		cs_retry(o, job, output[0] ? output : "cannot run the deploy hook");
+		return;
+	}
+	if (certstore_current(x->db, job->domain, job->service, &cur, &found, err,
+	                      sizeof(err)) != 0) {
+		cs_retry(o, job, err);
+		return;
+	}
+	if (status == 0)
+		renew_at = time(NULL) + (time_t)renew_delay(x->cfg, &cur);
+	/* The hook's status and the renewal time on the row, for ops. */
+	if (certstore_deployed(x->db, job->domain, job->service, hook ? &status : NULL, renew_at,
+	                       err, sizeof(err)) != 0) {
+		certstore_current_free(&cur);
+		cs_retry(o, job, err);
+		return;
+	}
+	if (status != 0)
+		deploy_failed(x->cfg, job, st, status, output, o);
+	else if (hook)
+		cs_audit(o, "hook", "deploy hook exited 0%s%.3000s", output[0] ? ": " : "", output);
+	else
+		cs_audit(o, "state", "certificate %s in place (no deploy hook configured)",
+		         cs_get(st, "serial"));
+	if (status == 0)
+		deployed(x, job, st, o, &cur, renew_at);
+	certstore_current_free(&cur);
+}
+
+/* ------------------------------------------------------------- renew */
+
+/* Does cur carry exactly the profile's names?  (No certificate, or no
+ * names to compare with: nothing to say, yes.) */
+static bool names_current(const struct rz_config *cfg, const struct rz_job *job,
+                          const struct certstore_current *cur)
+{
+	char names[ZG_MAX_CERT_NAMES][ZG_OWNER_SIZE];
+	const char *ptrs[ZG_MAX_CERT_NAMES];
+	size_t n = 0;
+
+	if (cur->id == 0 || cs_names(cfg, job, names, ptrs, &n) != 0)
+		return true;
+	return acme_names_same_set(ptrs, n, (const char *const *)cur->names, cur->n_names);
+}
+
+void cs_step_renew(const struct rz_step_ctx *x, const struct rz_job *job, json_t *st,
+                   struct rz_step_out *o)
+{
+	char replaces[ACME_ARI_CERT_ID_SIZE] = "", err[512];
+	struct certstore_current cur;
+	bool changed, found;
+	json_t *ns;
+	double d;
+
+	if (certstore_current(x->db, job->domain, job->service, &cur, &found, err,
+	                      sizeof(err)) != 0) {
+		cs_retry(o, job, err);
+		return;
+	}
+	changed = !names_current(x->cfg, job, &cur);
+	/* Not a renew request: only the renewal time (or the CA's window)
+	 * renews; "regzonectl retry" making every job due does not. */
+	if (!changed && !json_is_true(json_object_get(st, "forced"))) {
+		d = renewal_plan(x->cfg, job, &cur, (time_t)json_integer_value(
+		                 json_object_get(st, "renew_at")), replaces, sizeof(replaces));
+		if (d > RENEW_LOOK_MIN_S) {
+			certstore_current_free(&cur);
+			cs_go(o, RZ_STEP_RENEW, d, st);
+			return;
+		}
+	}
+	certstore_current_free(&cur);
+	if ((ns = json_pack("{s:s}", "reason", "renew")) == NULL) {
+		cs_retry(o, job, "out of memory");
+		return;
+	}
+	if (replaces[0] != '\0')
+		json_object_set_new(ns, "replaces", json_string(replaces));
+	if (changed)
+		cs_audit(o, "acme", "the profile's certificate names changed: a new certificate");
+	else
+		cs_audit(o, "acme", "renewal of the certificate of %s started", job->domain);
+	o->res.cert = RZ_CERT_RENEWING;
+	o->res.active = RZ_ACTIVE_IF_CERT;
+	cs_go(o, RZ_STEP_ORDER, 0, ns);
+	json_decref(ns);
+}
