@@ -168,8 +168,10 @@ if ((EUID == 0)); then
   cp "$ppid_file" "$tmp/prosody.pid.copy"; chmod 0644 "$tmp/prosody.pid.copy"
   mkdir -p "$tmp/nobody-certs"; cp "$REGZONE_ACME_ROOTS" "$tmp/nobody-certs/fullchain.pem"
   cp "$REGZONE_ACME_ROOTS" "$tmp/nobody-certs/privkey.pem"; chmod -R a+rX "$tmp/nobody-certs"
+  # (a copy of the hook: the checkout may be private)
+  public_copy "$tmp/pub" "$hook"
   out=$(runuser -u nobody -- env REGZONE_DOMAIN=example.test REGZONE_CERT_DIR="$tmp/nobody-certs" \
-          REGZONE_ACTION=deploy "$hook" --pidfile "$tmp/prosody.pid.copy" 2>&1); rc=$?
+          REGZONE_ACTION=deploy "$tmp/pub/prosody" --pidfile "$tmp/prosody.pid.copy" 2>&1); rc=$?
   check "hook as another user than Prosody's: refused with the reason (exit $rc: $out)" \
     eval 'test "$rc" = 1 && grep -q "runs as uid $(id -u prosody) and this hook as uid $(id -u nobody)" <<<"$out" && grep -q -- "--sudo" <<<"$out"'
   check "... and Prosody was not signalled (same start time)" test "$(started_at "$prosody_pid")" = "$started"
