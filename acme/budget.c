@@ -130,6 +130,24 @@ static bool saturated(const struct acme_limit *l, enum acme_limit_id id,
 	return true;
 }
 
+unsigned acme_budget_used(enum acme_limit_id id, const struct acme_limit *l,
+                          const struct acme_event *ev, size_t n_ev,
+                          const struct acme_candidate *c, time_t now)
+{
+	size_t per = id == ACME_LIM_FAILED_VALIDATIONS ? c->n_names : 1, most = 0;
+
+	for (size_t i = 0; l->window > 0 && i < per; i++) {
+		size_t k = 0;
+
+		for (size_t j = 0; j < n_ev; j++)
+			if (relevant(id, &ev[j], c, i) && now - l->window < ev[j].at)
+				k++;
+		if (k > most)
+			most = k;
+	}
+	return most > UINT32_MAX ? UINT32_MAX : (unsigned)most;
+}
+
 int acme_budget_check(const struct acme_limits *lim, const struct acme_event *ev, size_t n_ev,
                       const struct acme_candidate *c, time_t now, struct acme_verdict *out)
 {

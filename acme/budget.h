@@ -115,6 +115,16 @@ struct acme_verdict {
  * with a NULL/empty name, an event of unknown kind or without its names /
  * reg_domain / name, a limit with max > 0 and window <= 0.
  */
+/*
+ * The events of ev[0..n_ev) inside limit l's window that count against
+ * limit id for candidate c (for the failed validations, the most of any of
+ * its names): how much of the limit is used now.  Arguments as checked by
+ * acme_budget_check(); 0 for a limit without a window.
+ */
+unsigned acme_budget_used(enum acme_limit_id id, const struct acme_limit *l,
+                          const struct acme_event *ev, size_t n_ev,
+                          const struct acme_candidate *c, time_t now);
+
 ACME_MUSTCHECK
 int acme_budget_check(const struct acme_limits *lim, const struct acme_event *ev, size_t n_ev,
                       const struct acme_candidate *c, time_t now, struct acme_verdict *out);

@@ -251,6 +251,7 @@ int acme_renewal_info(struct acme_client *c, const char *cert_id, struct acme_ar
 	         c->dir.renewal_info[strlen(c->dir.renewal_info) - 1] == '/' ? "" : "/", cert_id);
 	ret = acme_http_get(c->http, url, &r);
 	c->stats.requests++;
+	acme_note_request(c, what, ret, &r, NULL);
 	if (ret != 0) {
 		acme_transport_failed(c, ret, e);
 		goto out;

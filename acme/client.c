@@ -116,6 +116,18 @@ int acme_reply_refused(const struct acme_client *c, const char *what, const char
 	return acme_fail(e, ACME_EACME, "%s %s: HTTP %ld %s", what, url, r->status, text);
 }
 
+void acme_note_request(const struct acme_client *c, const char *endpoint, int ret,
+                       const struct acme_resp *r, const struct acme_error *e)
+{
+	const char *problem = NULL;
+
+	if (c->on_request == NULL)
+		return;
+	if (ret == 0 && e != NULL && e->has_problem)
+		problem = acme_problem_kind_name(e->problem.kind);
+	c->on_request(c->request_arg, endpoint, ret == 0 && r != NULL ? r->status : 0, problem);
+}
+
 int acme_transport_failed(struct acme_client *c, int ret, struct acme_error *e)
 {
 	return acme_fail(e, ret, "%s", acme_http_error(c->http));
@@ -157,6 +169,8 @@ int acme_client_new(const struct acme_client_opts *opts, const struct acme_acct 
 	c->max_bad_nonce = opts->max_bad_nonce ? opts->max_bad_nonce : DEFAULT_BAD_NONCE;
 	c->log = opts->log;
 	c->log_arg = opts->log_arg;
+	c->on_request = opts->on_request;
+	c->request_arg = opts->request_arg;
 	ret = acme_http_new(opts->ca_bundle, opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS,
 	                    &c->http);
 	if (ret != 0) {
@@ -278,6 +292,7 @@ int acme_need_directory(struct acme_client *c, struct acme_error *e)
 		return 0;
 	ret = acme_http_get(c->http, c->dir_url, &r);
 	c->stats.requests++;
+	acme_note_request(c, "directory", ret, &r, NULL);
 	if (ret != 0) {
 		acme_transport_failed(c, ret, e);
 		goto out;
@@ -391,6 +406,7 @@ static int nonce_take(struct acme_client *c, char **out, struct acme_error *e)
 	ret = acme_http_head(c->http, c->dir.new_nonce, &r);
 	c->stats.requests++;
 	c->stats.nonce_fetches++;
+	acme_note_request(c, "newNonce", ret, &r, NULL);
 	if (ret != 0) {
 		acme_transport_failed(c, ret, e);
 		goto out;
@@ -442,13 +458,17 @@ int acme_post(struct acme_client *c, const char *url, const char *payload, bool 
 		c->stats.requests++;
 		c->stats.signed_posts++;
 		if (ret != 0) {
+			acme_note_request(c, what, ret, NULL, NULL);
 			acme_transport_failed(c, ret, e);
 			break;
 		}
 		nonce_keep(c, &resp->nonce);
 		acme_log(c, ACME_LOG_DEBUG, "acme: %s: POST %s -> %ld", what, url, resp->status);
+		if (resp->status < 400)
+			acme_note_request(c, what, 0, resp, NULL);
 		if (resp->status >= 400) {
 			ret = acme_reply_refused(c, what, url, resp, e);
+			acme_note_request(c, what, 0, resp, e);
 			if (ret == ACME_EACME && e->has_problem &&
 			    e->problem.kind == ACME_PT_BAD_NONCE && attempt < c->max_bad_nonce) {
 				c->stats.bad_nonce_retries++;

@@ -122,6 +122,17 @@ enum acme_log_level {
  */
 typedef void acme_log_fn(void *arg, int level, const char *msg);
 
+/*
+ * A request sink, for counting: endpoint is the request's name (one of
+ * "directory", "newNonce", "newAccount", "newOrder", "order",
+ * "authorization", "challenge", "finalize", "certificate", "revokeCert",
+ * "renewalInfo"), status its HTTP status or 0 when no reply came, problem
+ * the short name of the CA's problem type ("badNonce", "rateLimited", ...)
+ * or NULL.  Called as acme_log_fn is; every attempt counts (a badNonce
+ * retry is a request of its own).
+ */
+typedef void acme_request_fn(void *arg, const char *endpoint, long status, const char *problem);
+
 struct acme_client_opts {
 	const char *directory_url;   /* https://.../directory */
 	const char *ca_bundle;       /* PEM trust anchors; NULL: system store */
@@ -130,6 +141,8 @@ struct acme_client_opts {
 	uint32_t max_bad_nonce;      /* badNonce retries per request; 0: 5 */
 	acme_log_fn *log;            /* NULL: no logging */
 	void *log_arg;               /* log's first argument */
+	acme_request_fn *on_request; /* NULL: none */
+	void *request_arg;           /* on_request's first argument */
 };
 
 struct acme_client_stats {

@@ -43,6 +43,8 @@ struct acme_client {
 	uint32_t max_bad_nonce;
 	acme_log_fn *log;                   /* NULL: no logging */
 	void *log_arg;
+	acme_request_fn *on_request;        /* NULL: none */
+	void *request_arg;
 	struct acme_client_stats stats;
 };
 
@@ -61,6 +63,11 @@ int acme_fail(struct acme_error *e, int code, const char *fmt, ...)
  * payloads or JWS bodies. */
 void acme_log(const struct acme_client *c, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* One request to c's request callback (its HTTP status, 0 when ret says
+ * none came; the problem type of e when the CA sent one). */
+void acme_note_request(const struct acme_client *c, const char *endpoint, int ret,
+                       const struct acme_resp *r, const struct acme_error *e);
 
 /* The reply's Retry-After as seconds from now into *secs, *given true; or
  * c's default and *given false when there is none or it does not parse. */

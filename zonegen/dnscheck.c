@@ -262,8 +262,10 @@ static void report_unmet(const char *peer, const struct zg_rr *rr, const struct 
  */
 static int check_server(const struct zg_net_peer *peer, const struct zg_rr *rrs,
                         struct want *w, size_t n, int present, uint32_t timeout_ms,
-                        struct zg_wire_text *tb, int *result, char *err, size_t errlen)
+                        struct zg_wire_text *tb, int *result, bool *unmet, char *err,
+                        size_t errlen)
 {
+	*unmet = false;
 	for (size_t i = 0; i < n; i++) {
 		int ret;
 
@@ -274,6 +276,7 @@ static int check_server(const struct zg_net_peer *peer, const struct zg_rr *rrs,
 		for (size_t j = i; j < n; j++) {
 			if (!same_rrset(rrs, w, i, j) || !record_unmet(&rrs[j], &w[j], present))
 				continue;
+			*unmet = true;
 			if (*result == 0) {
 				*result = ZG_EAGAIN;
 				report_unmet(peer->name, &rrs[j], &w[j], present, err, errlen);
@@ -288,10 +291,21 @@ int zg_dns_check(const struct zg_dns_server *servers, size_t n_servers,
                  const struct zg_rr *rrs, size_t n, int present,
                  uint32_t timeout_ms, char *err, size_t errlen)
 {
+	return zg_dns_check_servers(servers, n_servers, rrs, n, present, timeout_ms, NULL, err,
+	                            errlen);
+}
+
+int zg_dns_check_servers(const struct zg_dns_server *servers, size_t n_servers,
+                         const struct zg_rr *rrs, size_t n, int present,
+                         uint32_t timeout_ms, int *outcome, char *err, size_t errlen)
+{
 	struct zg_net_peer *peers = NULL;
 	struct want *w = NULL;
 	struct zg_wire_text tb = { NULL, 0 };
 	int ret = 0, result = 0;
+
+	for (size_t s = 0; outcome != NULL && servers != NULL && s < n_servers; s++)
+		outcome[s] = ZG_DNS_NOT_ASKED;
 
 	if (servers == NULL || n_servers == 0) {
 		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "no server to check");
@@ -316,8 +330,12 @@ int zg_dns_check(const struct zg_dns_server *servers, size_t n_servers,
 	if ((ret = check_prepare(servers, n_servers, peers, rrs, n, w, err, errlen)) != 0)
 		goto out;
 	for (size_t s = 0; s < n_servers; s++) {
-		ret = check_server(&peers[s], rrs, w, n, present, timeout_ms, &tb, &result,
+		bool unmet;
+
+		ret = check_server(&peers[s], rrs, w, n, present, timeout_ms, &tb, &result, &unmet,
 		                   err, errlen);
+		if (outcome != NULL)
+			outcome[s] = ret != 0 ? ret : unmet ? ZG_EAGAIN : 0;
 		if (ret != 0)
 			goto out;   /* a server that cannot be asked wins */
 	}

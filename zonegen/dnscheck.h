@@ -118,6 +118,18 @@ int zg_dns_check(const struct zg_dns_server *servers, size_t n_servers,
                  uint32_t timeout_ms, char *err, size_t errlen);
 
 /*
+ * zg_dns_check(), and what each server showed in outcome[0..n_servers)
+ * (outcome may be NULL): 0 it serves the records as asked, ZG_EAGAIN not
+ * yet, the error of a query when it could not be asked, ZG_DNS_NOT_ASKED
+ * when it was not (n = 0, a bad argument, or an earlier server's error
+ * ended the check).  Same returns as zg_dns_check().
+ */
+#define ZG_DNS_NOT_ASKED 1
+int zg_dns_check_servers(const struct zg_dns_server *servers, size_t n_servers,
+                         const struct zg_rr *rrs, size_t n, int present,
+                         uint32_t timeout_ms, int *outcome, char *err, size_t errlen);
+
+/*
  * The SOA serial srv serves for zone (its apex, trailing dot optional),
  * asked as zg_dns_query() asks.
  * Returns 0 with *serial set, or

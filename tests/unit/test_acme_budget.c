@@ -350,6 +350,40 @@ static void test_spread(void **state)
 	assert_int_equal(acme_spread(1, 1, INFINITY, out), ACME_EINVAL);
 }
 
+/* How much of each limit is used, below its maximum too. */
+static void test_used(void **state)
+{
+	static const struct group g[] = {
+		ORDERS(7, 10, 60),                          /* 7 orders in the last 3 h */
+		ORDERS(3, 4 * H, 60),                       /* 3 older: outside */
+		CERTS(2, 100, 60, XMPP, "example.org"),     /* the set, its domain */
+		CERTS(4, 100, 60, OTHER, "other.example"),  /* another domain */
+		FAILS(2, 10, 10, "conference.example.org"),
+		FAILS(1, 10, 10, "example.org"),
+	};
+	struct acme_event *ev = calloc(64, sizeof(*ev));
+	struct acme_candidate c = { set_xmpp, 3, "example.org", false };
+	size_t n;
+
+	(void)state;
+	assert_non_null(ev);
+	n = build(g, sizeof(g) / sizeof(g[0]), ev);
+	assert_int_equal(acme_budget_used(ACME_LIM_NEW_ORDERS, &le.new_orders, ev, n, &c, NOW), 7);
+	assert_int_equal(acme_budget_used(ACME_LIM_CERTS_PER_DOMAIN, &le.certs_per_domain, ev, n,
+	                                  &c, NOW), 2);
+	assert_int_equal(acme_budget_used(ACME_LIM_CERTS_PER_NAMES, &le.certs_per_names, ev, n,
+	                                  &c, NOW), 2);
+	/* the most of any of its names */
+	assert_int_equal(acme_budget_used(ACME_LIM_FAILED_VALIDATIONS, &le.failed_validations, ev,
+	                                  n, &c, NOW), 2);
+	/* a day later the orders and failures are out of their windows */
+	assert_int_equal(acme_budget_used(ACME_LIM_NEW_ORDERS, &le.new_orders, ev, n, &c,
+	                                  NOW + DAY), 0);
+	assert_int_equal(acme_budget_used(ACME_LIM_FAILED_VALIDATIONS, &le.failed_validations, ev,
+	                                  n, &c, NOW + DAY), 0);
+	free(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_limits_off_and_config),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_spread),
+		cmocka_unit_test(test_used),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
