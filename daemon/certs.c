@@ -12,6 +12,7 @@
 #include "daemon/certs.h"
 #include "daemon/certs_int.h"
 #include "daemon/hook.h"
+#include "daemon/instr.h"
 #include "daemon/log.h"
 #include "daemon/rz_err.h"
 #include "zonegen/psl.h"
@@ -176,9 +177,13 @@ int cs_run_hook(const struct rz_config *cfg, const struct rz_job *job, const cha
 	env[n] = NULL;
 	ret = rz_hook_run(cfg->deploy_hook, env, cfg->hook_timeout_s, &res);
 	snprintf(output, outlen, "%s", res.output);
-	if (ret != 0)
+	if (ret != 0) {
+		rz_metric_inc(rz_instr.hook_runs, action, "not_run");
 		return ret;
+	}
 	*status = res.timed_out ? -1 : res.status;
+	rz_metric_inc(rz_instr.hook_runs, action, res.timed_out ? "timeout" :
+	              res.status == 0 ? "ok" : "failed");
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "acme/retry.h"
 #include "daemon/certs_int.h"
 #include "daemon/certstore.h"
+#include "daemon/instr.h"
 #include "daemon/log.h"
 #include "daemon/rz_err.h"
 
@@ -63,6 +64,18 @@ static void log_from_acme(void *arg, int level, const char *msg)
 {
 	(void)arg;
 	rz_log((enum rz_log_level)level, "%s", msg);
+}
+
+/* The ACME client's requests, counted (metrics). */
+static void count_acme(void *arg, const char *endpoint, long status, const char *problem)
+{
+	char code[16];
+
+	(void)arg;
+	snprintf(code, sizeof(code), "%ld", status);
+	rz_metric_inc(rz_instr.acme_requests, endpoint, code);
+	if (problem != NULL && strcmp(problem, "badNonce") == 0)
+		rz_metric_inc(rz_instr.acme_bad_nonce, NULL, NULL);
 }
 
 static int acct_load(const struct rz_config *cfg, struct acme_error *e)
@@ -123,6 +136,7 @@ int cs_client(const struct rz_config *cfg, struct acme_client **out, struct acme
 		opts.timeout_ms = CA_TIMEOUT_MS;
 		opts.default_retry_s = 1;
 		opts.log = log_from_acme;
+		opts.on_request = count_acme;
 		if ((ret = acme_client_new(&opts, g_acct, &tl_client, e)) != 0)
 			return ret;
 	}

@@ -14,6 +14,7 @@
 #include "daemon/certs_int.h"
 #include "daemon/certstore.h"
 #include "daemon/hook.h"
+#include "daemon/instr.h"
 #include "daemon/log.h"
 #include "daemon/rz_err.h"
 
@@ -120,6 +121,10 @@ static void deployed(const struct rz_step_ctx *x, const struct rz_job *job, cons
 	}
 	if (d < RENEW_LOOK_MIN_S)
 		d = RENEW_LOOK_MIN_S;
+	/* the first certificate of this request (not a renewal): the service
+	 * is active now */
+	if (strcmp(cs_get(st, "reason"), "renew") != 0)
+		rz_metric_observe(rz_instr.issuance_seconds, NULL, NULL, job->desired_age);
 	o->res.cert = RZ_CERT_ISSUED;
 	o->res.active = RZ_ACTIVE_IF_CERT;
 	cs_go(o, RZ_STEP_RENEW, d, ns);

@@ -13,6 +13,7 @@
 #include "acme/problem.h"
 #include "daemon/certs_int.h"
 #include "daemon/certstore.h"
+#include "daemon/instr.h"
 #include "daemon/log.h"
 #include "daemon/rz_err.h"
 
@@ -37,6 +38,29 @@ static void limits_of(const struct rz_config *cfg, struct acme_limits *l, uint32
 		*window = cfg->lim_failed_validations_window_s;
 }
 
+/* What is left of each limit's window for this order (metrics). */
+static void budget_gauges(const struct acme_limits *lim, const struct certstore_events *ev,
+                          const struct acme_candidate *c)
+{
+	const struct acme_limit *each[ACME_LIM__MAX] = {
+		[ACME_LIM_NEW_ORDERS] = &lim->new_orders,
+		[ACME_LIM_CERTS_PER_DOMAIN] = &lim->certs_per_domain,
+		[ACME_LIM_CERTS_PER_NAMES] = &lim->certs_per_names,
+		[ACME_LIM_FAILED_VALIDATIONS] = &lim->failed_validations,
+	};
+	time_t now = time(NULL);
+
+	for (int id = ACME_LIM_NEW_ORDERS; id < ACME_LIM__MAX; id++) {
+		unsigned used;
+
+		if (each[id]->max == 0)
+			continue;
+		used = acme_budget_used((enum acme_limit_id)id, each[id], ev->ev, ev->n, c, now);
+		rz_metric_set(rz_instr.budget_remaining, acme_limit_name((enum acme_limit_id)id),
+		              NULL, used >= each[id]->max ? 0 : (double)(each[id]->max - used));
+	}
+}
+
 /* The recorded events that can count against this order, checked. */
 static int budget(const struct rz_step_ctx *x, const struct rz_job *job,
                   const char *const *names, size_t n, bool ari_renewal,
@@ -55,6 +79,8 @@ static int budget(const struct rz_step_ctx *x, const struct rz_job *job,
 		return ret;
 	if ((ret = acme_budget_check(&lim, ev.ev, ev.n, &c, time(NULL), v)) != 0)
 		snprintf(err, errlen, "rate-limit budget: %s", rz_strerror(ret));
+	else
+		budget_gauges(&lim, &ev, &c);
 	certstore_events_free(&ev);
 	return ret;
 }

@@ -86,8 +86,14 @@ struct rz_config {
 	char *cert_group;           /* group of the certificate files, or NULL */
 	gid_t cert_gid;             /* its gid, (gid_t)-1 when none */
 
+	/* metrics (optional): the Prometheus listener, off when listen is NULL */
+	char *metrics_listen;       /* "ADDRESS:PORT" as written; [v6]:port for IPv6 */
+	char metrics_addr[64];      /* the address part, an IP literal */
+	uint16_t metrics_port;
+
 	/* top level */
 	uint32_t workers;
+	uint32_t step_timeout_s;    /* a thread busy with one unit longer is wedged */
 	char *log_level;            /* error|warning|info|debug */
 	char *default_profile;
 	struct zg_profile *profiles;
@@ -97,6 +103,12 @@ struct rz_config {
 #define RZ_DEFAULT_REQUESTS "ipc:///run/regzone/requests"
 #define RZ_DEFAULT_FEED "ipc:///run/regzone/feed"
 #define RZ_DEFAULT_PSL "/usr/share/publicsuffix/public_suffix_list.dat"
+
+/* "ADDRESS:PORT" (an IPv4 literal, or an IPv6 literal in brackets; port
+ * 1..65535) into addr (addrlen bytes, without brackets) and *port.  0, or
+ * RZ_ECONFIG with the reason in why (a static string). */
+int rz_hostport_parse(const char *s, char *addr, size_t addrlen, uint16_t *port,
+                      const char **why);
 
 /* Load and check path.  On success *out owns everything; on failure *out
  * is NULL and err holds "FILE:LINE:COL: message" (or "FILE: message" when

@@ -222,6 +222,73 @@ static int cfg_check_listen(struct cfg_ctx *c, const struct cfg_seen *seen, yaml
 }
 static const struct cfg_section listen_section = SECTION(listen_keys, cfg_check_listen);
 
+int rz_hostport_parse(const char *s, char *addr, size_t addrlen, uint16_t *port,
+                      const char **why)
+{
+	const char *colon, *a = s, *end;
+	unsigned char bin[16];
+	char *stop;
+	unsigned long p;
+	size_t alen;
+	bool v6 = s[0] == '[';
+
+	if (v6) {
+		a = s + 1;
+		if ((end = strchr(a, ']')) == NULL || end[1] != ':') {
+			*why = "must be [IPv6]:PORT";
+			return RZ_ECONFIG;
+		}
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL) {
+			*why = "must be ADDRESS:PORT";
+			return RZ_ECONFIG;
+		}
+		end = colon;
+	}
+	alen = (size_t)(end - a);
+	if (alen == 0 || alen >= addrlen) {
+		*why = "must name an IP address";
+		return RZ_ECONFIG;
+	}
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
+		*why = v6 ? "must name an IPv6 address in brackets" :
+		            "must name an IPv4 address (an IPv6 one in brackets)";
+		return RZ_ECONFIG;
+	}
+	errno = 0;
+	p = strtoul(colon + 1, &stop, 10);
+	if (colon[1] < '1' || colon[1] > '9' || *stop != '\0' || errno != 0 || p > 65535) {
+		*why = "must end in a port 1..65535";
+		return RZ_ECONFIG;
+	}
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* metrics.listen: its address and port split out. */
+static int cfg_check_metrics(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
+                             const char *name, void *base)
+{
+	struct rz_config *cfg = base;
+	const char *why = NULL;
+
+	(void)where;
+	(void)name;
+	if (cfg->metrics_listen != NULL &&
+	    rz_hostport_parse(cfg->metrics_listen, cfg->metrics_addr, sizeof(cfg->metrics_addr),
+	                      &cfg->metrics_port, &why) != 0)
+		return cfg_err(c, seen->val[0]->start_mark, RZ_ECONFIG, "'metrics.listen' %s", why);
+	return 0;
+}
+
+static const struct cfg_key metrics_keys[] = {
+	K_STR("listen", metrics_listen, false, NULL),
+};
+static const struct cfg_section metrics_section = SECTION(metrics_keys, cfg_check_metrics);
+
 static const struct cfg_key database_keys[] = {
 	K_STR("conninfo", db_conninfo, true, NULL),
 	K_UINT("connect_timeout_s", db_connect_timeout_s, 1, 300, 10),
@@ -482,7 +549,7 @@ static const struct cfg_section profile_section = SECTION(profile_keys, cfg_chec
 
 enum {
 	TOP_LISTEN, TOP_DATABASE, TOP_KNOT, TOP_DNS, TOP_ACME, TOP_CERTIFICATES, TOP_WORKERS,
-	TOP_LOG_LEVEL, TOP_DEFAULT_PROFILE, TOP_PROFILES
+	TOP_LOG_LEVEL, TOP_DEFAULT_PROFILE, TOP_PROFILES, TOP_METRICS, TOP_STEP_TIMEOUT
 };
 static const struct cfg_key top_keys[] = {
 	[TOP_LISTEN] = K_SECTION("listen", listen_section, false),
@@ -499,6 +566,8 @@ static const struct cfg_key top_keys[] = {
 	[TOP_PROFILES] = { .name = "profiles", .type = CT_PROFILES, .off = C_OFF(profiles),
 	                   .off_n = C_OFF(n_profiles), .required = true, .min = 1,
 	                   .sub = &profile_section },
+	[TOP_METRICS] = K_SECTION("metrics", metrics_section, false),
+	[TOP_STEP_TIMEOUT] = K_UINT("step_timeout_s", step_timeout_s, 10, 86400, 300),
 };
 
 static int cfg_check_top(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
@@ -518,6 +587,15 @@ static int cfg_check_top(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_ma
 		return cfg_err(c, seen->val[TOP_DEFAULT_PROFILE]->start_mark, RZ_ECONFIG,
 		               "default_profile '%.64s' is not a defined profile",
 		               cfg->default_profile);
+	/* A step may run the hook: a worker busy longer than the hook may take
+	 * is wedged, not slow.  Unset: 300 s, or a minute more than the hook. */
+	if (seen->val[TOP_STEP_TIMEOUT] == NULL && cfg->step_timeout_s <= cfg->hook_timeout_s + 60)
+		cfg->step_timeout_s = cfg->hook_timeout_s + 60;
+	if (cfg->step_timeout_s <= cfg->hook_timeout_s)
+		return cfg_err(c, seen->val[TOP_STEP_TIMEOUT] != NULL ?
+		               seen->val[TOP_STEP_TIMEOUT]->start_mark : where, RZ_ECONFIG,
+		               "step_timeout_s (%u) must be longer than certificates.hook_timeout_s "
+		               "(%u)", cfg->step_timeout_s, cfg->hook_timeout_s);
 	return 0;
 }
 const struct cfg_section cfg_top_section = SECTION(top_keys, cfg_check_top);

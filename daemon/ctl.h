@@ -72,8 +72,11 @@ struct ctl_cmd {
 	int needs_config;
 	unsigned opts;           /* OPT_* it accepts */
 	unsigned required;       /* OPT_* it needs */
-	const char *help;
+	const char *help;        /* its synopsis */
+	const char *about;       /* what it does ("help COMMAND") */
 };
+
+#define CTL_DEFAULT_CONFIG "/etc/regzone/regzone.yaml"   /* after $REGZONE_CONFIG */
 
 /* {"id","ok":true,"state"} or {"id"|null,"ok":false,"error":{"code","message"}} */
 struct ctl_reply {
@@ -112,6 +115,11 @@ int arg_profile(const struct ctl_args *a, const struct rz_config *cfg,
 void user_name(char *buf, size_t len);
 int print_json(json_t *v);
 int state_print(const struct ctl_args *a, const struct rz_state *s);
+/* A refusal: "regzonectl: CODE: MESSAGE" on stderr, and with --json also
+ * {"ok":false,"error":{"code","message"}} on stdout (refusal_json alone:
+ * that line only). */
+void refusal_print(const struct ctl_args *a, const char *code, const char *message);
+void refusal_json(const struct ctl_args *a, const char *code, const char *message);
 
 /* ctl_db.c */
 /* list --state values (NULL-terminated) */
@@ -130,7 +138,7 @@ extern const char *const until_names[];
 
 /* ctl_link.c */
 int reply_parse(const json_t *o, struct ctl_reply *r, char *err, size_t errlen);
-void reply_print_error(const struct ctl_reply *r);
+void reply_print_error(const struct ctl_args *a, const struct ctl_reply *r);
 int curve_key_dir(const struct ctl_args *a, const struct rz_config *cfg, const char **dir);
 int curve_setup(void *sock, const struct rz_config *cfg, const char *dir);
 int sock_basics(void *s);

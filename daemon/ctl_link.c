@@ -74,11 +74,9 @@ int reply_parse(const json_t *o, struct ctl_reply *r, char *err, size_t errlen)
 	return 0;
 }
 
-void reply_print_error(const struct ctl_reply *r)
+void reply_print_error(const struct ctl_args *a, const struct ctl_reply *r)
 {
-	fprintf(stderr, "regzonectl: %s: ", r->code);
-	put_safe(stderr, r->message);
-	fputc('\n', stderr);
+	refusal_print(a, r->code, r->message);
 }
 
 /* ------------------------------------------------------------ ZeroMQ link */
@@ -469,35 +467,69 @@ out:
 	return text;
 }
 
-/* enable / disable / renew / status: one request, one reply. */
+/* How long to wait before asking again after an "unavailable" (a
+ * database restarting): 0.25 s doubling to 2 s. */
+static int64_t again_ms(unsigned tries)
+{
+	return tries >= 3 ? 2000 : 250 << tries;
+}
+
+/* One request, one reply; a status is asked again (a new id) while the
+ * daemon answers "unavailable" and time is left. */
+static int request_reply(const struct ctl_args *a, struct ctl_link *l, const char *action,
+                         const char *service, const char *domain, int secs,
+                         struct ctl_reply *r)
+{
+	int64_t deadline = now_ms() + (int64_t)secs * 1000;
+	char id[CTL_ID_MAX + 1];
+	unsigned tries = 0;
+	int rc;
+
+	for (;;) {
+		char *text;
+		int64_t left = deadline - now_ms();
+
+		request_id(a, id, sizeof(id));
+		if ((text = request_text(a, id, action, service, domain)) == NULL)
+			return EXIT_REFUSED;
+		rc = link_call(l, text, id, left > 1000 ? (int)((left + 999) / 1000) : 1, r);
+		free(text);
+		if (rc != EXIT_OK || r->ok || strcmp(action, "status") != 0 ||
+		    strcmp(r->code, "unavailable") != 0 ||
+		    now_ms() + again_ms(tries) >= deadline)
+			return rc;
+		if (tries == 0)
+			fprintf(stderr, "regzonectl: regzoned is unavailable for now (%s): asking "
+			        "again until the timeout\n", r->message);
+		usleep((useconds_t)(again_ms(tries++) * 1000));
+	}
+}
+
+/* enable / disable / renew / status. */
 static int run_request(const struct ctl_args *a, struct rz_config *cfg, const char *action)
 {
 	int secs = a->timeout_s > 0 ? a->timeout_s : CTL_REQ_TIMEOUT;
-	char domain[ZG_OWNER_SIZE], id[CTL_ID_MAX + 1];
+	char domain[ZG_OWNER_SIZE];
 	const struct zg_profile *p;
 	const char *dir;
 	struct ctl_link l = { 0 };
 	struct ctl_reply *r = NULL;
-	char *text = NULL;
 	int rc;
 
 	if ((rc = curve_key_dir(a, cfg, &dir)) != EXIT_OK ||
 	    (rc = arg_domain(a->pos[0], domain)) != EXIT_OK ||
 	    (rc = arg_profile(a, cfg, &p)) != EXIT_OK)
 		return rc;
-	request_id(a, id, sizeof(id));
 	rc = EXIT_REFUSED;
-	if ((text = request_text(a, id, action, p->service, domain)) == NULL)
-		goto out;
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		fprintf(stderr, "regzonectl: out of memory\n");
 		goto out;
 	}
 	if ((rc = link_open(&l, cfg, dir)) != EXIT_OK ||
-	    (rc = link_call(&l, text, id, secs, r)) != EXIT_OK)
+	    (rc = request_reply(a, &l, action, p->service, domain, secs, r)) != EXIT_OK)
 		goto out;
 	if (!r->ok) {
-		reply_print_error(r);
+		reply_print_error(a, r);
 		rc = EXIT_REFUSED;
 	} else if (strcmp(r->state.domain, domain) != 0) {
 		fprintf(stderr, "regzonectl: malformed reply from regzoned at %s: the state is "
@@ -507,9 +539,10 @@ static int run_request(const struct ctl_args *a, struct rz_config *cfg, const ch
 		rc = state_print(a, &r->state);
 	}
 out:
+	if (rc == EXIT_UNREACHABLE)
+		refusal_json(a, "unreachable", "no reply from regzoned within the timeout");
 	link_close(&l);
 	free(r);
-	free(text);
 	return rc;
 }
 

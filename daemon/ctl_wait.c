@@ -75,6 +75,8 @@ struct ctl_wait {
 	bool answered;               /* regzoned said something (reply or feed) */
 	bool have_last;
 	bool feed_warned;
+	unsigned n_unavailable;      /* "unavailable" replies so far */
+	int64_t again_at;            /* ask for the state again then (0: no) */
 	struct rz_state last;
 	struct ctl_reply reply;
 	struct rz_state feed_state;
@@ -176,11 +178,20 @@ static int wait_reply(struct ctl_wait *w, int *rc)
 	    (strncmp(w->reply.id, w->id_base, blen) != 0 || w->reply.id[blen] != '-'))
 		return 0;    /* not one of ours */
 	w->answered = true;
+	if (!w->reply.ok && strcmp(w->reply.code, "unavailable") == 0) {
+		/* a database restarting: ask again (cmd_wait), until the timeout */
+		if (w->n_unavailable++ == 0)
+			fprintf(stderr, "regzonectl: regzoned is unavailable for now (%s): asking "
+			        "again until the timeout\n", w->reply.message);
+		w->again_at = now_ms() + (w->n_unavailable > 3 ? 2000 : 250 << (w->n_unavailable - 1));
+		return 0;
+	}
 	if (!w->reply.ok) {
-		reply_print_error(&w->reply);
+		reply_print_error(w->a, &w->reply);
 		*rc = EXIT_REFUSED;
 		return -1;
 	}
+	w->again_at = 0;
 	return wait_consider(w, &w->reply.state);
 }
 
@@ -275,6 +286,16 @@ int cmd_wait(const struct ctl_args *a, struct rz_config *cfg)
 
 		if (left <= 0)
 			break;
+		if (w->again_at > 0 && w->again_at <= now_ms()) {
+			w->again_at = 0;
+			if (wait_send_status(w, deadline) != 0) {
+				fprintf(stderr, "regzonectl: cannot send to %s: %s\n", w->l.endpoint,
+				        zmq_strerror(errno));
+				goto out;
+			}
+		}
+		if (w->again_at > 0 && w->again_at - now_ms() < left)
+			left = w->again_at - now_ms() > 0 ? w->again_at - now_ms() : 0;
 		if (zmq_poll(it, 4, (long)left) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -304,6 +325,12 @@ int cmd_wait(const struct ctl_args *a, struct rz_config *cfg)
 	}
 	if (!w->answered) {
 		rc = link_no_reply(&w->l, secs);
+		refusal_json(a, "unreachable", "no reply from regzoned within the timeout");
+		goto out;
+	}
+	if (!w->have_last && w->n_unavailable > 0) {
+		reply_print_error(a, &w->reply);
+		rc = EXIT_REFUSED;
 		goto out;
 	}
 	fprintf(stderr, "regzonectl: %s did not reach \"%s\" within %d s%s\n", w->domain,

@@ -12,6 +12,7 @@
 
 #include <zmq.h>
 
+#include "daemon/instr.h"
 #include "daemon/intake.h"
 #include "daemon/log.h"
 #include "daemon/request.h"
@@ -30,6 +31,8 @@ struct msg {
 	struct rz_req req;
 	char zone[ZG_OWNER_SIZE];
 	char *reply;            /* set once answered */
+	bool parsed;            /* req holds a checked request */
+	double t_recv;          /* when it came (rz_metrics_clock) */
 	bool in_batch;
 	struct store_intake_item item;
 	/* deferred: waits for a zone listing (or behind one of its domain) */
@@ -49,6 +52,7 @@ struct round {
 
 struct intake {
 	const struct rz_intake *in;
+	const struct rz_config *cfg;     /* this round's (rz_live_get) */
 	PGconn *db;
 	struct msg *deferred, **deferred_tail;
 	size_t n_deferred;
@@ -71,7 +75,7 @@ static int intake_connect(struct intake *t, char *err, size_t errlen)
 	db_cancel_set(t->in->cancel, NULL);
 	PQfinish(t->db);
 	t->db = NULL;
-	if (db_connect(t->in->cfg, &t->db, err, errlen) != 0)
+	if (db_connect(t->in->boot, &t->db, err, errlen) != 0)
 		return RZ_EDB;
 	if (store_intake_prepare(t->db, err, errlen) != 0) {
 		PQfinish(t->db);
@@ -102,6 +106,7 @@ static struct msg *recv_msg(void *s)
 
 	if (m == NULL)
 		return NULL;
+	m->t_recv = rz_metrics_clock();
 	while (more) {
 		zmq_msg_t f, *dst = m->n_frames < MSG_FRAMES ? &m->frames[m->n_frames] : &f;
 
@@ -173,13 +178,14 @@ static int intake_check(struct intake *t, struct msg *m)
 		return 0;
 	}
 	body = &m->frames[m->n_frames - 1];
-	if (rz_req_parse(t->in->cfg, zmq_msg_data((zmq_msg_t *)body), zmq_msg_size(body), &m->req,
+	if (rz_req_parse(t->cfg, zmq_msg_data((zmq_msg_t *)body), zmq_msg_size(body), &m->req,
 	                 &rerr) != 0) {
 		rz_log(RZ_LOG_INFO, "request %s refused: %s: %s",
 		       m->req.id[0] ? m->req.id : "(no id)", rz_rcode_name(rerr.code), rerr.message);
 		m->reply = rz_reply_error(m->req.id, rerr.code, rerr.message);
 		return 0;
 	}
+	m->parsed = true;
 	if (m->req.action == RZ_ACT_ENABLE && place_zone(t, m, false) != 0)
 		return 1;
 	return 0;
@@ -202,24 +208,38 @@ static void defer(struct intake *t, struct msg *m)
 	t->n_deferred++;
 }
 
-static void answer_status(struct intake *t, struct msg *m)
+/* The intake's connection broke (a PostgreSQL restart, a failover):
+ * dropped, so that the next attempt connects again. */
+static void drop_if_broken(struct intake *t)
 {
-	struct rz_state st;
-	char err[1024];
-	bool found;
-
-	if (intake_connect(t, err, sizeof(err)) == 0 &&
-	    store_state(t->db, m->req.domain, m->req.service, &st, &found, err, sizeof(err)) == 0) {
-		json_t *j = rz_state_json(&st);
-
-		m->reply = rz_reply_ok(m->req.id, j);
-		json_decref(j);
-		return;
-	}
 	if (t->db != NULL && PQstatus(t->db) != CONNECTION_OK) {
 		db_cancel_set(t->in->cancel, NULL);
 		PQfinish(t->db);
 		t->db = NULL;
+	}
+}
+
+/* A status from PostgreSQL; on a broken connection once more on a new one
+ * (the server may be back already: a restart leaves the old one dead). */
+static void answer_status(struct intake *t, struct msg *m)
+{
+	struct rz_state st;
+	char err[1024] = "";
+	bool found;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (intake_connect(t, err, sizeof(err)) == 0 &&
+		    store_state(t->db, m->req.domain, m->req.service, &st, &found, err,
+		                sizeof(err)) == 0) {
+			json_t *j = rz_state_json(&st);
+
+			m->reply = rz_reply_ok(m->req.id, j);
+			json_decref(j);
+			return;
+		}
+		if (t->db != NULL && PQstatus(t->db) == CONNECTION_OK)
+			break;      /* the server answered: not a connection to renew */
+		drop_if_broken(t);
 	}
 	rz_log_zone(RZ_LOG_ERR, m->req.domain, "status %s: %s", m->req.id, err);
 	m->reply = rz_reply_error(m->req.id, RZ_RC_UNAVAILABLE, "the database is unavailable; "
@@ -246,6 +266,7 @@ static void store_batch(struct intake *t, struct msg **batch, size_t n)
 			break;
 		if (PQstatus(t->db) == CONNECTION_OK)
 			break;
+		drop_if_broken(t);   /* nothing was committed: the next attempt stores it all */
 	}
 	if (ret != 0 && n > 1 && items != NULL && t->db != NULL &&
 	    PQstatus(t->db) == CONNECTION_OK && !*t->in->stopping) {
@@ -337,6 +358,23 @@ static void resolve_deferred(struct intake *t)
 	}
 }
 
+/* The reply's code ("ok" or its error code; the replies are ours, compact
+ * JSON), and the request's action, for the metrics. */
+static void count_reply(const struct msg *m)
+{
+	const char *c = strstr(m->reply, "\"code\":\""), *action = "unknown";
+	char code[32] = "ok";
+
+	if (c != NULL && strstr(m->reply, "\"ok\":false") != NULL) {
+		c += strlen("\"code\":\"");
+		snprintf(code, sizeof(code), "%.*s", (int)strcspn(c, "\""), c);
+	}
+	if (m->parsed && rz_action_name(m->req.action) != NULL)
+		action = rz_action_name(m->req.action);
+	rz_metric_inc(rz_instr.requests, action, code);
+	rz_metric_observe(rz_instr.intake_seconds, NULL, NULL, rz_metrics_clock() - m->t_recv);
+}
+
 /* Send the round's replies and free its messages. */
 static void round_finish(struct intake *t)
 {
@@ -353,6 +391,7 @@ static void round_finish(struct intake *t)
 			if (m->n_frames == 3)
 				zmq_send(t->in->router, "", 0, ZMQ_SNDMORE);
 			zmq_send(t->in->router, m->reply, strlen(m->reply), 0);
+			count_reply(m);
 		}
 		msg_free(m);
 	}
@@ -404,6 +443,8 @@ int rz_intake_serve(const struct rz_intake *in)
 			break;
 		if (items[2].revents & ZMQ_POLLIN)
 			rz_zones_ack(in->zones);
+		rz_notify_busy(in->notify, in->notify_index);
+		t->cfg = rz_live_get(in->live);
 		resolve_deferred(t);
 		/* Every message waiting (up to a batch), checked, then stored in
 		 * one transaction and answered. */
@@ -424,6 +465,9 @@ int rz_intake_serve(const struct rz_intake *in)
 				take(t, m);
 		}
 		round_finish(t);
+		rz_live_put(in->live, t->cfg);
+		t->cfg = NULL;
+		rz_notify_idle(in->notify, in->notify_index);
 	}
 	/* Stopping: what waits is answered, nothing of it was stored. */
 	while ((m = t->deferred) != NULL) {

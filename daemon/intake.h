@@ -20,16 +20,21 @@
 #include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/feed.h"
+#include "daemon/notify.h"
+#include "daemon/reload.h"
 #include "daemon/zones.h"
 
 struct rz_intake {
-	const struct rz_config *cfg;
+	const struct rz_config *boot;    /* the database: what a reload keeps */
+	struct rz_live *live;            /* the profiles: taken for each round */
 	void *router;                /* the bound ROUTER socket */
 	int stop_fd;                 /* readable once the daemon stops */
 	const atomic_bool *stopping;
 	struct rz_zones *zones;
 	struct rz_feed *feed;
 	struct db_cancel *cancel;    /* the intake connection's cancel slot */
+	struct rz_notify *notify;    /* a round is a unit of work (notify.h) */
+	unsigned notify_index;
 };
 
 /* Serve until stopping.  0 on a clean stop, 1 when the loop failed. */

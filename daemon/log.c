@@ -2,17 +2,18 @@
  * log.c - the log lines of log.h.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "daemon/log.h"
 
-static enum rz_log_level log_max = RZ_LOG_INFO;
+static atomic_int log_max = RZ_LOG_INFO;   /* set by a reload while threads log */
 
 void rz_log_set_level(enum rz_log_level max)
 {
-	log_max = max;
+	atomic_store(&log_max, (int)max);
 }
 
 static void log_v(enum rz_log_level lvl, const char *zone, const char *fmt, va_list ap)
@@ -20,7 +21,7 @@ static void log_v(enum rz_log_level lvl, const char *zone, const char *fmt, va_l
 	static const char *const names[8] = { "", "", "", "error", "warning", "", "info", "debug" };
 	char msg[2048];
 
-	if (lvl > log_max)
+	if ((int)lvl > atomic_load(&log_max))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	for (char *c = msg; *c != '\0'; c++)

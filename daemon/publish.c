@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/instr.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
 #include "daemon/rz_err.h"
@@ -138,6 +139,25 @@ static int begin_txn(struct zg_knot *k, PGconn *db, const struct rz_job *job,
  * against the ledger, record pending rows, set/unset, commit.  want may be
  * empty (removal).  On success *plan holds what was done.
  */
+/* A write's outcome, for the metrics. */
+static const char *txn_outcome(int ret, const struct zg_plan *plan)
+{
+	switch (ret) {
+	case 0:
+		return plan->n_set == 0 && plan->n_unset == 0 ? "unchanged" : "committed";
+	case RZ_ECONFLICT:
+		return "conflict";
+	case RZ_EAGAIN:
+		return "zone_locked";
+	case RZ_EBUSY:
+		return "zone_busy";
+	case RZ_ENOZONE:
+		return "no_zone";
+	default:
+		return "failed";
+	}
+}
+
 int rz_publish_apply(const struct rz_step_ctx *x, const struct rz_job *job, const char *purpose,
                      const struct zg_krec *want, size_t n_want, const struct zg_krec *owned,
                      size_t n_owned, struct zg_plan *plan, char **diff, char *err,
@@ -161,6 +181,7 @@ int rz_publish_apply(const struct rz_step_ctx *x, const struct rz_job *job, cons
 		return ret;
 	if (!locked) {
 		snprintf(err, errlen, "another regzone worker is writing zone %s", job->zone);
+		rz_metric_inc(rz_instr.knot_txns, "zone_locked", NULL);
 		return RZ_EAGAIN;
 	}
 	/* knotd serves one control connection at a time: queue here, not in
@@ -216,6 +237,7 @@ out:
 		ret = RZ_EDB;   /* the session is suspect: the caller drops it */
 	}
 	free(existing);
+	rz_metric_inc(rz_instr.knot_txns, txn_outcome(ret, plan), NULL);
 	if (ret != 0 && ret != RZ_ECONFLICT)
 		zg_plan_clear(plan);
 	return ret;
@@ -225,14 +247,29 @@ int rz_publish_check(const struct rz_config *cfg, const struct zg_rr *rrs, size_
                      bool present, char *err, size_t errlen)
 {
 	struct zg_dns_server *servers = servers_of(cfg);
-	int ret;
+	int *outcome, ret;
 
 	if (servers == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return RZ_ENOMEM;
 	}
-	ret = zg_dns_check(servers, cfg->n_servers, rrs, n, present ? 1 : 0, cfg->dns_timeout_ms,
-	                   err, errlen);
+	if ((outcome = calloc(cfg->n_servers + 1, sizeof(*outcome))) == NULL) {
+		free(servers);
+		snprintf(err, errlen, "out of memory");
+		return RZ_ENOMEM;
+	}
+	ret = zg_dns_check_servers(servers, cfg->n_servers, rrs, n, present ? 1 : 0,
+	                           cfg->dns_timeout_ms, outcome, err, errlen);
+	for (size_t i = 0; n > 0 && i < cfg->n_servers; i++) {
+		char name[80];
+
+		snprintf(name, sizeof(name), "%s@%u", cfg->servers[i].address,
+		         (unsigned)cfg->servers[i].port);
+		rz_metric_inc(rz_instr.dns_checks, name, outcome[i] == 0 ? "served" :
+		              outcome[i] == ZG_EAGAIN ? "not_yet" :
+		              outcome[i] == ZG_DNS_NOT_ASKED ? "not_asked" : "error");
+	}
+	free(outcome);
 	free(servers);
 	if (ret != 0 && ret != RZ_EIO && ret != RZ_ENOMEM)
 		ret = RZ_EAGAIN;

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "daemon/instr.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
 #include "daemon/reconcile.h"
@@ -192,6 +193,8 @@ static void step_check(const struct rz_config *cfg, const struct rz_job *job,
 		o->res.active = !present ? RZ_ACTIVE_NO : cfg->cert_auto ? RZ_ACTIVE_IF_CERT :
 		                RZ_ACTIVE_YES;
 		o->res.arm_cert = present && cfg->cert_auto;
+		if (present)
+			rz_metric_observe(rz_instr.publication_seconds, NULL, NULL, job->desired_age);
 		snprintf(o->audit, sizeof(o->audit), "%s on all %zu authoritative servers after "
 		         "%.2f s", present ? "served" : "gone", cfg->n_servers, job->step_age);
 		o->res.audit_kind = "state";

@@ -158,15 +158,39 @@ int load_config(const struct ctl_args *a, struct rz_config **cfg)
 {
 	char err[1024];
 
-	if (a->config == NULL) {
-		fprintf(stderr, "regzonectl: -c FILE is required for this command\n");
-		return EXIT_USAGE;
-	}
-	if (rz_config_load(a->config, cfg, err, sizeof(err)) != 0) {
+	const char *path = a->config;
+
+	if (path == NULL && (path = getenv("REGZONE_CONFIG")) != NULL && path[0] == '\0')
+		path = NULL;
+	if (path == NULL)
+		path = CTL_DEFAULT_CONFIG;
+	if (rz_config_load(path, cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_REFUSED;
 	}
 	return EXIT_OK;
+}
+
+void refusal_json(const struct ctl_args *a, const char *code, const char *message)
+{
+	json_t *j;
+
+	if (!a->json)
+		return;
+	j = json_pack("{s:b, s:{s:s, s:o}}", "ok", 0, "error", "code", code, "message",
+	              rz_json_text(message, strlen(message), false));
+	if (j == NULL || print_json(j) != EXIT_OK)
+		fprintf(stderr, "regzonectl: cannot print the refusal as JSON\n");
+	json_decref(j);
+	fflush(stdout);
+}
+
+void refusal_print(const struct ctl_args *a, const char *code, const char *message)
+{
+	fprintf(stderr, "regzonectl: %s: ", code);
+	put_safe(stderr, message);
+	fputc('\n', stderr);
+	refusal_json(a, code, message);
 }
 
 int print_json(json_t *v)
@@ -225,33 +249,80 @@ int state_print(const struct ctl_args *a, const struct rz_state *s)
 
 static const struct ctl_cmd commands[] = {
 	{ "preview", cmd_preview, 1, 1, OPT_PROFILE | OPT_PARAM, 0,
-	  "preview DOMAIN [--profile P] [--param K=V]..." },
-	{ "migrate", cmd_migrate, 0, 1, 0, 0, "migrate" },
-	{ "keygen", cmd_keygen, 1, 0, 0, 0, "keygen DIR" },
+	  "preview DOMAIN [--profile P] [--param K=V]...",
+	  "Print the zone-file records the profile generates for DOMAIN and the names its\n"
+	  "certificate would cover.  Needs no daemon, database or knotd." },
+	{ "migrate", cmd_migrate, 0, 1, 0, 0, "migrate",
+	  "Apply the database migrations regzone's schema lacks (regzoned does it at start)." },
+	{ "keygen", cmd_keygen, 1, 0, 0, 0, "keygen DIR",
+	  "Write a CURVE key pair to DIR (curve.key mode 0600, curve.pub), for\n"
+	  "listen.curve: the server's, or a client's (give its public key to the server's\n"
+	  "listen.curve.clients)." },
 	{ "enable", cmd_enable, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_PARAM | OPT_ID, 0,
-	  "enable DOMAIN [--profile P] [--param K=V]... [--id ID] [--json]" },
+	  "enable DOMAIN [--profile P] [--param K=V]... [--id ID] [--json]",
+	  "Ask regzoned to publish the profile's records for DOMAIN and obtain its\n"
+	  "certificate.  Prints the state once the request is stored; the work follows\n"
+	  "(see wait).  The same --id again returns the first reply and changes nothing." },
 	{ "disable", cmd_disable, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_ID, 0,
-	  "disable DOMAIN [--id ID] [--json]" },
+	  "disable DOMAIN [--id ID] [--json]",
+	  "Ask regzoned to remove exactly the records it added for DOMAIN (the service\n"
+	  "of --profile, default the default profile's) and its certificate files." },
 	{ "renew", cmd_renew, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_ID, 0,
-	  "renew DOMAIN [--id ID] [--json]" },
+	  "renew DOMAIN [--id ID] [--json]",
+	  "Ask regzoned for a new certificate for DOMAIN now, whatever its renewal time." },
 	{ "status", cmd_status, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_ID, 0,
-	  "status DOMAIN [--json]" },
+	  "status DOMAIN [--json]",
+	  "Print DOMAIN's state as regzoned has it.  While regzoned answers \"unavailable\"\n"
+	  "(its database restarting) it is asked again until --timeout." },
 	{ "wait", cmd_wait, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_UNTIL, OPT_UNTIL,
-	  "wait DOMAIN --until active|published|conflict|disabled|failed [--timeout S] [--json]" },
-	{ "list", cmd_list, 0, 1, OPT_STATE | OPT_JSON, 0, "list [--state S] [--json]" },
+	  "wait DOMAIN --until active|published|conflict|disabled|failed [--timeout S] [--json]",
+	  "Wait until DOMAIN's state meets the condition (from the state feed and status\n"
+	  "requests), at most --timeout seconds; exit 1 with the last state when it does\n"
+	  "not.  Transient \"unavailable\" replies are asked again." },
+	{ "list", cmd_list, 0, 1, OPT_STATE | OPT_JSON, 0, "list [--state S] [--json]",
+	  "Print every (domain, service) from the database, or those in state S." },
 	{ "diff", cmd_diff, 1, 1, OPT_PROFILE | OPT_PARAM, 0,
-	  "diff DOMAIN [--profile P] [--param K=V]..." },
-	{ "retry", cmd_retry, 1, 1, 0, 0, "retry DOMAIN" },
-	{ "logs", cmd_logs, 1, 1, OPT_JSON, 0, "logs DOMAIN [--json]" },
+	  "diff DOMAIN [--profile P] [--param K=V]...",
+	  "Compare the records the stored profile and params (or --profile/--param)\n"
+	  "generate with what knotd serves at the same owners and types: + missing,\n"
+	  "- unexpected.  Exit 0 when in sync, 1 otherwise." },
+	{ "retry", cmd_retry, 1, 1, 0, 0, "retry DOMAIN",
+	  "Make every job of DOMAIN due now with its failures forgotten; a service in\n"
+	  "conflict or error goes back to pending.  Audited with the user who asked." },
+	{ "logs", cmd_logs, 1, 1, OPT_JSON, 0, "logs DOMAIN [--json]",
+	  "Print DOMAIN's audit trail: events, steps, records added and removed, errors." },
 };
+
+static const struct ctl_cmd *command_named(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* help COMMAND: its synopsis and what it does. */
+static int command_help(const char *name)
+{
+	const struct ctl_cmd *c = command_named(name);
+
+	if (c == NULL) {
+		fprintf(stderr, "regzonectl: unknown command '%s'\n", name);
+		return EXIT_USAGE;
+	}
+	printf("usage: regzonectl [-c FILE] %s\n\n%s\n", c->help, c->about);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_REFUSED;
+}
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: regzonectl -c FILE COMMAND [ARGS] [OPTIONS]\ncommands:\n");
+	fprintf(f, "usage: regzonectl [-c FILE] COMMAND [ARGS] [OPTIONS]\n"
+	        "       regzonectl help [COMMAND]\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s\n", commands[i].help);
 	fprintf(f, "options (before or after the command):\n"
-	        "  -c, --config FILE  regzone's configuration, as for regzoned\n"
+	        "  -c, --config FILE  regzone's configuration, as for regzoned (default\n"
+	        "                     $REGZONE_CONFIG, then " CTL_DEFAULT_CONFIG ")\n"
 	        "  --timeout S        seconds to wait for regzoned (default %d; wait: %d)\n"
 	        "  --key DIR          this client's CURVE key pair (\"keygen DIR\") when\n"
 	        "                     listen.curve is on; default $REGZONE_CURVE_KEY_DIR\n"
@@ -264,7 +335,8 @@ static void usage(FILE *f)
 	        "diff compares the stored profile and params (or --profile/--param when\n"
 	        "given) with what knotd serves at the same owners and types.\n"
 	        "exit status: 0 success, 1 refused or failed, 2 usage error,\n"
-	        "             3 regzoned unreachable\n");
+	        "             3 regzoned unreachable (with --json, a refusal is also\n"
+	        "             {\"ok\":false,\"error\":{\"code\",\"message\"}} on stdout)\n");
 }
 
 /* Options may come before or after the command; returns EXIT_USAGE on error. */
@@ -345,7 +417,7 @@ static int check_options(struct ctl_args *a, const struct ctl_cmd *c)
 			return EXIT_USAGE;
 		}
 		if ((c->required & ~a->seen) & (1u << b)) {
-			fprintf(stderr, "regzonectl: %s needs %s\nusage: regzonectl -c FILE %s\n",
+			fprintf(stderr, "regzonectl: %s needs %s\nusage: regzonectl [-c FILE] %s\n",
 			        c->name, opt_names[b], c->help);
 			return EXIT_USAGE;
 		}
@@ -393,9 +465,23 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&a, 0, sizeof(a));
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		usage(stdout);
-		return EXIT_OK;
+	/* regzonectl --help, help, help COMMAND, COMMAND --help */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			if (argc == 3 && i == 2 && command_named(argv[1]) != NULL)
+				return command_help(argv[1]);
+			usage(stdout);
+			return EXIT_OK;
+		}
+	if (argc >= 2 && strcmp(argv[1], "help") == 0) {
+		if (argc == 2) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (argc == 3)
+			return command_help(argv[2]);
+		fprintf(stderr, "usage: regzonectl help [COMMAND]\n");
+		return EXIT_USAGE;
 	}
 	if ((rc = parse_args(argc, argv, &a, &cmd)) != EXIT_OK)
 		return rc;
@@ -403,16 +489,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(cmd, commands[i].name) == 0)
-			c = &commands[i];
+	c = command_named(cmd);
 	if (c == NULL) {
 		fprintf(stderr, "regzonectl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (a.n_pos != c->n_pos) {
-		fprintf(stderr, "usage: regzonectl -c FILE %s\n", c->help);
+		fprintf(stderr, "usage: regzonectl [-c FILE] %s\n", c->help);
 		return EXIT_USAGE;
 	}
 	if ((rc = check_options(&a, c)) != EXIT_OK)

@@ -44,7 +44,12 @@
 #include "daemon/hook.h"
 #include "daemon/intake.h"
 #include "daemon/jobs.h"
+#include "daemon/instr.h"
 #include "daemon/listen.h"
+#include "daemon/metrics.h"
+#include "daemon/monitor.h"
+#include "daemon/notify.h"
+#include "daemon/reload.h"
 #include "daemon/request.h"
 #include "daemon/rz_err.h"
 #include "daemon/store.h"
@@ -53,9 +58,18 @@
 #define MAX_WORKERS 64
 #define WAIT_CAP 5.0           /* longest idle wait of a worker, seconds */
 #define RZ_STOP_GRACE_S 5.0    /* after SIGTERM, statements still running are cancelled */
+#define STATUS_EVERY_S 10.0    /* a new STATUS= line at most this often */
+#define RZ_DEFAULT_CONFIG "/etc/regzone/regzone.yaml"
 
 struct daemon {
+	/* What a reload keeps (sockets, database, knot, workers): read by the
+	 * long-lived parts (the ZAP handler, the zone list, connections). */
 	const struct rz_config *cfg;
+	struct rz_live *live;           /* profiles, limits, hook...: per unit of work */
+	struct rz_notify *notify;       /* threads 0..n-1 workers, n the intake */
+	struct rz_monitor *mon;
+	struct rz_metrics_http *http;   /* metrics.listen, or NULL */
+	unsigned n_workers;
 	void *zctx;
 	struct rz_listen sock;
 	struct rz_feed feed;
@@ -76,10 +90,14 @@ struct worker {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: regzoned -c FILE [--check]\n"
-	        "  -c, --config FILE  configuration (YAML)\n"
+	fprintf(f, "usage: regzoned [-c FILE] [--check]\n"
+	        "  -c, --config FILE  configuration (YAML); default $REGZONE_CONFIG, then "
+	        RZ_DEFAULT_CONFIG "\n"
 	        "      --check        validate the configuration and exit\n"
-	        "  -V, --version      print the version\n");
+	        "  -V, --version      print the version\n"
+	        "  -h, --help         print this help\n"
+	        "signals: SIGTERM, SIGINT stop; SIGHUP reloads the configuration's profiles,\n"
+	        "limits, log level, hook and DNS servers (what needs a restart is logged)\n");
 }
 
 static enum rz_log_level level_from_name(const char *name)
@@ -151,7 +169,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *d = w->d;
-	struct rz_step_ctx ctx = { .cfg = d->cfg, .knot_lock = &d->knot_lock };
+	struct rz_step_ctx ctx = { .knot_lock = &d->knot_lock };
 	char name[128], err[1024];
 	PGconn *db = NULL;
 	double last_dead = 0;
@@ -163,10 +181,11 @@ static void *worker_main(void *arg)
 		struct rz_state st;
 		bool got = false, stale = false, changed = false, dead;
 		double secs;
+		int ret;
 		PGnotify *n;
 
 		err[0] = '\0';
-
+		rz_notify_idle(d->notify, (unsigned)w->index);
 		if (db == NULL && (db = worker_connect(w)) == NULL)
 			break;
 		/* free jobs first; dead daemons' claims every few seconds */
@@ -202,11 +221,20 @@ static void *worker_main(void *arg)
 				PQfreemem(n);
 			continue;
 		}
+		/* One step: the configuration of the moment (a reload applies to
+		 * the next), a unit of work the watchdog watches. */
+		rz_notify_busy(d->notify, (unsigned)w->index);
 		ctx.db = db;
+		ctx.cfg = rz_live_get(d->live);
 		rz_job_run(&ctx, &job, &out);
+		rz_metric_inc(rz_instr.steps, rz_kind_name(job.kind), job.step_name);
+		if (out.res.failed)
+			rz_metric_inc(rz_instr.step_retries, rz_kind_name(job.kind), job.step_name);
 		rz_cloexec_sweep();   /* what libknot and libcurl opened without it */
-		if (store_job_finish(db, &job, &out.res, &stale, &changed, &st, err,
-		                     sizeof(err)) != 0) {
+		ret = store_job_finish(db, &job, &out.res, &stale, &changed, &st, err, sizeof(err));
+		rz_live_put(d->live, ctx.cfg);
+		ctx.cfg = NULL;
+		if (ret != 0) {
 			/* The claim dies with this connection: another worker retakes it. */
 			rz_log_zone(RZ_LOG_WARN, job.domain, "cannot record step %s: %s", job.step_name,
 			            err);
@@ -232,9 +260,9 @@ static void *intake_main(void *arg)
 {
 	struct daemon *d = arg;
 	struct rz_intake in = {
-		.cfg = d->cfg, .router = d->sock.router, .stop_fd = d->stop_fd,
+		.boot = d->cfg, .live = d->live, .router = d->sock.router, .stop_fd = d->stop_fd,
 		.stopping = &d->stopping, .zones = d->zones, .feed = &d->feed,
-		.cancel = &d->cancels[0],
+		.cancel = &d->cancels[0], .notify = d->notify, .notify_index = d->n_workers,
 	};
 
 	if (rz_intake_serve(&in) != 0)
@@ -251,16 +279,69 @@ static void *zap_main(void *arg)
 	return NULL;
 }
 
+/* SIGHUP: the configuration read again; a broken file changes nothing. */
+static void reload(struct daemon *d)
+{
+	char err[1024];
+	unsigned kept = 0;
+	const struct rz_config *cfg;
+
+	if (rz_live_reload(d->live, &kept, err, sizeof(err)) != 0) {
+		rz_log(RZ_LOG_ERR, "reload: %s: the running configuration is kept", err);
+		return;
+	}
+	cfg = rz_live_get(d->live);
+	rz_log_set_level(level_from_name(cfg->log_level));
+	rz_log(RZ_LOG_INFO, "reload: %s applied (%zu profiles, default '%s', %zu DNS servers)%s",
+	       cfg->path, cfg->n_profiles, cfg->default_profile, cfg->n_servers,
+	       kept > 0 ? "; what needs a restart was kept as running" : "");
+	rz_live_put(d->live, cfg);
+}
+
+/* READY=1 once the first zone listing succeeded and the monitor read the
+ * database (the schema is migrated and the sockets bound before the
+ * threads start); then a status line now and then, and the watchdog. */
+static void tell_manager(struct daemon *d, bool *ready, double *last_status)
+{
+	char line[400], why[256];
+
+	rz_notify_tick(d->notify);
+	if (mono() - *last_status < STATUS_EVERY_S && *ready)
+		return;
+	if (!*ready) {
+		struct rz_monitor_snap snap;
+
+		rz_monitor_snap(d->mon, &snap);
+		rz_zones_last_error(d->zones, why, sizeof(why));
+		if (rz_zones_generation(d->zones) == 0 || why[0] != '\0' || snap.readings == 0) {
+			if (mono() - *last_status >= STATUS_EVERY_S) {
+				snprintf(line, sizeof(line), "waiting for %s%s%.200s",
+				         snap.readings == 0 ? "the first look at the database" :
+				         "knotd's zone list", why[0] ? ": " : "", why);
+				rz_notify_status(d->notify, line);
+				*last_status = mono();
+			}
+			return;
+		}
+		rz_log(RZ_LOG_INFO, "ready: knotd's zones listed");
+	}
+	rz_monitor_summary(d->mon, line, sizeof(line));
+	rz_notify_ready(d->notify, line);
+	*ready = true;
+	*last_status = mono();
+}
+
 /*
- * Wait for SIGTERM/SIGINT (SIGHUP is logged: reloading comes later), then
- * stop: every thread is told at once, and a database statement still
- * running RZ_STOP_GRACE_S seconds later is cancelled (again every second)
- * so that a lock held elsewhere cannot keep the daemon from exiting.
+ * Wait for SIGTERM/SIGINT (SIGHUP reloads), then stop: every thread is told
+ * at once, and a database statement still running RZ_STOP_GRACE_S seconds
+ * later is cancelled (again every second) so that a lock held elsewhere
+ * cannot keep the daemon from exiting.
  */
 static void wait_signals(struct daemon *d, int sigfd)
 {
 	struct signalfd_siginfo si;
-	double since = 0;
+	double since = 0, last_status = -STATUS_EVERY_S;
+	bool ready = false;
 	uint64_t one = 1;
 
 	while (!atomic_load(&d->stopping)) {
@@ -270,16 +351,17 @@ static void wait_signals(struct daemon *d, int sigfd)
 			rz_log(RZ_LOG_ERR, "every thread ended: stopping");
 			break;
 		}
-		if (poll(&p, 1, 1000) <= 0 || read(sigfd, &si, sizeof(si)) != sizeof(si))
+		tell_manager(d, &ready, &last_status);
+		if (poll(&p, 1, 250) <= 0 || read(sigfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
-			rz_log(RZ_LOG_WARN, "SIGHUP: reloading the configuration is not supported "
-			       "yet; restart regzoned to apply a change");
+			reload(d);
 			continue;
 		}
 		rz_log(RZ_LOG_INFO, "signal %u: stopping", si.ssi_signo);
 		break;
 	}
+	rz_notify_stopping(d->notify);
 	atomic_store(&d->stopping, true);
 	if (write(d->stop_fd, &one, sizeof(one)) != sizeof(one))
 		rz_log(RZ_LOG_WARN, "cannot wake the threads: %s", strerror(errno));
@@ -335,12 +417,27 @@ static int start_up(struct daemon *d)
 		return 1;
 	}
 	rz_feed_init(&d->feed, d->sock.pub);
+	if ((ret = rz_monitor_start(cfg, d->zones, &d->mon)) != 0) {
+		rz_log(RZ_LOG_ERR, "monitor: %s", rz_strerror(ret));
+		return 1;
+	}
+	rz_monitor_metrics(d->mon);
+	if (cfg->metrics_listen != NULL) {
+		if (rz_metrics_http_start(cfg->metrics_addr, cfg->metrics_port, &d->http, err,
+		                          sizeof(err)) != 0) {
+			rz_log(RZ_LOG_ERR, "metrics.listen: %s", err);
+			return 1;
+		}
+		rz_log(RZ_LOG_INFO, "metrics on http://%s%s%s:%u/metrics",
+		       strchr(cfg->metrics_addr, ':') ? "[" : "", cfg->metrics_addr,
+		       strchr(cfg->metrics_addr, ':') ? "]" : "", (unsigned)cfg->metrics_port);
+	}
 	rz_log(RZ_LOG_INFO, "serving requests on %s, state feed on %s%s", cfg->requests, cfg->feed,
 	       cfg->curve ? " (CURVE)" : "");
 	return 0;
 }
 
-static int run(const struct rz_config *cfg)
+static int run(const struct rz_config *cfg, struct rz_live *live)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct worker workers[MAX_WORKERS];
@@ -354,6 +451,8 @@ static int run(const struct rz_config *cfg)
 	if (d == NULL)
 		return 1;
 	d->cfg = cfg;
+	d->live = live;
+	d->n_workers = n_workers;
 	d->stop_fd = -1;
 	pthread_mutex_init(&d->knot_lock, NULL);
 	for (size_t i = 0; i < sizeof(d->cancels) / sizeof(d->cancels[0]); i++)
@@ -375,6 +474,8 @@ static int run(const struct rz_config *cfg)
 		rz_log(RZ_LOG_ERR, "signalfd/eventfd: %s", strerror(errno));
 		goto out;
 	}
+	if (rz_notify_new(n_workers + 1, cfg->step_timeout_s, &d->notify) != 0)
+		goto out;
 	if (start_up(d) != 0)
 		goto stop;
 	feed = true;
@@ -407,6 +508,9 @@ static int run(const struct rz_config *cfg)
 	wait_signals(d, sigfd);
 	rc = 0;
 stop:
+	/* the listener's collect functions read the monitor: first out */
+	rz_metrics_http_stop(d->http);
+	d->http = NULL;
 	atomic_store(&d->stopping, true);
 	{
 		uint64_t one = 1;
@@ -419,6 +523,7 @@ stop:
 	for (uint32_t i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 	rz_cert_end();
+	rz_monitor_stop(d->mon);
 	rz_zones_stop(d->zones);
 	if (d->zctx != NULL) {
 		void *zap_sock = d->sock.zap;
@@ -443,6 +548,7 @@ out:
 	for (size_t i = 0; i < sizeof(d->cancels) / sizeof(d->cancels[0]); i++)
 		db_cancel_destroy(&d->cancels[i]);
 	pthread_mutex_destroy(&d->knot_lock);
+	rz_notify_free(d->notify);
 	free(d);
 	return rc;
 }
@@ -456,8 +562,9 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct rz_config *cfg = NULL;
-	const char *path = NULL;
+	struct rz_config *cfg = NULL, *running = NULL;
+	struct rz_live *live = NULL;
+	const char *path = getenv("REGZONE_CONFIG");
 	char err[1024];
 	int check = 0, opt, rc;
 
@@ -470,10 +577,12 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (path == NULL || optind != argc) {
+	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}
+	if (path == NULL || path[0] == '\0')
+		path = RZ_DEFAULT_CONFIG;
 	if (rz_config_load(path, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -498,7 +607,25 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	rz_log_set_level(level_from_name(cfg->log_level));
-	rc = run(cfg);
+	if (rz_metrics_init() != 0) {
+		fprintf(stderr, "regzoned: out of memory\n");
+		rz_config_free(cfg);
+		return 1;
+	}
+	rz_instr_init();
+	/* Two copies: cfg keeps what a reload cannot change for the parts that
+	 * hold on to it; the live one is replaced by reloads. */
+	if (rz_config_load(path, &running, err, sizeof(err)) != 0 ||
+	    rz_live_new(running, &live) != 0) {
+		fprintf(stderr, "%s\n", running == NULL ? err : "out of memory");
+		rz_config_free(running);
+		rz_config_free(cfg);
+		rz_metrics_free();
+		return 1;
+	}
+	rc = run(cfg, live);
+	rz_live_free(live);
 	rz_config_free(cfg);
+	rz_metrics_free();
 	return rc;
 }

@@ -93,6 +93,7 @@ struct rz_job {
 	long long generation;
 	int attempts;            /* failures so far in this step */
 	double step_age;         /* seconds since this step first ran */
+	double desired_age;      /* seconds since the request that set desired */
 	char zone[ZG_OWNER_SIZE];
 	char profile[RZ_PROFILE_MAX + 1];
 	enum rz_desired desired;
@@ -158,6 +159,32 @@ RZ_MUSTCHECK
 int store_retry(PGconn *c, const char *domain, const char *user,
                 struct store_retry_service *out, size_t max, size_t *n,
                 char *err, size_t errlen);
+
+/* The jobs by kind and step: due now and free, claimed, waiting for a
+ * later time (parked ones, next_attempt_at infinity, are in none). */
+struct store_job_count {
+	enum rz_kind kind;
+	enum rz_step step;
+	long long due, running, waiting;
+};
+#define STORE_JOB_COUNTS_MAX (RZ_KIND__MAX * RZ_STEP__MAX)
+
+/* The services in trouble and at work: dns conflict or error, certificate
+ * failed, active. */
+struct store_service_count {
+	long long dns_conflict, dns_error, cert_failed, active, total;
+	/* enabled services' current certificates expiring within
+	 * STORE_EXPIRY_DAYS[i] days (cumulative: expired ones in all); the
+	 * last is every such certificate */
+	long long expiring[6];
+};
+#define STORE_EXPIRY_DAYS { 0, 7, 14, 30, 60, -1 }   /* -1: any */
+
+/* Both, for the daemon's status line and its metrics; rows of steps
+ * regzone does not know are left out.  0 or RZ_EDB. */
+RZ_MUSTCHECK
+int store_counts(PGconn *c, struct store_job_count *jobs, size_t *n_jobs,
+                 struct store_service_count *svc, char *err, size_t errlen);
 
 /* ---- store_ledger.c ------------------------------------------------- */
 

@@ -31,7 +31,8 @@
 #define ENABLE_WRITES \
 	"ON CONFLICT (domain, service) DO UPDATE SET desired = 'enabled', " \
 	"zone = EXCLUDED.zone, profile = EXCLUDED.profile, params = EXCLUDED.params, " \
-	"generation = s.generation + 1, dns = 'pending', last_error = NULL, updated_at = now() " \
+	"generation = s.generation + 1, dns = 'pending', last_error = NULL, updated_at = now(), " \
+	"desired_at = now() " \
 	"WHERE s.desired <> 'enabled' OR s.profile <> EXCLUDED.profile " \
 	"OR s.params <> EXCLUDED.params OR s.zone <> EXCLUDED.zone " \
 	"OR s.dns IN ('conflict', 'error') RETURNING *), " \
@@ -71,8 +72,8 @@ static const struct {
 	  "AND u.service = r.service)" },
 	{ "rz_disable", 2,
 	  "WITH up AS (UPDATE services SET desired = 'disabled', generation = generation + 1, "
-	  "dns = 'removing', active = false, last_error = NULL, updated_at = now() "
-	  "WHERE domain = $1 AND service = $2 AND "
+	  "dns = 'removing', active = false, last_error = NULL, updated_at = now(), "
+	  "desired_at = now() WHERE domain = $1 AND service = $2 AND "
 	  "(desired <> 'disabled' OR dns IN ('conflict', 'error')) RETURNING *), "
 	  "job AS (UPDATE jobs j SET step = 'remove', priority = 1, generation = up.generation, "
 	  "next_attempt_at = now(), attempts = 0, first_attempt_at = NULL, last_error = NULL, "

@@ -46,9 +46,10 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	"RETURNING jobs.id, jobs.domain, jobs.service, jobs.kind, jobs.step, " \
 	"jobs.generation, jobs.attempts, " \
 	"extract(epoch FROM now() - jobs.first_attempt_at)::float8 AS age, s.zone, " \
-	"s.profile, s.desired, s.params::text AS params, jobs.state::text AS state) " \
+	"s.profile, s.desired, s.params::text AS params, jobs.state::text AS state, " \
+	"extract(epoch FROM now() - s.desired_at)::float8 AS desired_age) " \
 	"SELECT u.*, NULL::float8 FROM u UNION ALL " \
-	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " \
+	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " \
 	"(SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8 " \
 	"FROM jobs WHERE claimed_pid IS NULL AND next_attempt_at < 'infinity') " \
 	"WHERE NOT EXISTS (SELECT 1 FROM u)"
@@ -62,8 +63,8 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	if (r == NULL)
 		return RZ_EDB;
 	if (PQntuples(r) == 1 && PQgetisnull(r, 0, 0)) {
-		if (!PQgetisnull(r, 0, 13))
-			*next_s = atof(PQgetvalue(r, 0, 13));
+		if (!PQgetisnull(r, 0, 14))
+			*next_s = atof(PQgetvalue(r, 0, 14));
 	} else if (PQntuples(r) == 1) {
 		const char *kind = PQgetvalue(r, 0, 3), *step = PQgetvalue(r, 0, 4);
 
@@ -76,6 +77,7 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 		job->generation = atoll(PQgetvalue(r, 0, 5));
 		job->attempts = atoi(PQgetvalue(r, 0, 6));
 		job->step_age = atof(PQgetvalue(r, 0, 7));
+		job->desired_age = atof(PQgetvalue(r, 0, 13));
 		snprintf(job->zone, sizeof(job->zone), "%s", PQgetvalue(r, 0, 8));
 		snprintf(job->profile, sizeof(job->profile), "%s", PQgetvalue(r, 0, 9));
 		if (rz_kind_from_name(kind, &job->kind) != 0 ||
@@ -383,4 +385,57 @@ fail:
 	sq_rollback(c);
 	*n = 0;
 	return ret;
+}
+
+int store_counts(PGconn *c, struct store_job_count *jobs, size_t *n_jobs,
+                 struct store_service_count *svc, char *err, size_t errlen)
+{
+	PGresult *r = sq_q(c, "SELECT kind, step, count(*) FILTER (WHERE claimed_pid IS NULL AND "
+	                   "next_attempt_at <= now()), count(*) FILTER (WHERE claimed_pid IS NOT "
+	                   "NULL), count(*) FILTER (WHERE claimed_pid IS NULL AND next_attempt_at > "
+	                   "now() AND next_attempt_at < 'infinity') FROM jobs GROUP BY kind, step",
+	                   0, NULL, PGRES_TUPLES_OK, err, errlen);
+
+	*n_jobs = 0;
+	memset(svc, 0, sizeof(*svc));
+	if (r == NULL)
+		return RZ_EDB;
+	for (int i = 0; i < PQntuples(r) && *n_jobs < STORE_JOB_COUNTS_MAX; i++) {
+		struct store_job_count *j = &jobs[*n_jobs];
+
+		if (rz_kind_from_name(PQgetvalue(r, i, 0), &j->kind) != 0 ||
+		    rz_step_from_name(PQgetvalue(r, i, 1), &j->step) != 0)
+			continue;
+		j->due = atoll(PQgetvalue(r, i, 2));
+		j->running = atoll(PQgetvalue(r, i, 3));
+		j->waiting = atoll(PQgetvalue(r, i, 4));
+		(*n_jobs)++;
+	}
+	PQclear(r);
+	r = sq_q(c, "SELECT count(*) FILTER (WHERE dns = 'conflict'), count(*) FILTER (WHERE "
+	         "dns = 'error'), count(*) FILTER (WHERE cert_state = 'failed'), count(*) FILTER "
+	         "(WHERE active), count(*) FROM services", 0, NULL, PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		return RZ_EDB;
+	svc->dns_conflict = atoll(PQgetvalue(r, 0, 0));
+	svc->dns_error = atoll(PQgetvalue(r, 0, 1));
+	svc->cert_failed = atoll(PQgetvalue(r, 0, 2));
+	svc->active = atoll(PQgetvalue(r, 0, 3));
+	svc->total = atoll(PQgetvalue(r, 0, 4));
+	PQclear(r);
+	r = sq_q(c, "SELECT count(*) FILTER (WHERE c.not_after <= now()), "
+	         "count(*) FILTER (WHERE c.not_after <= now() + interval '7 days'), "
+	         "count(*) FILTER (WHERE c.not_after <= now() + interval '14 days'), "
+	         "count(*) FILTER (WHERE c.not_after <= now() + interval '30 days'), "
+	         "count(*) FILTER (WHERE c.not_after <= now() + interval '60 days'), count(*) "
+	         "FROM services s JOIN LATERAL (SELECT not_after FROM certificates WHERE "
+	         "domain = s.domain AND service = s.service AND revoked_at IS NULL "
+	         "ORDER BY id DESC LIMIT 1) c ON true WHERE s.desired = 'enabled'", 0, NULL,
+	         PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		return RZ_EDB;
+	for (int i = 0; i < 6; i++)
+		svc->expiring[i] = atoll(PQgetvalue(r, 0, i));
+	PQclear(r);
+	return 0;
 }
