@@ -21,16 +21,6 @@ export REGZONE_DEMO_ZONES=20
 tmp=$(mktemp -d /tmp/rzcerts.XXXXXX)
 dir=$tmp/stack
 daemon_pid=
-stop_pid() {  # stop_pid PID SIG: signal it, wait up to 10 s, then KILL
-  local p=$1 sig=${2:-TERM} i
-  [ -n "$p" ] || return 0
-  kill -0 "$p" 2>/dev/null || return 0
-  kill "-$sig" "$p" 2>/dev/null
-  for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null
-  wait "$p" 2>/dev/null
-  return 0
-}
 pebble_pid() { pgrep -f "pebble -config $dir/pebble/pebble.json" | head -n1; }
 cleanup() {
   local p
@@ -99,7 +89,7 @@ sans() { openssl x509 -in "$1" -noout -ext subjectAltName | tail -n +2 | tr -d '
 perm() { stat -L -c %a "$1"; }
 
 # ---------------------------------------------------------------- 1. stack
-"$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1 || { cat "$tmp/up.log"; echo "FAIL - devstack up"; exit 1; }
+REGZONE_DEVSTACK_DEFAULT_PROFILE=xmpp "$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1 || { cat "$tmp/up.log"; echo "FAIL - devstack up"; exit 1; }
 # shellcheck disable=SC1091
 . "$dir/env"
 cat >"$tmp/hook.sh" <<EOF

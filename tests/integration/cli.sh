@@ -26,8 +26,11 @@ check "out-of-range value reported at line $line ($out)" \
   grep -q "^$tmp/range.yaml:$line:[0-9]*: .*workers" <<<"$out"
 out=$("$bin/regzoned" -c "$tmp/missing.yaml" --check 2>&1); rc=$?
 check "missing file exits 1 and names it" test "$rc" -eq 1 -a -n "$(grep missing.yaml <<<"$out")"
-"$bin/regzoned" --check >/dev/null 2>&1; rc=$?
-check "no -c is a usage error (2)" test "$rc" -eq 2
+out=$(env -u REGZONE_CONFIG "$bin/regzoned" --check 2>&1); rc=$?
+check "no -c: the default file, /etc/regzone/regzone.yaml, named ($rc: $out)" \
+  eval 'test "$rc" != 2 && grep -q /etc/regzone/regzone.yaml <<<"$out"'
+"$bin/regzoned" --check extra >/dev/null 2>&1; rc=$?
+check "a stray argument is a usage error (2)" test "$rc" -eq 2
 
 # preview: the article's record set, exactly
 expected='_xmpp-client._tcp.example.test. 3600 IN SRV 5 1 5222 xmpp-hosting.example.net.

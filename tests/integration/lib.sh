@@ -3,9 +3,19 @@
 #   check MSG CMD...     ok or bad by CMD's exit status
 #   note MSG             a comment line ("# MSG")
 #   summary              "P passed, F failed"
+#   without_metrics FILE  FILE (a regzone.yaml) without its metrics section:
+#                        a second regzoned on the stack's config must not
+#                        bind the first one's metrics port
 #   public_copy DIR FILE...  copies of FILEs in DIR (made 0755), for
 #                        running them as another user: the checkout may be
 #                        private (a clone in a mktemp -d directory is 0700)
+#   stop_pid PID [SIG]   signal PID (TERM), wait up to 10 s, then KILL
+#   start_answering CONFIG LOG [ENDPOINT [ZSEND_OPTS...]]  regzoned on
+#                        CONFIG in the background ($daemon_pid, added to
+#                        $pids), true once it answers a status on ENDPOINT
+#                        ($REGZONE_REQUESTS by default) within 50 tries
+#   jstr KEY             the first string value of KEY in the JSON on stdin
+#   status_json ID DOMAIN / enable_json ID DOMAIN  an xmpp request
 # Messages are put on one line (newlines as " | ") and cut at 700 bytes.
 fails=0 n=0 t0=$SECONDS
 oneline() { local m="$*"; m=${m//$'\n'/ | }; printf '%s' "${m:0:700}"; }
@@ -14,6 +24,32 @@ bad()  { n=$((n + 1)); fails=$((fails + 1)); echo "FAIL $n - $(oneline "$@")"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 note() { echo "# $*"; }
 summary() { echo "$((n - fails)) passed, $fails failed"; }
+stop_pid() {
+  local p=$1 sig=${2:-TERM} i
+  [ -n "$p" ] || return 0
+  kill -0 "$p" 2>/dev/null || return 0
+  kill "-$sig" "$p" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+  return 0
+}
+jstr() { grep -o "\"$1\":\"[^\"]*\"" | head -n1 | cut -d'"' -f4; }
+status_json() { printf '{"id":"%s","action":"status","service":"xmpp","domain":"%s"}' "$1" "$2"; }
+enable_json() { printf '{"id":"%s","action":"enable","service":"xmpp","domain":"%s"}' "$1" "$2"; }
+start_answering() {
+  local cfg=$1 log=$2 ep=${3:-$REGZONE_REQUESTS} i
+  shift $(($# < 3 ? $# : 3))
+  "$bin/regzoned" -c "$cfg" >>"$log" 2>&1 &
+  daemon_pid=$!
+  pids+=("$daemon_pid")
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$daemon_pid" 2>/dev/null || return 1
+    "$bin/zsend" -t 200 "$@" "$ep" "$(status_json ping example.test)" >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+without_metrics() { sed -i '/^metrics:$/,/^  listen:/d' "$1"; }
 public_copy() {
   local d=$1 up; shift
   mkdir -p "$d" && chmod 0755 "$d" && cp "$@" "$d/" && chmod 0755 "${@/#*\//$d/}" || return 1

@@ -29,15 +29,6 @@ tmp=$(mktemp -d /tmp/rzsec.XXXXXX)
 chmod 0755 "$tmp"
 dir=$tmp/stack
 pids=() lockers=()
-stop_pid() {
-  local p=$1 i
-  kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null
-  for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null
-  wait "$p" 2>/dev/null
-  return 0
-}
 cleanup() {
   local p
   [ -r "$dir/pids/knot1.pid" ] && kill -CONT "$(cat "$dir/pids/knot1.pid")" 2>/dev/null
@@ -50,23 +41,8 @@ trap cleanup EXIT
 
 sql() { psql "$REGZONE_PG" -X -Atc "$1" 2>/dev/null; }
 kc() { HOME=/nonexistent knotc -s "$REGZONE_KNOT_SOCKET" "$@"; }
-jstr() { grep -o "\"$1\":\"[^\"]*\"" | head -n1 | cut -d'"' -f4; }
 ms() { date +%s%3N; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
-status_json() { printf '{"id":"%s","action":"status","service":"xmpp","domain":"%s"}' "$1" "$2"; }
-enable_json() { printf '{"id":"%s","action":"enable","service":"xmpp","domain":"%s"}' "$1" "$2"; }
-# start_daemon CONFIG LOG ENDPOINT: daemon_pid once it answers a status.
-start_daemon() {
-  local i
-  "$bin/regzoned" -c "$1" >>"$2" 2>&1 &
-  daemon_pid=$!
-  pids+=("$daemon_pid")
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$daemon_pid" 2>/dev/null || return 1
-    "$bin/zsend" -t 200 "$3" "$(status_json ping example.test)" >/dev/null 2>&1 && return 0
-  done
-  return 1
-}
 # exit_within PID SECONDS: the child exited (status in $exit_rc) in time.
 exit_within() {
   local i
@@ -88,6 +64,7 @@ listen_cfg() {
     /^  feed:/ { print "  feed: \"" fd "\""; if (extra != "") printf "%s", extra; next }
     /^workers:/ { print "workers: 0"; next }
     { print }' "$dir/regzone.yaml" >"$out"
+  without_metrics "$out"
 }
 
 if ! "$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1; then
@@ -97,7 +74,7 @@ fi
 ok "devstack up on port base $base"
 # shellcheck disable=SC1091
 . "$dir/env"
-if start_daemon "$REGZONE_CONFIG" "$dir/regzoned.log" "$REGZONE_REQUESTS"; then
+if start_answering "$REGZONE_CONFIG" "$dir/regzoned.log" "$REGZONE_REQUESTS"; then
   ok "regzoned answers on $REGZONE_REQUESTS"
 else
   bad "regzoned answers: $(tail -5 "$dir/regzoned.log")"; summary; exit 1
@@ -134,7 +111,7 @@ check "nothing of nobody's stored: no event evil-1, no service evil.example.test
 
 # A group that may: listen.socket_group (nobody's primary group, nogroup).
 listen_cfg "$dir/group.yaml" "ipc://$dir/run-g/requests" "ipc://$dir/run-g/feed" "  socket_group: nogroup"
-if start_daemon "$dir/group.yaml" "$dir/regzoned-g.log" "ipc://$dir/run-g/requests"; then
+if start_answering "$dir/group.yaml" "$dir/regzoned-g.log" "ipc://$dir/run-g/requests"; then
   ok "a regzoned with socket_group nogroup answers"
   check "its directory is 0750, group nogroup ($(stat -c '%a %G' "$dir/run-g"))" \
     test "$(stat -c '%a %G' "$dir/run-g")" = "750 nogroup"
@@ -148,6 +125,7 @@ fi
 # tcp:// without CURVE: refused, unless insecure_tcp says so (and is logged).
 tcp="tcp://127.0.0.1:$((base + 30))"
 sed -e "s|^  requests: .*|  requests: \"$tcp\"|" "$REGZONE_CONFIG" >"$dir/tcp.yaml"
+without_metrics "$dir/tcp.yaml"
 out=$("$bin/regzoned" -c "$dir/tcp.yaml" --check 2>&1); rc=$?
 check "--check refuses a tcp:// endpoint without CURVE (exit $rc: $out)" \
   eval 'test "$rc" = 1 && grep -q "without CURVE" <<<"$out" && grep -q "tcp.yaml:[0-9]*:[0-9]*: " <<<"$out"'
@@ -156,7 +134,7 @@ check "regzoned refuses to start with it (exit $rc)" test "$rc" = 1
 listen_cfg "$dir/insecure.yaml" "$tcp" "ipc://$dir/run-t/feed" "  insecure_tcp: true"
 out=$("$bin/regzoned" -c "$dir/insecure.yaml" --check 2>&1); rc=$?
 check "--check accepts it with insecure_tcp: true (exit $rc: $out)" test "$rc" = 0
-if start_daemon "$dir/insecure.yaml" "$dir/regzoned-insecure.log" "$tcp"; then
+if start_answering "$dir/insecure.yaml" "$dir/regzoned-insecure.log" "$tcp"; then
   check "and regzoned warns at start" grep -q 'warning: listen.insecure_tcp is true' "$dir/regzoned-insecure.log"
   stop_pid "$daemon_pid"
 else
@@ -172,6 +150,7 @@ curve_cfg() {   # curve_cfg OUT SECRET PUBLIC_FILE
                      if (pk != "") print "    public_key_file: \"" pk "\""
                      print "    clients: [\"" cli "\"]"; next }
     { print }' "$REGZONE_CONFIG" >"$1"
+  without_metrics "$1"
 }
 printf '%s\n' "$(printf '~%.0s' $(seq 40))" >"$tmp/notz85.key"; chmod 0600 "$tmp/notz85.key"
 curve_cfg "$dir/c1.yaml" "$tmp/notz85.key" ""
@@ -298,7 +277,7 @@ until [ "$(sql "select count(*) from pg_locks l join pg_stat_activity a using (p
       ((SECONDS >= deadline)); do sleep 0.1; done
 listen_cfg "$dir/short.yaml" "ipc://$dir/run-s/requests" "ipc://$dir/run-s/feed"
 sed -i 's/^  conninfo: \(.*\)$/  conninfo: \1\n  statement_timeout_ms: 1500/' "$dir/short.yaml"
-if start_daemon "$dir/short.yaml" "$dir/regzoned-s.log" "ipc://$dir/run-s/requests"; then
+if start_answering "$dir/short.yaml" "$dir/regzoned-s.log" "ipc://$dir/run-s/requests"; then
   t0=$(ms)
   r=$("$bin/zsend" -t 20000 "ipc://$dir/run-s/requests" "$(enable_json lock-1 z00006.test)")
   dt=$(( $(ms) - t0 ))
