@@ -185,35 +185,29 @@ static int check_prepare(const struct zg_dns_server *servers, size_t n_servers,
 }
 
 /*
- * Ask peer for the RRset of group leader i and mark which records of the
- * group it serves.  0, or an error (ZG_EIO...) of the query.
+ * Mark which records of group leader i's RRset the reply r (to question q)
+ * serves.  0, or an error rendering its rdata.
  */
-static int check_group(const struct zg_net_peer *peer, const struct zg_rr *rrs, struct want *w,
-                       size_t n, size_t i, uint32_t timeout_ms, struct zg_wire_text *tb,
-                       char *err, size_t errlen)
+static int mark_group(const struct zg_net_peer *peer, const struct zg_rr *rrs, struct want *w,
+                      size_t n, size_t i, const struct zg_wire_question *q,
+                      const struct zg_wire_reply *r, struct zg_wire_text *tb, char *err,
+                      size_t errlen)
 {
-	struct zg_wire_question q;
-	struct zg_wire_reply r = { NULL, NULL };
-	const knot_pktsection_t *an;
+	const knot_pktsection_t *an = knot_pkt_section(r->pkt, KNOT_ANSWER);
 	int ret;
 
 	for (size_t j = i; j < n; j++)
 		if (same_rrset(rrs, w, i, j))
 			w[j].found = false;
-	if ((ret = question_for(rrs[i].owner, rrs[i].type, &q, err, errlen)) != 0)
-		goto out;
-	if ((ret = zg_net_ask(peer, &q, timeout_ms, &r, err, errlen)) != 0)
-		goto out;
-	an = knot_pkt_section(r.pkt, KNOT_ANSWER);
 	for (uint16_t k = 0; k < an->count; k++) {
 		const knot_rrset_t *rr = knot_pkt_rr(an, k);
 
-		if (!zg_wire_rr_asked(rr, &q))
+		if (!zg_wire_rr_asked(rr, q))
 			continue;
 		for (uint16_t m = 0; m < rr->rrs.count; m++) {
 			ret = zg_wire_rdata_text(rr, m, rrs[i].type, tb, peer->name, err, errlen);
 			if (ret != 0)
-				goto out;
+				return ret;
 			for (size_t j = i; j < n; j++) {
 				if (!w[j].found && same_rrset(rrs, w, i, j) &&
 				    strcmp(tb->p, w[j].data) == 0) {
@@ -223,12 +217,10 @@ static int check_group(const struct zg_net_peer *peer, const struct zg_rr *rrs, 
 			}
 		}
 	}
-out:
-	zg_wire_reply_clear(&r);
-	return ret;
+	return 0;
 }
 
-/* After check_group(): does record rr (found as w says) leave the check
+/* After mark_group(): does record rr (found as w says) leave the check
  * unmet: missing or served with another TTL (present), still served (not)? */
 static bool record_unmet(const struct zg_rr *rr, const struct want *w, int present)
 {
@@ -254,10 +246,10 @@ static void report_unmet(const char *peer, const struct zg_rr *rr, const struct 
 }
 
 /*
- * Ask peer for one group after another until a record leaves the check
- * unmet; its remaining groups are then skipped.  The first unmet record
- * of the whole check is the one reported: when *result is still 0 it
- * becomes ZG_EAGAIN and err names the record.
+ * Ask peer for every group at once (pipelined, zg_net_ask_many()), then
+ * look at the groups in order until a record leaves the check unmet.  The
+ * first unmet record of the whole check is the one reported: when *result
+ * is still 0 it becomes ZG_EAGAIN and err names the record.
  * Returns 0, or the error of a query (the server could not be asked).
  */
 static int check_server(const struct zg_net_peer *peer, const struct zg_rr *rrs,
@@ -265,14 +257,30 @@ static int check_server(const struct zg_net_peer *peer, const struct zg_rr *rrs,
                         struct zg_wire_text *tb, int *result, bool *unmet, char *err,
                         size_t errlen)
 {
-	*unmet = false;
-	for (size_t i = 0; i < n; i++) {
-		int ret;
+	struct zg_wire_question *qs = calloc(n, sizeof(*qs));
+	struct zg_wire_reply *rs = calloc(n, sizeof(*rs));
+	size_t *leader = calloc(n, sizeof(*leader)), nq = 0;
+	int ret = 0;
 
+	*unmet = false;
+	if (qs == NULL || rs == NULL || leader == NULL) {
+		ret = zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
 		if (!group_leader(rrs, w, i))
 			continue;
-		if ((ret = check_group(peer, rrs, w, n, i, timeout_ms, tb, err, errlen)) != 0)
-			return ret;
+		if ((ret = question_for(rrs[i].owner, rrs[i].type, &qs[nq], err, errlen)) != 0)
+			goto out;
+		leader[nq++] = i;
+	}
+	if ((ret = zg_net_ask_many(peer, qs, nq, timeout_ms, rs, err, errlen)) != 0)
+		goto out;
+	for (size_t g = 0; g < nq && !*unmet; g++) {
+		size_t i = leader[g];
+
+		if ((ret = mark_group(peer, rrs, w, n, i, &qs[g], &rs[g], tb, err, errlen)) != 0)
+			goto out;
 		for (size_t j = i; j < n; j++) {
 			if (!same_rrset(rrs, w, i, j) || !record_unmet(&rrs[j], &w[j], present))
 				continue;
@@ -281,10 +289,16 @@ static int check_server(const struct zg_net_peer *peer, const struct zg_rr *rrs,
 				*result = ZG_EAGAIN;
 				report_unmet(peer->name, &rrs[j], &w[j], present, err, errlen);
 			}
-			return 0;
+			break;
 		}
 	}
-	return 0;
+out:
+	for (size_t g = 0; rs != NULL && g < nq; g++)
+		zg_wire_reply_clear(&rs[g]);
+	free(leader);
+	free(rs);
+	free(qs);
+	return ret;
 }
 
 int zg_dns_check(const struct zg_dns_server *servers, size_t n_servers,

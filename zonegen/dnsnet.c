@@ -411,3 +411,152 @@ out:
 		zg_wire_reply_clear(r);
 	return ret;
 }
+
+/* ------------------------------------------------------------ several queries */
+
+/* A built query of zg_net_ask_many(). */
+struct pending_q {
+	knot_pkt_t *query;
+	uint16_t id;
+	bool matched;
+};
+
+static int build_query(const struct zg_wire_question *q, struct pending_q *pq, char *err,
+                       size_t errlen)
+{
+	int ret;
+
+	if ((pq->query = knot_pkt_new(NULL, KNOT_WIRE_MIN_PKTSIZE, NULL)) == NULL)
+		return zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+	ret = knot_pkt_put_question(pq->query, q->qname, KNOT_CLASS_IN, q->qtype);
+	if (ret != KNOT_EOK)
+		return zg_wire_fail(ZG_EINVAL, err, errlen, "cannot build a query for %s %s: %s",
+		                    q->owner, q->tname, knot_strerror(ret));
+	knot_wire_set_id(pq->query->wire, pq->id);
+	knot_wire_clear_rd(pq->query->wire);
+	return 0;
+}
+
+/* Datagrams until every query is matched or the deadline passes; each
+ * goes to the query its id names (ids are distinct within a call). */
+static int receive_many(int fd, const struct zg_net_peer *p, const struct zg_wire_question *qs,
+                        struct pending_q *pq, size_t n, struct zg_wire_reply *rs,
+                        size_t *left, int64_t deadline, const char **why, char *err,
+                        size_t errlen)
+{
+	uint8_t *buf = malloc(ZG_WIRE_RBUF_SIZE);
+	char ebuf[128];
+	int ret = 0;
+
+	if (buf == NULL)
+		return zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+	while (*left > 0) {
+		ssize_t len;
+		int w = wait_fd(fd, POLLIN, deadline);
+		size_t i;
+
+		if (w == 0)
+			break;
+		if (w < 0) {
+			ret = zg_wire_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
+			                   errtext(errno, ebuf, sizeof(ebuf)));
+			break;
+		}
+		if ((len = recv(fd, buf, ZG_WIRE_RBUF_SIZE, 0)) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			ret = udp_error(p, errno, "cannot receive", err, errlen);
+			break;
+		}
+		if (len < KNOT_WIRE_HEADER_SIZE) {
+			*why = "a datagram shorter than a DNS header";
+			continue;
+		}
+		for (i = 0; i < n && (pq[i].matched || pq[i].id != knot_wire_get_id(buf)); i++)
+			;
+		if (i == n) {
+			*why = "a reply with an id no query of ours had";
+			continue;
+		}
+		memcpy(rs[i].buf, buf, (size_t)len);
+		ret = zg_wire_reply_match(&rs[i], (size_t)len, pq[i].id, &qs[i], &pq[i].matched,
+		                          why, err, errlen);
+		if (ret != 0)
+			break;
+		if (pq[i].matched)
+			(*left)--;
+	}
+	free(buf);
+	return ret;
+}
+
+int zg_net_ask_many(const struct zg_net_peer *p, const struct zg_wire_question *qs, size_t n,
+                    uint32_t timeout_ms, struct zg_wire_reply *rs, char *err, size_t errlen)
+{
+	struct pending_q *pq = calloc(n ? n : 1, sizeof(*pq));
+	const char *why = "no reply";
+	size_t left = n;
+	int fd = -1, ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		rs[i] = (struct zg_wire_reply){ NULL, NULL };
+	if (timeout_ms == 0 || pq == NULL) {
+		ret = pq == NULL ? zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory") :
+		      zg_wire_fail(ZG_EINVAL, err, errlen, "timeout must be > 0");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool dup;
+
+		do {   /* distinct ids: a reply names its query */
+			pq[i].id = random_id();
+			dup = false;
+			for (size_t j = 0; j < i; j++)
+				dup = dup || pq[j].id == pq[i].id;
+		} while (dup);
+		if ((rs[i].buf = malloc(ZG_WIRE_RBUF_SIZE)) == NULL) {
+			ret = zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+			goto out;
+		}
+		if ((ret = build_query(&qs[i], &pq[i], err, errlen)) != 0)
+			goto out;
+	}
+	if (n > 0 && (ret = udp_open(p, &fd, err, errlen)) != 0)
+		goto out;
+	for (int attempt = 0; attempt < NET_UDP_TRIES && left > 0; attempt++) {
+		for (size_t i = 0; i < n; i++)
+			if (!pq[i].matched && send(fd, pq[i].query->wire, pq[i].query->size, 0) < 0) {
+				ret = udp_error(p, errno, "cannot send the query", err, errlen);
+				goto out;
+			}
+		ret = receive_many(fd, p, qs, pq, n, rs, &left, now_ms() + timeout_ms, &why, err,
+		                   errlen);
+		if (ret != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!pq[i].matched) {
+			ret = zg_wire_fail(ZG_EIO, err, errlen,
+			                   "%s: no answer for %s %s over UDP (%d tries of %u ms; %s)",
+			                   p->name, qs[i].owner, qs[i].tname, NET_UDP_TRIES,
+			                   (unsigned)timeout_ms, why);
+			goto out;
+		}
+		if (knot_wire_get_tc(rs[i].buf) &&
+		    (ret = ask_tcp(p, &qs[i], pq[i].query, pq[i].id, timeout_ms, &rs[i], err,
+		                   errlen)) != 0)
+			goto out;
+		if ((ret = zg_wire_reply_check(p->name, &qs[i], &rs[i], err, errlen)) != 0)
+			goto out;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; pq != NULL && i < n; i++) {
+		knot_pkt_free(pq[i].query);
+		if (ret != 0)
+			zg_wire_reply_clear(&rs[i]);
+	}
+	free(pq);
+	return ret;
+}

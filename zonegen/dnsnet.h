@@ -1,5 +1,5 @@
 /*
- * dnsnet.h - one DNS query to one server for dnscheck.c: a connected UDP
+ * dnsnet.h - DNS queries to one server for dnscheck.c: a connected UDP
  * socket, the query re-sent once on timeout, asked again over TCP when the
  * reply is truncated.  Internal to zonegen (not part of its interface).
  *
@@ -50,5 +50,14 @@ int zg_net_peer_init(const struct zg_dns_server *srv, struct zg_net_peer *p,
  */
 int zg_net_ask(const struct zg_net_peer *p, const struct zg_wire_question *q,
                uint32_t timeout_ms, struct zg_wire_reply *r, char *err, size_t errlen);
+
+/*
+ * Several questions to p at once, pipelined on one UDP socket: every query
+ * sent, the replies taken in any order (each by its id), the unanswered
+ * ones sent once more; a truncated one is asked again over TCP.  rs[i]
+ * answers qs[i] as zg_net_ask() would; on error all of rs are cleared.
+ */
+int zg_net_ask_many(const struct zg_net_peer *p, const struct zg_wire_question *qs, size_t n,
+                    uint32_t timeout_ms, struct zg_wire_reply *rs, char *err, size_t errlen);
 
 #endif

@@ -180,6 +180,77 @@ static int append_text(struct reply *r, knot_ctl_data_t *d)
 }
 
 /*
+ * Send the BLOCK that ends a command's units, then read the answer up to
+ * the BLOCK that ends it, each unit to take(arg, unit): the connection
+ * stays in step whatever take makes of them.  0, or ZG_EIO with the reason
+ * (the connection is then out of step: close it).
+ */
+static int end_block(struct zg_knot *k, const char *cmd,
+                     void (*take)(void *arg, knot_ctl_data_t *d), void *arg,
+                     char *err, size_t errlen)
+{
+	int ret;
+
+	if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_BLOCK, NULL)) != KNOT_EOK) {
+		seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
+		return ZG_EIO;
+	}
+	for (;;) {
+		knot_ctl_type_t type;
+		knot_ctl_data_t d = { 0 };
+
+		if ((ret = knot_ctl_receive(k->ctl, &type, &d)) != KNOT_EOK) {
+			seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
+			return ZG_EIO;
+		}
+		if (type == KNOT_CTL_TYPE_BLOCK)
+			return 0;
+		if (type == KNOT_CTL_TYPE_END) {
+			seterr(err, errlen, "%s: %s", cmd, "knotd ended the connection");
+			return ZG_EIO;
+		}
+		take(arg, &d);
+	}
+}
+
+/* A one-zone command's answer: the first error fails it, records and
+ * diff lines go to r. */
+struct multi_ctx {
+	struct reply *r;
+	const char *cmd;
+	char *err;
+	size_t errlen;
+	int code;
+};
+
+static void multi_take(void *arg, knot_ctl_data_t *d)
+{
+	struct multi_ctx *t = arg;
+	struct reply *r = t->r;
+	const char *e = (*d)[KNOT_CTL_IDX_ERROR];
+	int ret;
+
+	if (e != NULL) {
+		if (r != NULL && r->nonode_ok && strstr(e, "no such node") != NULL)
+			return;   /* nothing at that owner */
+		if (t->code == 0) {
+			t->code = map_error(e);
+			seterr(t->err, t->errlen, "%s: %s", t->cmd, e);
+		}
+		return;
+	}
+	if (r == NULL || t->code != 0)
+		return;
+	r->any_data = true;
+	if (r->want_recs && (ret = copy_rec(r, d)) != 0)
+		t->code = ret;
+	else if (r->want_signs && (ret = copy_sign(r, d)) != 0)
+		t->code = ret;
+	else if (r->want_text && (ret = append_text(r, d)) != 0)
+		t->code = ret;
+}
+
+/*
  * One command, for one or several items: a DATA unit per record or owner
  * (knotd runs the command once per unit of the block), then BLOCK; then
  * every unit until the BLOCK that ends the answer.  An ERROR item in any
@@ -193,7 +264,8 @@ static int ctl_multi(struct zg_knot *k, const char *cmd, const char *zone,
                      struct reply *r, char *err, size_t errlen)
 {
 	size_t units = n_recs + n_owners > 0 ? n_recs + n_owners : 1;
-	int ret, code = 0;
+	struct multi_ctx t = { .r = r, .cmd = cmd, .err = err, .errlen = errlen };
+	int ret;
 
 	if (zone == NULL || zone[0] == '\0') {
 		seterr(err, errlen, "%s: %s", cmd, "refusing an empty zone name");
@@ -217,45 +289,9 @@ static int ctl_multi(struct zg_knot *k, const char *cmd, const char *zone,
 			return ZG_EIO;
 		}
 	}
-	if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_BLOCK, NULL)) != KNOT_EOK) {
-		seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
-		return ZG_EIO;
-	}
-	for (;;) {
-		knot_ctl_type_t type;
-		knot_ctl_data_t d = { 0 };
-
-		ret = knot_ctl_receive(k->ctl, &type, &d);
-		if (ret != KNOT_EOK) {
-			seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
-			return ZG_EIO;
-		}
-		if (type == KNOT_CTL_TYPE_BLOCK)
-			break;
-		if (type == KNOT_CTL_TYPE_END) {
-			seterr(err, errlen, "%s: %s", cmd, "knotd ended the connection");
-			return ZG_EIO;
-		}
-		if (d[KNOT_CTL_IDX_ERROR] != NULL) {
-			if (r != NULL && r->nonode_ok && strstr(d[KNOT_CTL_IDX_ERROR], "no such node"))
-				continue;   /* nothing at that owner */
-			if (code == 0) {
-				code = map_error(d[KNOT_CTL_IDX_ERROR]);
-				seterr(err, errlen, "%s: %s", cmd, d[KNOT_CTL_IDX_ERROR]);
-			}
-			continue;
-		}
-		if (r == NULL || code != 0)
-			continue;
-		r->any_data = true;
-		if (r->want_recs && (ret = copy_rec(r, &d)) != 0)
-			code = ret;
-		else if (r->want_signs && (ret = copy_sign(r, &d)) != 0)
-			code = ret;
-		else if (r->want_text && (ret = append_text(r, &d)) != 0)
-			code = ret;
-	}
-	return code;
+	if ((ret = end_block(k, cmd, multi_take, &t, err, errlen)) != 0)
+		return ret;
+	return t.code;
 }
 
 static int ctl_cmd(struct zg_knot *k, const char *cmd, const char *zone,
@@ -438,6 +474,126 @@ void zg_knot_abort(struct zg_knot *k, const char *zone)
 	char err[256];
 
 	(void)ctl_cmd(k, "zone-abort", zone, NULL, NULL, NULL, err, sizeof(err));
+}
+
+/* The zone of a reply unit: its ZONE as knotd prints it (a trailing dot on
+ * records, as sent on errors), compared without case; n when none. */
+static size_t batch_zone_of(const struct zg_kbatch_zone *zones, size_t n, const char *name)
+{
+	size_t len;
+
+	if (name == NULL)
+		return n;
+	len = strlen(name);
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(zones[i].zone) == len && strncasecmp(zones[i].zone, name, len) == 0)
+			return i;
+	return n;
+}
+
+static void batch_fail(struct zg_kbatch_zone *z, int code, const char *cmd, const char *msg)
+{
+	if (z->ret != 0)
+		return;
+	z->ret = code;
+	snprintf(z->err, sizeof(z->err), "%s: %.400s", cmd, msg);
+}
+
+/* A batch's answer: each unit onto its zone. */
+struct batch_ctx {
+	struct zg_kbatch_zone *zones;
+	size_t n_zones;
+	const char *cmd;
+	bool stray;                   /* an error knotd gave for no zone of ours */
+	int code;                     /* out of memory */
+};
+
+static void batch_take(void *arg, knot_ctl_data_t *d)
+{
+	struct batch_ctx *t = arg;
+	size_t zi = batch_zone_of(t->zones, t->n_zones, (*d)[KNOT_CTL_IDX_ZONE]);
+	const char *e = (*d)[KNOT_CTL_IDX_ERROR];
+	struct zg_kbatch_zone *z;
+	struct reply r;
+
+	if (zi == t->n_zones) {
+		t->stray = t->stray || e != NULL;
+		return;
+	}
+	z = &t->zones[zi];
+	if (e != NULL) {
+		if (!(strcmp(t->cmd, "zone-get") == 0 && strstr(e, "no such node") != NULL))
+			batch_fail(z, map_error(e), t->cmd, e);
+		return;
+	}
+	if (strcmp(t->cmd, "zone-get") != 0 || z->ret != 0 || t->code != 0)
+		return;
+	r = (struct reply){ .recs = z->recs, .n = z->n_recs };
+	t->code = copy_rec(&r, d);
+	z->recs = r.recs;
+	z->n_recs = r.n;
+}
+
+int zg_knot_batch(struct zg_knot *k, const char *cmd, struct zg_kbatch_zone *zones,
+                  size_t n_zones, const struct zg_kbatch_unit *units, size_t n_units,
+                  char *err, size_t errlen)
+{
+	bool rec_cmd = strcmp(cmd, "zone-set") == 0 || strcmp(cmd, "zone-unset") == 0;
+	struct batch_ctx t = { .zones = zones, .n_zones = n_zones, .cmd = cmd };
+	size_t sent = 0;
+	int ret;
+
+	for (size_t i = 0; i < n_units; i++) {
+		struct zg_kbatch_zone *z;
+		char why[400];
+
+		if (units[i].zone >= n_zones || zones[units[i].zone].zone == NULL ||
+		    zones[units[i].zone].zone[0] == '\0') {
+			seterr(err, errlen, "%s: %s", cmd, "a unit without its zone");
+			return ZG_EINVAL;   /* never an empty ZONE: it means every zone */
+		}
+		z = &zones[units[i].zone];
+		if (rec_cmd && (units[i].rec == NULL ||
+		                (ret = rec_safe(units[i].rec, why, sizeof(why))) != 0))
+			batch_fail(z, units[i].rec == NULL ? ZG_EINVAL : ret, cmd,
+			           units[i].rec == NULL ? "no record" : why);
+	}
+	for (size_t i = 0; i < n_units; i++) {
+		const struct zg_kbatch_unit *u = &units[i];
+		knot_ctl_data_t q = { [KNOT_CTL_IDX_CMD] = cmd, [KNOT_CTL_IDX_ZONE] = zones[u->zone].zone };
+		char ttl[16];
+
+		if (zones[u->zone].ret != 0)
+			continue;
+		if (rec_cmd) {
+			snprintf(ttl, sizeof(ttl), "%u", u->rec->ttl);
+			q[KNOT_CTL_IDX_OWNER] = u->rec->owner;
+			q[KNOT_CTL_IDX_TTL] = ttl;
+			q[KNOT_CTL_IDX_TYPE] = u->rec->type;
+			q[KNOT_CTL_IDX_DATA] = u->rec->data;
+		} else if (u->owner != NULL) {
+			q[KNOT_CTL_IDX_OWNER] = u->owner;
+		}
+		if ((ret = knot_ctl_send(k->ctl, KNOT_CTL_TYPE_DATA, &q)) != KNOT_EOK) {
+			seterr(err, errlen, "%s: %s", cmd, knot_strerror(ret));
+			return ZG_EIO;
+		}
+		sent++;
+	}
+	if (sent == 0)
+		return 0;
+	if ((ret = end_block(k, cmd, batch_take, &t, err, errlen)) != 0)
+		return ret;
+	if (t.code != 0)
+		seterr(err, errlen, "%s: %s", cmd, "out of memory");
+	if (t.code == 0 && t.stray) {
+		/* knotd failed something it did not say which zone of: all in doubt */
+		for (size_t i = 0; i < n_zones; i++)
+			batch_fail(&zones[i], ZG_EKNOT, cmd, "an error knotd gave for no zone");
+	}
+	return t.code;
 }
 
 /* Zone z as Knot prints it -> name (size bytes): lowercase, without the

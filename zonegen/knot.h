@@ -114,6 +114,37 @@ int zg_knot_diff(struct zg_knot *k, const char *zone, char **text, char *err, si
 int zg_knot_diff_recs(struct zg_knot *k, const char *zone, struct zg_krec **recs,
                       bool **removed, size_t *n, char *err, size_t errlen);
 int zg_knot_commit(struct zg_knot *k, const char *zone, char *err, size_t errlen);
+/*
+ * Several zones in one block and one round trip: knotd runs a block's
+ * command for each of its units, whatever zone each names, and answers
+ * with one block.  A batch is a list of zones and a list of units, each
+ * unit naming its zone by index (with an owner for zone-get, a record for
+ * zone-set and zone-unset, neither for zone-begin, zone-commit and
+ * zone-abort).  Each zone keeps its own outcome: its first error (code and
+ * knotd's text) lands in its ret and err, the records zone-get gave for it
+ * in its recs.  Units of a zone whose ret is already set are not sent: a
+ * zone that failed goes no further, the others do.  Records are checked
+ * before anything is sent (a bad one fails its zone only).
+ */
+struct zg_kbatch_zone {
+	const char *zone;             /* lowercase, no trailing dot; one unit list per zone */
+	int ret;                      /* 0, or this zone's first error */
+	char err[512];
+	struct zg_krec *recs;         /* zone-get's answer (malloc'ed: free() it) */
+	size_t n_recs;
+};
+struct zg_kbatch_unit {
+	size_t zone;                  /* index into the zones */
+	const char *owner;            /* zone-get: an owner (NULL: the whole zone) */
+	const struct zg_krec *rec;    /* zone-set, zone-unset: the record */
+};
+/* cmd over the units.  0 when the exchange went through (each zone's own
+ * outcome in its ret), or ZG_EIO/ZG_ENOMEM with the reason: the connection
+ * is then out of step, every zone's outcome unknown; close it. */
+int zg_knot_batch(struct zg_knot *k, const char *cmd, struct zg_kbatch_zone *zones,
+                  size_t n_zones, const struct zg_kbatch_unit *units, size_t n_units,
+                  char *err, size_t errlen);
+
 void zg_knot_abort(struct zg_knot *k, const char *zone);
 
 /* What the zone serves now at owner (zone-read, no transaction needed),

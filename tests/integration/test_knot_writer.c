@@ -124,6 +124,76 @@ static void test_busy_and_abort(void **state)
 	zg_knot_close(k);
 }
 
+/* Several zones in one block: each keeps its own outcome.  A zone with a
+ * transaction open elsewhere (an operator's) is busy, a bad record fails
+ * only its zone, records read come back on their zone, and a commit of one
+ * zone leaves the others' aborted work out of the served data. */
+static void test_batch(void **state)
+{
+	struct zg_knot *k, *op = open_knot();
+	struct zg_kbatch_zone z[3] = {
+		{ .zone = "example.test" }, { .zone = "example.org.test" }, { .zone = "blocked.test" },
+	};
+	struct zg_krec a = { "bt.example.test.", 600, "A", "192.0.2.1" };
+	struct zg_krec b = { "bt.example.org.test.", 600, "A", "192.0.2.2" };
+	struct zg_krec bad = { "bt.example.org.test.", 600, "TXT", "\"x\"\n@ 600 A 192.0.2.9" };
+	struct zg_kbatch_unit begin[] = { { .zone = 0 }, { .zone = 1 }, { .zone = 2 } };
+	struct zg_kbatch_unit set[] = { { .zone = 0, .rec = &a }, { .zone = 1, .rec = &b },
+	                                { .zone = 1, .rec = &bad } };
+	struct zg_kbatch_unit get[] = { { .zone = 0, .owner = "bt.example.test." },
+	                                { .zone = 1, .owner = "bt.example.org.test." } };
+	struct zg_kbatch_unit one[] = { { .zone = 0 } }, two[] = { { .zone = 1 } };
+	struct zg_krec *got = NULL;
+	char err[256];
+	size_t n = 0;
+
+	(void)state;
+	/* the operator's transaction, on a connection that is gone */
+	assert_int_equal(zg_knot_begin(op, "blocked.test", err, sizeof(err)), 0);
+	zg_knot_close(op);
+	k = open_knot();
+	assert_int_equal(zg_knot_batch(k, "zone-begin", z, 3, begin, 3, err, sizeof(err)), 0);
+	assert_int_equal(z[0].ret, 0);
+	assert_int_equal(z[1].ret, 0);
+	assert_int_equal(z[2].ret, ZG_EBUSY);
+	assert_non_null(strstr(z[2].err, "too many transactions"));
+	z[2].ret = 0;
+	z[2].zone = "nothere.example";   /* no such zone: its own failure */
+	assert_int_equal(zg_knot_batch(k, "zone-begin", z + 2, 1, begin, 1, err, sizeof(err)), 0);
+	assert_int_equal(z[2].ret, ZG_ENOZONE);
+	/* the hostile record fails its zone before anything is sent */
+	assert_int_equal(zg_knot_batch(k, "zone-set", z, 2, set, 3, err, sizeof(err)), 0);
+	assert_int_equal(z[0].ret, 0);
+	assert_int_equal(z[1].ret, ZG_EINVAL);
+	assert_int_equal(zg_knot_batch(k, "zone-get", z, 2, get, 2, err, sizeof(err)), 0);
+	assert_int_equal(z[0].n_recs, 1);
+	assert_string_equal(z[0].recs[0].owner, "bt.example.test.");
+	assert_string_equal(z[0].recs[0].data, "192.0.2.1");
+	assert_int_equal(z[1].n_recs, 0);   /* failed: not asked */
+	z[1].ret = 0;
+	assert_int_equal(zg_knot_batch(k, "zone-commit", z, 2, one, 1, err, sizeof(err)), 0);
+	assert_int_equal(z[0].ret, 0);
+	assert_int_equal(zg_knot_batch(k, "zone-abort", z, 2, two, 1, err, sizeof(err)), 0);
+	assert_int_equal(z[1].ret, 0);
+	free(z[0].recs);
+	free(z[1].recs);
+	assert_int_equal(zg_knot_read(k, "example.test", "bt.example.test.", &got, &n, err,
+	                              sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	free(got);
+	assert_int_equal(zg_knot_read(k, "example.org.test", "bt.example.org.test.", &got, &n, err,
+	                              sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	free(got);
+	/* the operator's transaction is still theirs */
+	assert_int_equal(zg_knot_begin(k, "blocked.test", err, sizeof(err)), ZG_EBUSY);
+	zg_knot_abort(k, "blocked.test");
+	assert_int_equal(zg_knot_begin(k, "example.test", err, sizeof(err)), 0);
+	assert_int_equal(zg_knot_unset(k, "example.test", &a, err, sizeof(err)), 0);
+	assert_int_equal(zg_knot_commit(k, "example.test", err, sizeof(err)), 0);
+	zg_knot_close(k);
+}
+
 /* A CNAME beside the customer's www A passes set and fails at commit: the
  * writer reports Knot's reason and leaves no transaction open. */
 static void test_semantic_failure(void **state)
@@ -191,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_zone_of),
 		cmocka_unit_test(test_write_read_remove),
 		cmocka_unit_test(test_busy_and_abort),
+		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_semantic_failure),
 		cmocka_unit_test(test_hostile_record),
 		cmocka_unit_test(test_unreachable),
