@@ -1,8 +1,9 @@
 /*
  * certs_deploy.c - a cert job after its certificate is in place: deploy
- * (the hosting told through the deploy hook) and renew (when: the CA's
- * renewalInfo window, RFC 9773, else acme.renew_percent of the lifetime;
- * at once when the profile's names changed).
+ * (the hosting told through the deploy hook) and renew (when: a stable
+ * place per domain in the CA's renewalInfo window, RFC 9773, else in
+ * acme.renew_window_percent around acme.renew_percent of the lifetime; at
+ * once when the profile's names changed; acme/schedule.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "acme/ari.h"
 #include "acme/csr.h"
+#include "acme/schedule.h"
 #include "daemon/certs_int.h"
 #include "daemon/certstore.h"
 #include "daemon/hook.h"
@@ -21,36 +23,55 @@
 #define RENEW_LOOK_MIN_S 60.0   /* the renew step decides, with the window in hand */
 #define NO_CERT_LOOK_S 86400.0  /* no certificate to renew: look again in a day */
 
-/* When to renew cur: acme.renew_percent of its lifetime, with jitter.
- * Seconds from now, at least 1. */
-static double renew_delay(const struct rz_config *cfg, const struct certstore_current *cur)
+/* cur's renewal window without ARI: acme.renew_percent -+ half of
+ * acme.renew_window_percent of its lifetime (acme/schedule.h). */
+static int plain_window(const struct rz_config *cfg, const struct certstore_current *cur,
+                        struct acme_sched_window *w)
 {
-	double d = NO_CERT_LOOK_S;
-	time_t t;
+	if (cur->id == 0)
+		return RZ_ENOENT;
+	return acme_sched_window(cur->not_before, cur->not_after, cfg->acme_renew_percent,
+	                         cfg->acme_renew_window_percent, w);
+}
 
-	if (cur->id != 0 && acme_renew_time(cur->not_before, cur->not_after,
-	                                    cfg->acme_renew_percent, rz_jitter(), &t) == 0)
-		d = difftime(t, time(NULL));
+/* When to renew cur: its place in its window, stable for (domain,
+ * service) however often it is computed (restarts, reloads).  Seconds
+ * from now, at least 1; *w the window (NULL: not wanted). */
+static double renew_delay(const struct rz_config *cfg, const struct rz_job *job,
+                          const struct certstore_current *cur, struct acme_sched_window *w)
+{
+	struct acme_sched_window pw = { 0, 0 };
+	double d = NO_CERT_LOOK_S;
+
+	if (plain_window(cfg, cur, &pw) == 0)
+		d = difftime(acme_sched_pick(&pw, acme_sched_offset(job->domain, job->service)),
+		             time(NULL));
+	if (w != NULL)
+		*w = pw;
 	return d > 1 ? d : 1;
 }
 
 /*
  * When to renew, asking the CA's renewalInfo when its directory has one:
- * inside the suggested window (*replaces = the certificate's id, so the
- * order is an ARI renewal), asked again about twice a day; without ARI (or
- * when it fails): renew_at, else renew_delay().  Seconds from now.
+ * the same stable place, in the suggested window (due: *replaces = the
+ * certificate's id, so the order is an ARI renewal), asked again about
+ * twice a day; without ARI (or when it fails): renew_at, else
+ * renew_delay().  Seconds from now; *win the window that applies.
  */
 static double renewal_plan(const struct rz_config *cfg, const struct rz_job *job,
                            const struct certstore_current *cur, time_t renew_at,
-                           char *replaces, size_t rlen)
+                           char *replaces, size_t rlen, struct acme_sched_window *win)
 {
-	double d = renew_at > 0 ? difftime(renew_at, time(NULL)) : renew_delay(cfg, cur);
+	double d = renew_delay(cfg, job, cur, win);
 	const struct acme_directory *dir = NULL;
+	struct acme_sched_window aw;
 	struct acme_client *c;
 	struct acme_ari_info w;
 	struct acme_error e;
 	time_t now = time(NULL), next_poll, t;
 
+	if (renew_at > 0)
+		d = difftime(renew_at, now);
 	replaces[0] = '\0';
 	if (cur->ari_cert_id[0] == '\0' || cs_client(cfg, &c, &e) != 0 ||
 	    acme_client_directory(c, &dir, &e) != 0 || dir->renewal_info == NULL)
@@ -59,14 +80,18 @@ static double renewal_plan(const struct rz_config *cfg, const struct rz_job *job
 		rz_log_zone(RZ_LOG_WARN, job->domain, "acme: renewalInfo: %s", e.msg);
 		return d < difftime(next_poll, now) ? d : difftime(next_poll, now);
 	}
-	if (acme_ari_renew_time(&w, now, rz_jitter(), &t) != 0)
+	/* The same place in the CA's window at every poll: a fresh draw
+	 * each time would pull renewals toward the window's start. */
+	if (acme_sched_ari_window(&w, cur->not_before, cur->not_after, &aw) != 0)
 		return d;
-	if (t <= now && acme_ari_in_window(&w, now)) {
-		snprintf(replaces, rlen, "%s", cur->ari_cert_id);
+	*win = aw;
+	t = acme_sched_pick(&aw, acme_sched_offset(job->domain, job->service));
+	if (t <= now) {
+		if (acme_ari_in_window(&w, now))
+			snprintf(replaces, rlen, "%s", cur->ari_cert_id);
 		return 0;
 	}
-	if (difftime(t, now) < d)
-		d = difftime(t, now);
+	d = difftime(t, now);
 	if (difftime(next_poll, now) < d)
 		d = difftime(next_poll, now);
 	return d > 1 ? d : 1;
@@ -111,9 +136,11 @@ static void deployed(const struct rz_step_ctx *x, const struct rz_job *job, cons
                      time_t renew_at)
 {
 	char replaces[ACME_ARI_CERT_ID_SIZE];
-	double d = renewal_plan(x->cfg, job, cur, renew_at, replaces, sizeof(replaces));
-	json_t *ns = json_pack("{s:s,s:I}", "serial", cs_get(st, "serial"), "renew_at",
-	                       (json_int_t)renew_at);
+	struct acme_sched_window w;
+	double d = renewal_plan(x->cfg, job, cur, renew_at, replaces, sizeof(replaces), &w);
+	/* waiting at renew: after first certificates in the claim order */
+	json_t *ns = json_pack("{s:s,s:I,s:i}", "serial", cs_get(st, "serial"), "renew_at",
+	                       (json_int_t)renew_at, "prio", ACME_PRIO_RENEW);
 
 	if (ns == NULL) {
 		cs_retry(o, job, "out of memory");
@@ -152,7 +179,7 @@ void cs_step_deploy(const struct rz_step_ctx *x, const struct rz_job *job, json_
 		return;
 	}
 	if (status == 0)
-		renew_at = time(NULL) + (time_t)renew_delay(x->cfg, &cur);
+		renew_at = time(NULL) + (time_t)renew_delay(x->cfg, job, &cur, NULL);
 	/* The hook's status and the renewal time on the row, for ops. */
 	if (certstore_deployed(x->db, job->domain, job->service, hook ? &status : NULL, renew_at,
 	                       err, sizeof(err)) != 0) {
@@ -193,7 +220,9 @@ void cs_step_renew(const struct rz_step_ctx *x, const struct rz_job *job, json_t
 {
 	char replaces[ACME_ARI_CERT_ID_SIZE] = "", err[512];
 	struct certstore_current cur;
-	bool changed, found;
+	struct acme_sched_window w = { 0, 0 };
+	enum acme_sched_prio prio;
+	bool changed, found, forced = json_is_true(json_object_get(st, "forced"));
 	json_t *ns;
 	double d;
 
@@ -205,17 +234,24 @@ void cs_step_renew(const struct rz_step_ctx *x, const struct rz_job *job, json_t
 	changed = !names_current(x->cfg, job, &cur);
 	/* Not a renew request: only the renewal time (or the CA's window)
 	 * renews; "regzonectl retry" making every job due does not. */
-	if (!changed && !json_is_true(json_object_get(st, "forced"))) {
+	if (!changed && !forced) {
 		d = renewal_plan(x->cfg, job, &cur, (time_t)json_integer_value(
-		                 json_object_get(st, "renew_at")), replaces, sizeof(replaces));
+		                 json_object_get(st, "renew_at")), replaces, sizeof(replaces), &w);
 		if (d > RENEW_LOOK_MIN_S) {
 			certstore_current_free(&cur);
+			json_object_set_new(st, "prio", json_integer(ACME_PRIO_RENEW));
 			cs_go(o, RZ_STEP_RENEW, d, st);
 			return;
 		}
 	}
 	certstore_current_free(&cur);
-	if ((ns = json_pack("{s:s}", "reason", "renew")) == NULL) {
+	/* The order's place in the claim order and the budget: a renew
+	 * request first of all, new names like a first certificate, a
+	 * renewal after first certificates until its window has passed. */
+	prio = forced ? ACME_PRIO_URGENT : changed ? ACME_PRIO_FIRST :
+	       acme_sched_priority(true, w.end != 0 ? &w : NULL, time(NULL));
+	if ((ns = json_pack("{s:s,s:i,s:I}", "reason", "renew", "prio", (int)prio, "win_end",
+	                    (json_int_t)w.end)) == NULL) {
 		cs_retry(o, job, "out of memory");
 		return;
 	}

@@ -86,13 +86,13 @@ static int txt_apply(const struct rz_step_ctx *x, const struct rz_job *job,
 }
 
 /* Served by every authoritative server (present), or by none. */
-static int txt_check(const struct rz_config *cfg, const json_t *st, bool present, char *err,
-                     size_t errlen)
+static int txt_check(const struct rz_config *cfg, const struct rz_job *job, const json_t *st,
+                     bool present, char *err, size_t errlen)
 {
 	struct zg_rr rrs[ZG_MAX_CERT_NAMES];
 	size_t n = txt_records(st, NULL, rrs, ZG_MAX_CERT_NAMES);
 
-	return rz_publish_check(cfg, rrs, n, present, err, errlen);
+	return rz_publish_check(cfg, job->primary, rrs, n, present, err, errlen);
 }
 
 /* The next look at the servers: soon while the records propagate, with
@@ -135,11 +135,14 @@ void cs_step_verify(const struct rz_step_ctx *x, const struct rz_job *job, json_
                     struct rz_step_out *o)
 {
 	char err[1024] = "";
-	int ret = txt_check(x->cfg, st, true, err, sizeof(err));
+	int ret = txt_check(x->cfg, job, st, true, err, sizeof(err));
 
 	if (ret == 0) {
+		const struct rz_primary *pr = rz_config_primary(x->cfg, job->primary);
+
 		cs_audit(o, "acme", "acme: challenge records served by all %zu authoritative "
-		         "servers after %.2f s", x->cfg->n_servers, job->step_age);
+		         "servers of knot primary '%s' after %.2f s", pr != NULL ? pr->n_servers : 0,
+		         job->primary, job->step_age);
 		cs_go(o, RZ_STEP_RESPOND, 0, st);
 		return;
 	}
@@ -236,7 +239,7 @@ void cs_step_verify_clean(const struct rz_step_ctx *x, const struct rz_job *job,
 	char err[1024] = "";
 	const char *after = cs_get(st, "after");
 	int ret = json_is_true(json_object_get(st, "published")) ?
-	          txt_check(x->cfg, st, false, err, sizeof(err)) : 0;
+	          txt_check(x->cfg, job, st, false, err, sizeof(err)) : 0;
 
 	if (ret != 0 && job->step_age <= x->cfg->dns_check_max_s) {
 		cs_go(o, RZ_STEP_VERIFY_CLEAN, check_delay(job, ret), st);

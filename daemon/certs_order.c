@@ -11,6 +11,7 @@
 #include "acme/budget.h"
 #include "acme/csr.h"
 #include "acme/problem.h"
+#include "acme/schedule.h"
 #include "daemon/certs_int.h"
 #include "daemon/certstore.h"
 #include "daemon/instr.h"
@@ -61,41 +62,175 @@ static void budget_gauges(const struct acme_limits *lim, const struct certstore_
 	}
 }
 
-/* The recorded events that can count against this order, checked. */
-static int budget(const struct rz_step_ctx *x, const struct rz_job *job,
-                  const char *const *names, size_t n, bool ari_renewal,
-                  struct acme_verdict *v, char *err, size_t errlen)
+/* The order's priority (acme/schedule.h) from its step data: a renewal
+ * that was not urgent is once it waited past its window's end. */
+static enum acme_sched_prio order_prio(const json_t *st, time_t now)
 {
-	struct acme_limits lim;
-	struct certstore_events ev;
-	char reg[ZG_OWNER_SIZE];
-	struct acme_candidate c = { names, n, reg, ari_renewal };
-	uint32_t window;
+	json_int_t p = json_integer_value(json_object_get(st, "prio"));
+	struct acme_sched_window w = { 0, (time_t)json_integer_value(json_object_get(st,
+	                                                                     "win_end")) };
+
+	if (p == ACME_PRIO_RENEW)
+		return acme_sched_priority(true, w.end != 0 ? &w : NULL, now);
+	return p == ACME_PRIO_URGENT ? ACME_PRIO_URGENT : ACME_PRIO_FIRST;
+}
+
+/* Are first certificates (jobs.priority 1 at step order, no order made
+ * yet) waiting besides job?  Inside budget_take()'s transaction. */
+static int firsts_waiting(PGconn *db, long long job_id, bool *yes, char *err, size_t errlen)
+{
+	char jid[32];
+	const char *p[] = { jid };
+	PGresult *r = NULL;
 	int ret;
 
+	snprintf(jid, sizeof(jid), "%lld", job_id);
+	if ((ret = store_sql(db, "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = 'cert' AND "
+	                     "step = 'order' AND priority = 1 AND id <> $1::bigint AND "
+	                     "NOT state ? 'order_url')", 1, p, &r, err, errlen)) != 0)
+		return ret;
+	*yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return 0;
+}
+
+/* The database's clock, which stamps the events (daemons on other hosts
+ * may run another), in whole seconds rounded down. */
+static int db_clock(PGconn *db, time_t *now, char *err, size_t errlen)
+{
+	PGresult *r = NULL;
+	int ret;
+
+	if ((ret = store_sql(db, "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint", 0,
+	                     NULL, &r, err, errlen)) != 0)
+		return ret;
+	*now = (time_t)atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+/* One unit of the budget taken: an 'order_created' event whose order is
+ * not made yet (certstore_order_new() completes it). */
+static int budget_mark(PGconn *db, const char *domain, const char *reg,
+                       const char *const *names, size_t n, const char *account,
+                       long long *event_id, char *err, size_t errlen)
+{
+	char *arr = store_text_array(names, n);
+	const char *p[] = { domain, reg, arr, account };
+	PGresult *r = NULL;
+	int ret;
+
+	if (arr == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return RZ_ENOMEM;
+	}
+	ret = store_sql(db, "INSERT INTO acme_events (kind, domain, reg_domain, names, account) "
+	                "VALUES ('order_created', $1, $2, $3::text[], $4) RETURNING id", 4, p, &r,
+	                err, errlen);
+	free(arr);
+	if (ret != 0)
+		return ret;
+	*event_id = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * The budget checked for this order and, when it fits, one unit taken
+ * (*event_id), in one transaction that an advisory lock serialises across
+ * workers and daemons sharing the database: workers checking together
+ * would all see the last unit free.  A renewal that is not urgent leaves
+ * the reserve of the new-orders limit to first certificates that wait.
+ * Times are the database's (*now: when it decided).
+ */
+static int budget_take(const struct rz_step_ctx *x, const struct rz_job *job, const json_t *st,
+                       const char *const *names, size_t n, bool ari_renewal,
+                       const char *account, struct acme_verdict *v, long long *event_id,
+                       time_t *now, char *err, size_t errlen)
+{
+	struct acme_limits lim;
+	struct certstore_events ev = { 0 };
+	char reg[ZG_OWNER_SIZE];
+	struct acme_candidate c = { names, n, reg, ari_renewal };
+	enum acme_sched_prio prio;
+	uint32_t window;
+	bool firsts = false;
+	int ret;
+
+	*event_id = 0;
+	*now = time(NULL);
 	cs_reg_domain(job->domain, reg, sizeof(reg));
 	limits_of(x->cfg, &lim, &window);
-	if ((ret = certstore_events(x->db, window, reg, &ev, err, errlen)) != 0)
+	if ((ret = store_sql(x->db, "BEGIN", 0, NULL, NULL, err, errlen)) != 0)
 		return ret;
-	if ((ret = acme_budget_check(&lim, ev.ev, ev.n, &c, time(NULL), v)) != 0)
+	if ((ret = store_sql(x->db, "SELECT pg_advisory_xact_lock(hashtext('regzone acme "
+	                     "budget'))", 0, NULL, NULL, err, errlen)) != 0 ||
+	    (ret = db_clock(x->db, now, err, errlen)) != 0)
+		goto fail;
+	prio = order_prio(st, *now);
+	if ((prio == ACME_PRIO_RENEW &&
+	     (ret = firsts_waiting(x->db, job->id, &firsts, err, errlen)) != 0) ||
+	    (ret = certstore_events(x->db, window, reg, &ev, err, errlen)) != 0)
+		goto fail;
+	lim.new_orders.max = acme_sched_new_orders_cap(lim.new_orders.max, prio, firsts);
+	if ((ret = acme_budget_check(&lim, ev.ev, ev.n, &c, *now, v)) != 0) {
 		snprintf(err, errlen, "rate-limit budget: %s", rz_strerror(ret));
-	else
-		budget_gauges(&lim, &ev, &c);
+		goto fail;
+	}
+	budget_gauges(&lim, &ev, &c);
+	if (v->allowed && (ret = budget_mark(x->db, job->domain, reg, names, n, account,
+	                                     event_id, err, errlen)) != 0)
+		goto fail;
+	if ((ret = store_sql(x->db, "COMMIT", 0, NULL, NULL, err, errlen)) != 0)
+		goto fail;
 	certstore_events_free(&ev);
+	return 0;
+fail:
+	certstore_events_free(&ev);
+	{
+		char ignored[128];
+
+		(void)!store_sql(x->db, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
+	}
+	*event_id = 0;
 	return ret;
 }
 
-/* Not within the budget: the order waits until it is. */
-static void budget_wait(const struct rz_job *job, json_t *st, struct rz_step_out *o,
-                        const struct acme_verdict *v)
+/* The CA refused the order (it answered): the unit taken is given back.
+ * A request without an answer keeps it (the CA may have the order). */
+static void budget_give_back(const struct rz_step_ctx *x, const struct rz_job *job,
+                             long long event_id)
 {
-	double d = difftime(v->not_before, time(NULL));
+	char id[32], err[256];
+	const char *p[] = { id };
+
+	snprintf(id, sizeof(id), "%lld", event_id);
+	if (store_sql(x->db, "DELETE FROM acme_events WHERE id = $1::bigint AND order_id IS NULL",
+	              1, p, NULL, err, sizeof(err)) != 0)
+		rz_log_zone(RZ_LOG_WARN, job->domain, "%s (the budget counts the refused order)",
+		            err);
+}
+
+/* Not within the budget: the order waits until it is, its priority as it
+ * stands then (urgent once past its window), the reason in last_error. */
+static void budget_wait(const struct rz_job *job, json_t *st, struct rz_step_out *o,
+                        const struct acme_verdict *v, time_t now)
+{
+	double d = difftime(v->not_before, now);
+
+	bool first = json_object_get(st, "budget_wait") == NULL;
 
 	json_object_del(st, "slot_held");   /* no slot while it waits */
+	json_object_set_new(st, "budget_wait", json_string(acme_limit_name(v->limit)));
+	if (json_integer_value(json_object_get(st, "prio")) == ACME_PRIO_RENEW &&
+	    order_prio(st, now) == ACME_PRIO_URGENT)
+		json_object_set_new(st, "prio", json_integer(ACME_PRIO_URGENT));
 	snprintf(o->last_error, sizeof(o->last_error), "certificate: waiting for the rate-limit "
 	         "budget (%s, %u counted) for %.0f s", acme_limit_name(v->limit), v->count, d);
 	o->res.last_error = o->last_error;
-	cs_audit(o, "acme", "%s", o->last_error);
+	if (first)
+		cs_audit(o, "wait", "%s", o->last_error);
+	o->res.failed = true;   /* counts the waits */
 	cs_go(o, job->step, d > 1 ? d : 1, st);
 }
 
@@ -165,30 +300,39 @@ static int order_new(const struct rz_step_ctx *x, const struct rz_job *job, json
 	struct certstore_order row;
 	struct acme_verdict v;
 	struct acme_error e;
-	long long id;
+	long long id, ev_id = 0;
+	time_t now;
 	int ret;
 
-	if ((ret = budget(x, job, on->ptrs, on->n, replaces != NULL, &v, err, sizeof(err))) != 0) {
+	/* The slot first, then the budget: the unit is taken right before
+	 * the CA is asked, never held while the order waits for a slot. */
+	if (!json_is_true(json_object_get(st, "slot_held")) && take_slot(x, job, st, o) != 0)
+		return 1;
+	if ((ret = budget_take(x, job, st, on->ptrs, on->n, replaces != NULL,
+	                       acme_client_account_url(c), &v, &ev_id, &now, err,
+	                       sizeof(err))) != 0) {
 		cs_retry(o, job, err);
 		return 1;
 	}
 	if (!v.allowed) {
-		budget_wait(job, st, o, &v);
+		budget_wait(job, st, o, &v, now);
 		return 1;
 	}
-	if (!json_is_true(json_object_get(st, "slot_held")) && take_slot(x, job, st, o) != 0)
-		return 1;
+	json_object_del(st, "budget_wait");
 	if ((ret = acme_order_new_replacing(c, on->ptrs, on->n, replaces, ord, &e)) != 0) {
+		if (ret == RZ_EACME && e.http_status >= 400)
+			budget_give_back(x, job, ev_id);
 		cs_ca_error(x, job, st, o, ret, &e);
 		return 1;
 	}
 	cs_reg_domain(job->domain, reg, sizeof(reg));
 	row = (struct certstore_order){
 		job->domain, job->service, ord->url, renewing ? "renew" : "issue", on->ptrs,
-		on->n, acme_client_account_url(c), replaces, reg,
+		on->n, acme_client_account_url(c), replaces, reg, ev_id,
 	};
 	if ((ret = certstore_order_new(x->db, &row, &id, err, sizeof(err))) != 0) {
-		/* The CA has the order; we could not store it: it expires there. */
+		/* The CA has the order; we could not store it: it expires there
+		 * (its unit stays taken). */
 		acme_order_clear(ord);
 		cs_retry(o, job, err);
 		return 1;

@@ -73,7 +73,9 @@ int certstore_events(PGconn *db, uint32_t window_s, const char *reg,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(window, sizeof(window), "%u", window_s);
-	if ((ret = store_sql(db, "SELECT kind, extract(epoch FROM at)::bigint, "
+	/* Times rounded up, as the budget compares them with time(NULL)
+	 * (rounded down): an event counts a little longer, never shorter. */
+	if ((ret = store_sql(db, "SELECT kind, ceil(extract(epoch FROM at))::bigint, "
 	                     "array_to_string(names, ' '), reg_domain, coalesce(name, '') "
 	                     "FROM acme_events WHERE at > now() - make_interval(secs => "
 	                     "$1::double precision) AND (kind = 'order_created' OR "
@@ -116,20 +118,27 @@ int certstore_order_new(PGconn *db, const struct certstore_order *o, long long *
                         char *err, size_t errlen)
 {
 	char *arr = store_text_array(o->names, o->n_names);
+	char ev[32];
 	const char *p[] = { o->domain, o->service, o->url, arr, o->reason, o->account,
-	                    o->replaces, o->reg_domain };
+	                    o->replaces, o->reg_domain, ev };
 	PGresult *r = NULL;
 	int ret;
 
 	*order_id = 0;
 	if (arr == NULL)
 		return oom(err, errlen);
+	snprintf(ev, sizeof(ev), "%lld", o->event_id);
+	/* The event's time moves to now, after the CA's: it never leaves the
+	 * budget's window before it leaves the CA's. */
 	ret = store_sql(db, "WITH o AS (INSERT INTO acme_orders (domain, service, order_url, "
 	                "names, status, reason, replaces) VALUES ($1, $2, $3, $4::text[], "
-	                "'pending', $5, $7) RETURNING id, names) "
-	                "INSERT INTO acme_events (kind, account, domain, reg_domain, names, "
+	                "'pending', $5, $7) RETURNING id, names), "
+	                "u AS (UPDATE acme_events e SET order_id = o.id, at = greatest(e.at, now()) "
+	                "FROM o WHERE e.id = $9::bigint AND e.order_id IS NULL RETURNING e.id), "
+	                "i AS (INSERT INTO acme_events (kind, account, domain, reg_domain, names, "
 	                "order_id) SELECT 'order_created', $6, $1, $8, names, id FROM o "
-	                "RETURNING order_id", 8, p, &r, err, errlen);
+	                "WHERE NOT EXISTS (SELECT 1 FROM u) RETURNING id) "
+	                "SELECT id FROM o", 9, p, &r, err, errlen);
 	free(arr);
 	if (ret != 0)
 		return ret;

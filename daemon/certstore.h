@@ -39,13 +39,15 @@ int certstore_events(PGconn *db, uint32_t window_s, const char *reg,
 void certstore_events_free(struct certstore_events *e);
 
 /* A new order the CA created: its acme_orders row (pending) and its
- * 'order_created' event, together; *order_id the row's id.  replaces may
- * be NULL (not an ARI renewal). */
+ * 'order_created' event, together (the event taken before the CA was asked,
+ * event_id, given the order and the time now; else a new one); *order_id
+ * the row's id.  replaces may be NULL (not an ARI renewal). */
 struct certstore_order {
 	const char *domain, *service, *url, *reason;   /* reason: issue | renew */
 	const char *const *names;
 	size_t n_names;
 	const char *account, *replaces, *reg_domain;
+	long long event_id;          /* its unit of the budget taken before (0: none) */
 };
 
 RZ_MUSTCHECK

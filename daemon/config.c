@@ -459,6 +459,14 @@ void rz_config_free(struct rz_config *cfg)
 	free(cfg);
 }
 
+const struct rz_primary *rz_config_primary(const struct rz_config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->n_primaries; i++)
+		if (strcmp(cfg->primaries[i].name, name) == 0)
+			return &cfg->primaries[i];
+	return NULL;
+}
+
 const struct zg_profile *rz_config_profile(const struct rz_config *cfg, const char *name)
 {
 	if (cfg == NULL)

@@ -24,6 +24,19 @@ struct rz_server {
 	uint16_t port;
 };
 
+/* A Knot primary: its control socket and the authoritative servers that
+ * must serve its zones (itself and its secondaries).  knot.socket with
+ * dns.servers is the primary RZ_PRIMARY_DEFAULT. */
+struct rz_primary {
+	char *name;                 /* [a-z0-9-]{1,RZ_PRIMARY_NAME_MAX} */
+	char *socket;
+	uint32_t timeout_ms;        /* absent: knot.timeout_ms */
+	struct rz_server *servers;
+	size_t n_servers;
+};
+#define RZ_PRIMARY_DEFAULT "default"
+#define RZ_PRIMARY_NAME_MAX 32
+
 struct rz_config {
 	char *path;
 
@@ -46,11 +59,14 @@ struct rz_config {
 	uint32_t db_statement_timeout_ms;  /* every session's statement_timeout; 0 off */
 
 	/* knot: */
-	char *knot_socket;
+	char *knot_socket;          /* the single form (NULL with knot.primaries) */
 	uint32_t knot_timeout_ms;
+	struct rz_primary *primaries;   /* knot.primaries, or the single form as one */
+	size_t n_primaries;
+	bool primaries_listed;      /* knot.primaries was given */
 
 	/* dns: */
-	struct rz_server *servers;  /* every authoritative server to check */
+	struct rz_server *servers;  /* the single form's servers (see primaries) */
 	size_t n_servers;
 	uint32_t dns_timeout_ms;    /* one query */
 	uint32_t dns_check_max_s;   /* give up waiting for propagation after */
@@ -64,6 +80,7 @@ struct rz_config {
 	char *acme_ca_bundle;       /* NULL: system store */
 	enum acme_key_type acme_key_type;
 	uint32_t acme_renew_percent;   /* renew at this % of the lifetime */
+	uint32_t acme_renew_window_percent;   /* renewals spread over this % around it */
 	uint32_t acme_concurrency;     /* orders in flight */
 	char *acme_eab_kid;         /* both or neither */
 	char *acme_eab_hmac_key;
@@ -91,6 +108,10 @@ struct rz_config {
 	char metrics_addr[64];      /* the address part, an IP literal */
 	uint16_t metrics_port;
 
+	/* audit:, events: what daemon/retention.c trims; 0 = kept forever */
+	uint32_t audit_retention_days;     /* audit, acme_events, old certificates */
+	uint32_t events_retention_days;    /* events (request ids and replies) */
+
 	/* top level */
 	uint32_t workers;
 	uint32_t step_timeout_s;    /* a thread busy with one unit longer is wedged */
@@ -103,6 +124,12 @@ struct rz_config {
 #define RZ_DEFAULT_REQUESTS "ipc:///run/regzone/requests"
 #define RZ_DEFAULT_FEED "ipc:///run/regzone/feed"
 #define RZ_DEFAULT_PSL "/usr/share/publicsuffix/public_suffix_list.dat"
+/* events.retention_days: 0 (forever) or at least this (a registrar's
+ * re-send of an id must find its first reply; see regzone.yaml(5)). */
+#define RZ_EVENTS_RETENTION_MIN 7
+
+/* The primary called name; NULL when there is none. */
+const struct rz_primary *rz_config_primary(const struct rz_config *cfg, const char *name);
 
 /* "ADDRESS:PORT" (an IPv4 literal, or an IPv6 literal in brackets; port
  * 1..65535) into addr (addrlen bytes, without brackets) and *port.  0, or

@@ -41,6 +41,7 @@ enum cfg_type {
 	CT_PROFILES,    /* name -> profile mapping */
 	CT_PARAMS,      /* name -> parameter mapping (inside a profile) */
 	CT_RECORDS,     /* sequence of record templates (inside a profile) */
+	CT_PRIMARIES,   /* sequence of Knot primaries (knot.primaries) */
 	CT__MAX
 };
 

@@ -387,6 +387,46 @@ static int cfg_load_records(struct cfg_ctx *c, const struct cfg_key *row,
 	return 0;
 }
 
+/* knot.primaries: a sequence of mappings (row->sub), names and sockets
+ * unique. */
+static int cfg_load_primaries(struct cfg_ctx *c, const struct cfg_key *row,
+                              const yaml_node_t *key, const yaml_node_t *val,
+                              const char *name, void *base)
+{
+	struct rz_primary **list = FIELD(base, row->off);
+	size_t *n = FIELD(base, row->off_n);
+	char sub[CFG_NAME_SIZE];
+	size_t count;
+	int ret;
+
+	(void)key;
+	if ((ret = cfg_seq(c, row, val)) != 0)
+		return ret;
+	count = cfg_items(val);
+	if ((*list = calloc(count, sizeof(**list))) == NULL)
+		return cfg_err(c, val->start_mark, RZ_ENOMEM, "out of memory");
+	*n = count;
+	for (size_t i = 0; i < count; i++) {
+		const yaml_node_t *item = cfg_node(c, val->data.sequence.items.start[i]);
+		struct rz_primary *p = &(*list)[i];
+
+		if (item == NULL)
+			return cfg_err(c, val->start_mark, RZ_ESYNTAX, "broken YAML document");
+		snprintf(sub, sizeof(sub), "%s.primaries[%zu]", name, i);
+		if ((ret = cfg_section_load(c, row->sub, item, item->start_mark, sub, p)) != 0)
+			return ret;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp((*list)[j].name, p->name) == 0)
+				return cfg_err(c, item->start_mark, RZ_ECONFIG, "'%s': primary '%s' is "
+				               "defined twice", sub, p->name);
+			if (strcmp((*list)[j].socket, p->socket) == 0)
+				return cfg_err(c, item->start_mark, RZ_ECONFIG, "'%s': socket '%.200s' "
+				               "is also primary '%s''s", sub, p->socket, (*list)[j].name);
+		}
+	}
+	return 0;
+}
+
 /* ---- freeing, one per type ------------------------------------------ */
 
 static void cfg_free_string(const struct cfg_key *row, void *base)
@@ -416,6 +456,18 @@ static void cfg_free_servers(const struct cfg_key *row, void *base)
 
 	for (size_t i = 0; i < *n; i++)
 		free((*list)[i].address);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
+static void cfg_free_primaries(const struct cfg_key *row, void *base)
+{
+	struct rz_primary **list = FIELD(base, row->off);
+	size_t *n = FIELD(base, row->off_n);
+
+	for (size_t i = 0; i < *n; i++)
+		cfg_section_free(row->sub, &(*list)[i]);
 	free(*list);
 	*list = NULL;
 	*n = 0;
@@ -451,5 +503,6 @@ const struct cfg_type_ops cfg_types[CT__MAX] = {
 	[CT_PROFILES] = { cfg_load_profiles, cfg_free_profiles },
 	[CT_PARAMS] = { cfg_load_params, NULL },      /* zg_profile_clear() */
 	[CT_RECORDS] = { cfg_load_records, NULL },    /* zg_profile_clear() */
+	[CT_PRIMARIES] = { cfg_load_primaries, cfg_free_primaries },
 };
 

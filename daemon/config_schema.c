@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "acme/schedule.h"
 #include "daemon/config.h"
 #include "daemon/rz_err.h"
 #include "zonegen/zonegen.h"
@@ -296,15 +297,108 @@ static const struct cfg_key database_keys[] = {
 };
 static const struct cfg_section database_section = SECTION(database_keys, NULL);
 
-static const struct cfg_key knot_keys[] = {
-	K_STR("socket", knot_socket, true, NULL),
-	K_UINT("timeout_ms", knot_timeout_ms, 100, 60000, 5000),
+/* A primary's name: [a-z0-9-]{1,32}, as in metrics labels and the
+ * services.knot_primary column. */
+static const char *cfg_check_primary_name(const char *s)
+{
+	if (strlen(s) > RZ_PRIMARY_NAME_MAX || strspn(s, CFG_LOWER CFG_DIGIT "-") != strlen(s))
+		return "must be 1 to 32 lowercase letters, digits or '-'";
+	return NULL;
+}
+
+/* knot.primaries[N]: timeout_ms 0 (below its minimum) means absent. */
+#define PRI_OFF(f) offsetof(struct rz_primary, f)
+static const struct cfg_key primary_keys[] = {
+	{ .name = "name", .type = CT_STRING, .off = PRI_OFF(name), .required = true,
+	  .vcheck = cfg_check_primary_name },
+	{ .name = "socket", .type = CT_STRING, .off = PRI_OFF(socket), .required = true },
+	{ .name = "timeout_ms", .type = CT_UINT, .off = PRI_OFF(timeout_ms),
+	  .size = sizeof(uint32_t), .min = 100, .max = 60000, .def = 0 },
+	{ .name = "servers", .type = CT_SERVERS, .off = PRI_OFF(servers),
+	  .off_n = PRI_OFF(n_servers), .required = true, .min = 1 },
 };
-static const struct cfg_section knot_section = SECTION(knot_keys, NULL);
+static const struct cfg_section primary_section = SECTION(primary_keys, NULL);
+
+enum { KNOT_SOCKET, KNOT_TIMEOUT, KNOT_PRIMARIES };
+static const struct cfg_key knot_keys[] = {
+	[KNOT_SOCKET] = K_STR("socket", knot_socket, false, NULL),
+	[KNOT_TIMEOUT] = K_UINT("timeout_ms", knot_timeout_ms, 100, 60000, 5000),
+	[KNOT_PRIMARIES] = { .name = "primaries", .type = CT_PRIMARIES, .off = C_OFF(primaries),
+	                     .off_n = C_OFF(n_primaries), .min = 1, .sub = &primary_section },
+};
+
+/* One primary (socket) or a list of them (primaries), never both. */
+static int cfg_check_knot(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
+                          const char *name, void *base)
+{
+	struct rz_config *cfg = base;
+
+	if (seen->val[KNOT_SOCKET] != NULL && seen->val[KNOT_PRIMARIES] != NULL)
+		return cfg_err(c, seen->key[KNOT_PRIMARIES]->start_mark, RZ_ECONFIG, "'%s' takes "
+		               "'socket' (one primary) or 'primaries', not both", name);
+	if (seen->val[KNOT_SOCKET] == NULL && seen->val[KNOT_PRIMARIES] == NULL)
+		return cfg_err(c, where, RZ_ECONFIG, "missing required key 'socket' in '%s' (or "
+		               "'primaries')", name);
+	cfg->primaries_listed = seen->val[KNOT_PRIMARIES] != NULL;
+	for (size_t i = 0; i < cfg->n_primaries; i++)
+		if (cfg->primaries[i].timeout_ms == 0)
+			cfg->primaries[i].timeout_ms = cfg->knot_timeout_ms;
+	return 0;
+}
+static const struct cfg_section knot_section = SECTION(knot_keys, cfg_check_knot);
+
+/* The value node of key in mapping map, or NULL. */
+static const yaml_node_t *cfg_map_get(struct cfg_ctx *c, const yaml_node_t *map,
+                                      const char *key)
+{
+	for (const yaml_node_pair_t *pr = map->data.mapping.pairs.start;
+	     map->type == YAML_MAPPING_NODE && pr < map->data.mapping.pairs.top; pr++) {
+		const char *s = cfg_scalar(cfg_node(c, pr->key));
+
+		if (s != NULL && strcmp(s, key) == 0)
+			return cfg_node(c, pr->value);
+	}
+	return NULL;
+}
+
+/* The single form (knot.socket, dns.servers) as the primary "default";
+ * with knot.primaries, each lists its servers and dns.servers is refused. */
+static int cfg_check_primaries(struct cfg_ctx *c, const yaml_node_t *dns_key,
+                               const yaml_node_t *dns, struct rz_config *cfg)
+{
+	const yaml_node_t *sv = cfg_map_get(c, dns, "servers");
+	struct rz_primary *p;
+
+	if (cfg->primaries_listed) {
+		if (sv != NULL)
+			return cfg_err(c, sv->start_mark, RZ_ECONFIG, "'dns.servers' goes with "
+			               "'knot.socket'; with 'knot.primaries' each primary lists its "
+			               "'servers'");
+		return 0;
+	}
+	if (cfg->n_servers == 0)
+		return cfg_err(c, dns_key->start_mark, RZ_ECONFIG, "missing required key 'servers' "
+		               "in 'dns' (with 'knot.socket')");
+	if ((p = cfg->primaries = calloc(1, sizeof(*p))) == NULL)
+		return cfg_err(c, dns->start_mark, RZ_ENOMEM, "out of memory");
+	cfg->n_primaries = 1;
+	p->timeout_ms = cfg->knot_timeout_ms;
+	if ((p->name = strdup(RZ_PRIMARY_DEFAULT)) == NULL ||
+	    (p->socket = strdup(cfg->knot_socket)) == NULL ||
+	    (p->servers = calloc(cfg->n_servers, sizeof(*p->servers))) == NULL)
+		return cfg_err(c, dns->start_mark, RZ_ENOMEM, "out of memory");
+	for (; p->n_servers < cfg->n_servers; p->n_servers++) {
+		p->servers[p->n_servers].port = cfg->servers[p->n_servers].port;
+		if ((p->servers[p->n_servers].address =
+		     strdup(cfg->servers[p->n_servers].address)) == NULL)
+			return cfg_err(c, dns->start_mark, RZ_ENOMEM, "out of memory");
+	}
+	return 0;
+}
 
 static const struct cfg_key dns_keys[] = {
 	{ .name = "servers", .type = CT_SERVERS, .off = C_OFF(servers), .off_n = C_OFF(n_servers),
-	  .required = true, .min = 1 },
+	  .min = 1 },
 	K_UINT("timeout_ms", dns_timeout_ms, 50, 10000, 1000),
 	K_UINT("check_max_s", dns_check_max_s, 10, 86400, 600),
 };
@@ -342,6 +436,24 @@ static const struct cfg_key limit_keys[] = {
 };
 static const struct cfg_section limit_section = SECTION(limit_keys, NULL);
 
+/* The renewal window inside the lifetime (acme/schedule.h). */
+enum { ACME_RENEW_PERCENT = 6, ACME_RENEW_WINDOW };   /* their places in acme_keys */
+static int cfg_check_acme(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
+                          const char *name, void *base)
+{
+	const struct rz_config *cfg = base;
+
+	(void)name;
+	if (acme_sched_config_ok(cfg->acme_renew_percent, cfg->acme_renew_window_percent) != 0)
+		return cfg_err(c, seen->val[ACME_RENEW_WINDOW] != NULL ?
+		               seen->val[ACME_RENEW_WINDOW]->start_mark : where, RZ_ECONFIG,
+		               "'renew_window_percent' %u around 'renew_percent' %u leaves the "
+		               "lifetime's %u..%u %%: the window must lie within it",
+		               cfg->acme_renew_window_percent, cfg->acme_renew_percent,
+		               ACME_SCHED_EARLIEST, ACME_SCHED_LATEST);
+	return 0;
+}
+
 static const struct cfg_key acme_keys[] = {
 	K_STR("directory", acme_directory, true, cfg_check_https),
 	K_LIST("contact", acme_contact, n_acme_contact, false, 0, NULL),
@@ -350,14 +462,16 @@ static const struct cfg_key acme_keys[] = {
 	K_STR("ca_bundle", acme_ca_bundle, false, NULL),
 	{ .name = "key_type", .type = CT_ENUM, .off = C_OFF(acme_key_type), .def_name = "p256",
 	  .conv = cfg_conv_key_type, .hint = "p256, p384, rsa2048 or rsa3072" },
-	K_UINT("renew_percent", acme_renew_percent, 50, 90, 66),
+	[ACME_RENEW_PERCENT] = K_UINT("renew_percent", acme_renew_percent, 50, 90, 66),
+	[ACME_RENEW_WINDOW] = K_UINT("renew_window_percent", acme_renew_window_percent, 0,
+	                             ACME_SCHED_WINDOW_MAX, ACME_SCHED_WINDOW_DEF),
 	K_UINT("concurrency", acme_concurrency, 1, 100, 10),
 	K_SECTION("eab", eab_section, false),
 	K_BOOL("revoke_on_disable", acme_revoke_on_disable, false),
 	K_SECTION("limits", limit_section, false),
 	K_STR("public_suffix_list", acme_psl, false, NULL),
 };
-static const struct cfg_section acme_section = SECTION(acme_keys, NULL);
+static const struct cfg_section acme_section = SECTION(acme_keys, cfg_check_acme);
 
 /* NAME=VALUE for the hook's environment: a shell variable name that is
  * not one the contract sets, a value without control characters. */
@@ -547,9 +661,37 @@ static int cfg_check_profile(struct cfg_ctx *c, const struct cfg_seen *seen, yam
 }
 static const struct cfg_section profile_section = SECTION(profile_keys, cfg_check_profile);
 
+/* What daemon/retention.c trims, after how many days (0: never). */
+static const struct cfg_key audit_keys[] = {
+	K_UINT("retention_days", audit_retention_days, 0, 36500, 400),
+};
+static const struct cfg_section audit_section = SECTION(audit_keys, NULL);
+
+/* An event id is what makes a re-sent request harmless: it must outlive
+ * any re-send a registrar may still make. */
+static int cfg_check_events(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
+                            const char *name, void *base)
+{
+	const struct rz_config *cfg = base;
+	uint32_t d = cfg->events_retention_days;
+	yaml_mark_t m = seen->val[0] != NULL ? seen->val[0]->start_mark : where;
+
+	if (d != 0 && d < RZ_EVENTS_RETENTION_MIN)
+		return cfg_err(c, m, RZ_ECONFIG, "'%s.retention_days' (%u) must be 0 (kept "
+		               "forever) or at least %u: a registrar that re-sends a request must "
+		               "still find its id", name, d, RZ_EVENTS_RETENTION_MIN);
+	return 0;
+}
+
+static const struct cfg_key events_keys[] = {
+	K_UINT("retention_days", events_retention_days, 0, 36500, 90),
+};
+static const struct cfg_section events_section = SECTION(events_keys, cfg_check_events);
+
 enum {
 	TOP_LISTEN, TOP_DATABASE, TOP_KNOT, TOP_DNS, TOP_ACME, TOP_CERTIFICATES, TOP_WORKERS,
-	TOP_LOG_LEVEL, TOP_DEFAULT_PROFILE, TOP_PROFILES, TOP_METRICS, TOP_STEP_TIMEOUT
+	TOP_LOG_LEVEL, TOP_DEFAULT_PROFILE, TOP_PROFILES, TOP_METRICS, TOP_STEP_TIMEOUT,
+	TOP_AUDIT, TOP_EVENTS
 };
 static const struct cfg_key top_keys[] = {
 	[TOP_LISTEN] = K_SECTION("listen", listen_section, false),
@@ -568,6 +710,8 @@ static const struct cfg_key top_keys[] = {
 	                   .sub = &profile_section },
 	[TOP_METRICS] = K_SECTION("metrics", metrics_section, false),
 	[TOP_STEP_TIMEOUT] = K_UINT("step_timeout_s", step_timeout_s, 10, 86400, 300),
+	[TOP_AUDIT] = K_SECTION("audit", audit_section, false),
+	[TOP_EVENTS] = K_SECTION("events", events_section, false),
 };
 
 static int cfg_check_top(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,
@@ -580,6 +724,8 @@ static int cfg_check_top(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_ma
 	/* An absent listen section means the default ipc:// endpoints. */
 	if (seen->val[TOP_LISTEN] == NULL &&
 	    (ret = cfg_check_listen(c, NULL, where, "listen", cfg)) != 0)
+		return ret;
+	if ((ret = cfg_check_primaries(c, seen->key[TOP_DNS], seen->val[TOP_DNS], cfg)) != 0)
 		return ret;
 	if (cfg->acme_psl == NULL && (cfg->acme_psl = strdup(RZ_DEFAULT_PSL)) == NULL)
 		return cfg_err(c, where, RZ_ENOMEM, "out of memory");

@@ -9,6 +9,8 @@
  *   ctl_wait.c    wait: the feed and the request socket together
  *   ctl_db.c      list, logs (read-only SQL) and retry (through the store)
  *   ctl_diff.c    diff: generated records against what knotd serves
+ *   ctl_status.c  status without a DOMAIN: each Knot primary, its zones, and
+ *                 the zones two primaries list
  */
 #ifndef RZ_CTL_H
 #define RZ_CTL_H
@@ -45,6 +47,7 @@ enum {
 	OPT_TIMEOUT = 1u << 5,
 	OPT_JSON = 1u << 6,
 	OPT_KEY = 1u << 7,
+	OPT_POS_OPTIONAL = 1u << 8,   /* not an option: the positional arguments may be left out */
 };
 #define OPT_DAEMON (OPT_TIMEOUT | OPT_JSON | OPT_KEY)
 
@@ -172,5 +175,12 @@ int cmd_list(const struct ctl_args *a, struct rz_config *cfg);
 int cmd_logs(const struct ctl_args *a, struct rz_config *cfg);
 int cmd_retry(const struct ctl_args *a, struct rz_config *cfg);
 int cmd_diff(const struct ctl_args *a, struct rz_config *cfg);
+int cmd_status_all(const struct ctl_args *a, struct rz_config *cfg);
+
+/* ctl_budget.c: the rate-limit budget daemon-wide and the orders waiting
+ * for it, read from the database (NULL: the reason printed on stderr), and
+ * its lines for people. */
+json_t *ctl_budget_json(const struct rz_config *cfg);
+void ctl_budget_print(const json_t *b);
 
 #endif

@@ -68,18 +68,25 @@ PGresult *db_run(PGconn *db, const char *what, const char *sql, int n,
 /* list --state S: which rows S selects.  A value is always a parameter. */
 const char *const list_state_names[] = {
 	"pending", "published", "conflict", "removing", "removed", "error",
-	"active", "enabled", "disabled", NULL
+	"active", "enabled", "disabled", "ordering", "issued", "renewing", "failed", "waiting", NULL
 };
 static const struct { const char *where; int n_params; } list_state_where[] = {
 	{ "WHERE s.dns = $1 ", 1 }, { "WHERE s.dns = $1 ", 1 }, { "WHERE s.dns = $1 ", 1 },
 	{ "WHERE s.dns = $1 ", 1 }, { "WHERE s.dns = $1 ", 1 }, { "WHERE s.dns = $1 ", 1 },
 	{ "WHERE s.active ", 0 }, { "WHERE s.desired = $1 ", 1 }, { "WHERE s.desired = $1 ", 1 },
+	/* the certificate's state; waiting: an order held back by the
+	 * rate-limit budget (certs_order.c) */
+	{ "WHERE s.cert_state = $1 ", 1 }, { "WHERE s.cert_state = $1 ", 1 },
+	{ "WHERE s.cert_state = $1 ", 1 }, { "WHERE s.cert_state = $1 ", 1 },
+	{ "WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.domain = s.domain AND j.service = "
+	  "s.service AND j.kind = 'cert' AND j.step = 'order' AND j.state ? 'budget_wait') ", 0 },
 };
 
 static void list_table(const struct rz_state *st, size_t n)
 {
 	static const char *const head[] = {
-		"DOMAIN", "SERVICE", "DESIRED", "DNS", "CERTIFICATE", "ACTIVE", "UPDATED", "LAST ERROR"
+		"DOMAIN", "SERVICE", "DESIRED", "DNS", "CERTIFICATE", "ACTIVE", "UPDATED", "PRIMARY",
+		"LAST ERROR"
 	};
 	enum { NCOL = sizeof(head) / sizeof(head[0]) };
 	size_t w[NCOL];
@@ -91,6 +98,7 @@ static void list_table(const struct rz_state *st, size_t n)
 			st[i].domain, st[i].service, rz_desired_name(st[i].desired),
 			rz_dns_name(st[i].dns), rz_cert_name(st[i].cert),
 			st[i].active ? "yes" : "no", st[i].updated_at,
+			st[i].primary[0] != '\0' ? st[i].primary : "-",
 		};
 
 		for (size_t c = 0; c < NCOL - 1; c++)
@@ -105,6 +113,7 @@ static void list_table(const struct rz_state *st, size_t n)
 			st[i].domain, st[i].service, rz_desired_name(st[i].desired),
 			rz_dns_name(st[i].dns), rz_cert_name(st[i].cert),
 			st[i].active ? "yes" : "no", st[i].updated_at,
+			st[i].primary[0] != '\0' ? st[i].primary : "-",
 			st[i].last_error[0] != '\0' ? st[i].last_error : "-",
 		};
 

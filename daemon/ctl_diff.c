@@ -221,11 +221,50 @@ static int diff_owner(struct zg_knot *k, const char *zone, const struct diff_set
 	return lines;
 }
 
+/* The primary serving domain's closest zone (knot.primaries in order; the
+ * closest zone wins), connected in *k with zone set: 0, or -1 (printed). */
+static int diff_connect(const struct rz_config *cfg, const char *domain, struct zg_knot **k,
+                        char *zone, size_t zonelen)
+{
+	char err[512] = "", why[2048] = "", z[ZG_OWNER_SIZE];
+	size_t wl = 0;
+	int found = -1;
+
+	*k = NULL;
+	for (size_t i = 0; i < cfg->n_primaries; i++) {
+		const struct rz_primary *p = &cfg->primaries[i];
+		struct zg_knot *c = NULL;
+
+		if (zg_knot_open(p->socket, p->timeout_ms, &c, err, sizeof(err)) != 0 ||
+		    zg_knot_zone_of(c, domain, z, sizeof(z), err, sizeof(err)) != 0) {
+			if (wl < sizeof(why))   /* told only when no primary serves it */
+				wl += (size_t)snprintf(why + wl, sizeof(why) - wl, "regzonectl: knot "
+				                       "primary '%s': %s\n", p->name, err);
+			zg_knot_close(c);
+			continue;
+		}
+		if (*k != NULL && strlen(z) <= strlen(zone)) {
+			zg_knot_close(c);
+			continue;
+		}
+		zg_knot_close(*k);
+		*k = c;
+		snprintf(zone, zonelen, "%s", z);
+		found = (int)i;
+	}
+	if (found < 0 && cfg->n_primaries <= 1)
+		fprintf(stderr, "regzonectl: knotd: %s\n", err);
+	else if (found < 0)
+		fprintf(stderr, "%sregzonectl: no knot primary serves a zone holding %s\n", why,
+		        domain);
+	return found < 0 ? -1 : 0;
+}
+
 /* diff DOMAIN: "+" generated but not served, "-" served (same owner and
  * type) but not generated; "in sync" when there is neither. */
 int cmd_diff(const struct ctl_args *a, struct rz_config *cfg)
 {
-	char domain[ZG_OWNER_SIZE], zone[ZG_OWNER_SIZE], err[512];
+	char domain[ZG_OWNER_SIZE], zone[ZG_OWNER_SIZE];
 	struct diff_set d = { 0 };
 	struct zg_knot *k = NULL;
 	PGconn *db = NULL;
@@ -238,11 +277,8 @@ int cmd_diff(const struct ctl_args *a, struct rz_config *cfg)
 	if ((rc = diff_generated(a, cfg, db, domain, &d)) != EXIT_OK)
 		goto out;
 	rc = EXIT_REFUSED;
-	if (zg_knot_open(cfg->knot_socket, cfg->knot_timeout_ms, &k, err, sizeof(err)) != 0 ||
-	    zg_knot_zone_of(k, domain, zone, sizeof(zone), err, sizeof(err)) != 0) {
-		fprintf(stderr, "regzonectl: knotd: %s\n", err);
+	if (diff_connect(cfg, domain, &k, zone, sizeof(zone)) != 0)
 		goto out;
-	}
 	for (size_t i = 0; i < d.n; i++) {
 		bool seen = false;
 		int n;

@@ -563,5 +563,7 @@ int cmd_renew(const struct ctl_args *a, struct rz_config *cfg)
 
 int cmd_status(const struct ctl_args *a, struct rz_config *cfg)
 {
+	if (a->n_pos == 0)
+		return cmd_status_all(a, cfg);
 	return run_request(a, cfg, "status");
 }

@@ -112,7 +112,7 @@ int rz_hook_env_check(const char *entry, char *err, size_t errlen);
 /*
  * Set close-on-exec on every fd of the process above 2 that lacks it.
  * Libraries open some without it (libknot's control socket, libcurl's
- * socketpairs); the daemon calls this after each step so that no fd it
+ * socketpairs); the daemon calls this after each cert step so that no fd it
  * holds would reach a program it starts (rz_hook_run() closes them in the
  * child anyway).  Returns how many fds it changed.
  */

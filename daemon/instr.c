@@ -48,6 +48,12 @@ void rz_instr_init(void)
 	  "(propagation, the CA, a busy zone), by kind and step.", "kind", "step");
 	C(knot_txns, "regzone_knot_transactions_total",
 	  "Knot control transactions on zones, by outcome.", "outcome", NULL);
+	C(knot_batches, "regzone_knot_batches_total",
+	  "Control sessions that wrote a batch of zones (a block per command for all).", NULL,
+	  NULL);
+	C(knot_batch_zones, "regzone_knot_batch_zones_total",
+	  "Zone transactions written in those batches (divided by the batches: their size).",
+	  NULL, NULL);
 	C(dns_checks, "regzone_dns_checks_total",
 	  "Checks of what an authoritative server serves, by server and outcome.", "server",
 	  "outcome");
@@ -61,6 +67,8 @@ void rz_instr_init(void)
 	  NULL);
 	C(hook_runs, "regzone_hook_runs_total", "Deploy hook runs, by action and outcome.",
 	  "action", "outcome");
+	C(retention_deleted, "regzone_retention_deleted_total",
+	  "Rows deleted because they were older than their retention, by table.", "table", NULL);
 #undef C
 #undef G
 #undef H

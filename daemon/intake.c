@@ -30,6 +30,7 @@ struct msg {
 	int n_frames;
 	struct rz_req req;
 	char zone[ZG_OWNER_SIZE];
+	char primary[RZ_PRIMARY_NAME_MAX + 1];   /* the zone's Knot primary */
 	char *reply;            /* set once answered */
 	bool parsed;            /* req holds a checked request */
 	double t_recv;          /* when it came (rz_metrics_clock) */
@@ -37,7 +38,7 @@ struct msg {
 	struct store_intake_item item;
 	/* deferred: waits for a zone listing (or behind one of its domain) */
 	bool waits_zone;
-	uint64_t fresh;         /* the listing count that answers it */
+	uint64_t fresh;         /* listings started after this answer it (primaries.h) */
 	double deadline;
 	struct msg *next;
 };
@@ -133,13 +134,18 @@ static int place_zone(struct intake *t, struct msg *m, bool final)
 {
 	uint64_t fresh = 0;
 	char why[600];
-	enum rz_zone_answer a = rz_zones_lookup(t->in->zones, m->req.domain, m->zone,
-	                                        sizeof(m->zone), &fresh);
+	enum rz_zone_answer a = rz_primaries_lookup(t->in->primaries, m->req.domain, m->zone,
+	                                            sizeof(m->zone), m->primary, &fresh, why,
+	                                            sizeof(why));
 
 	if (a == RZ_ZONE_FOUND)
 		return 0;
+	if (a == RZ_ZONE_AMBIGUOUS) {
+		rz_log_zone(RZ_LOG_WARN, m->req.domain, "request %s refused: %s", m->req.id, why);
+		m->reply = rz_reply_error(m->req.id, RZ_RC_ZONE_NOT_SERVED, why);
+		return 0;
+	}
 	if (a == RZ_ZONE_UNREACHABLE) {
-		rz_zones_last_error(t->in->zones, why, sizeof(why));
 		rz_log_zone(RZ_LOG_WARN, m->req.domain, "request %s: knotd's zone list is not "
 		            "available: %s", m->req.id, why);
 		m->reply = rz_reply_error(m->req.id, RZ_RC_UNAVAILABLE, "cannot reach knotd to "
@@ -157,7 +163,7 @@ static int place_zone(struct intake *t, struct msg *m, bool final)
 		                          "for knotd's zone list; try again later");
 		return 0;
 	}
-	rz_zones_ask(t->in->zones);
+	rz_primaries_ask(t->in->primaries);
 	m->waits_zone = true;
 	m->fresh = fresh;
 	m->deadline = mono() + DEFER_S;
@@ -315,6 +321,7 @@ static void take(struct intake *t, struct msg *m)
 	m->in_batch = true;
 	m->item.req = &m->req;
 	m->item.zone = m->zone;
+	m->item.primary = m->primary;
 	for (size_t i = 0; i < r->nb; i++)
 		dup |= strcmp(r->batch[i]->req.id, m->req.id) == 0;
 	if (dup) {
@@ -329,7 +336,7 @@ static void take(struct intake *t, struct msg *m)
  * one behind another of its domain waits for it. */
 static void resolve_deferred(struct intake *t)
 {
-	uint64_t gen = rz_zones_generation(t->in->zones);
+	uint64_t gen = rz_primaries_listed(t->in->primaries);
 	double now = mono();
 	struct msg **pp = &t->deferred, *m;
 
@@ -429,7 +436,7 @@ int rz_intake_serve(const struct rz_intake *in)
 		zmq_pollitem_t items[3] = {
 			{ .socket = in->router, .events = ZMQ_POLLIN },
 			{ .fd = in->stop_fd, .events = ZMQ_POLLIN },
-			{ .fd = rz_zones_fd(in->zones), .events = ZMQ_POLLIN },
+			{ .fd = rz_primaries_fd(in->primaries), .events = ZMQ_POLLIN },
 		};
 
 		if (zmq_poll(items, 3, poll_timeout(t)) < 0) {
@@ -442,7 +449,7 @@ int rz_intake_serve(const struct rz_intake *in)
 		if (*in->stopping)
 			break;
 		if (items[2].revents & ZMQ_POLLIN)
-			rz_zones_ack(in->zones);
+			rz_primaries_ack(in->primaries);
 		rz_notify_busy(in->notify, in->notify_index);
 		t->cfg = rz_live_get(in->live);
 		resolve_deferred(t);

@@ -19,7 +19,7 @@
 
 struct rz_monitor {
 	const struct rz_config *cfg;
-	struct rz_zones *zones;
+	struct rz_primaries *primaries;
 	pthread_t thread;
 	int stop_fd;                 /* eventfd: readable once stopping */
 	pthread_mutex_t lock;
@@ -80,7 +80,7 @@ static void *monitor_main(void *arg)
 	return NULL;
 }
 
-int rz_monitor_start(const struct rz_config *cfg, struct rz_zones *zones,
+int rz_monitor_start(const struct rz_config *cfg, struct rz_primaries *primaries,
                      struct rz_monitor **out)
 {
 	struct rz_monitor *m = calloc(1, sizeof(*m));
@@ -89,7 +89,7 @@ int rz_monitor_start(const struct rz_config *cfg, struct rz_zones *zones,
 	if (m == NULL)
 		return RZ_ENOMEM;
 	m->cfg = cfg;
-	m->zones = zones;
+	m->primaries = primaries;
 	pthread_mutex_init(&m->lock, NULL);
 	if ((m->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
 	    pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
@@ -209,15 +209,29 @@ static void collect_up(void *arg, struct rz_metric *g)
 {
 	struct rz_monitor *m = arg;
 	struct rz_monitor_snap s;
-	char why[256] = "";
+	size_t n = m->primaries != NULL ? rz_primaries_count(m->primaries) : 0, n_ok = 0;
+	bool listed = n > 0;
 
 	rz_monitor_snap(m, &s);
 	if (s.readings > 0)
 		rz_metric_set(g, "database", NULL, s.ok ? 1 : 0);
-	if (m->zones != NULL && rz_zones_generation(m->zones) > 0) {
-		rz_zones_last_error(m->zones, why, sizeof(why));
-		rz_metric_set(g, "knotd", NULL, why[0] == '\0' ? 1 : 0);
+	/* knot:NAME per primary; knotd: all of them */
+	for (size_t i = 0; i < n; i++) {
+		struct rz_primary_rt *pr = rz_primaries_at(m->primaries, i);
+		struct rz_zones *z = rz_primary_zones(pr);
+		char comp[8 + RZ_PRIMARY_NAME_MAX];
+		bool ok = rz_primary_answers(pr);
+
+		if (rz_zones_generation(z) == 0) {
+			listed = false;
+			continue;
+		}
+		n_ok += ok;
+		snprintf(comp, sizeof(comp), "knot:%s", rz_primary_name(pr));
+		rz_metric_set(g, comp, NULL, ok ? 1 : 0);
 	}
+	if (listed)
+		rz_metric_set(g, "knotd", NULL, n_ok == n ? 1 : 0);
 }
 
 void rz_monitor_metrics(struct rz_monitor *m)
@@ -243,6 +257,7 @@ void rz_monitor_metrics(struct rz_monitor *m)
 	                    "given (cumulative; +Inf: all).", "within_days", NULL);
 	rz_metric_on_scrape(g, collect_expiry, m);
 	g = rz_metric_gauge("regzone_up", "Whether the database and knotd answered at the last "
-	                    "look (1) or not (0).", "component", NULL);
+	                    "look (1) or not (0): knot:NAME per primary, knotd for all.",
+	                    "component", NULL);
 	rz_metric_on_scrape(g, collect_up, m);
 }

@@ -14,7 +14,7 @@
 #include "daemon/config.h"
 #include "daemon/rz_err.h"
 #include "daemon/store.h"
-#include "daemon/zones.h"
+#include "daemon/primaries.h"
 
 #define RZ_MONITOR_S 15.0
 
@@ -31,10 +31,10 @@ struct rz_monitor_snap {
 };
 
 /* Start the thread (its own connection from cfg's database section, which
- * must outlive it; zones, for knotd's reachability, may be NULL).  0,
+ * must outlive it; primaries, for knotd's reachability, may be NULL).  0,
  * RZ_ENOMEM or RZ_EIO. */
 RZ_MUSTCHECK
-int rz_monitor_start(const struct rz_config *cfg, struct rz_zones *zones,
+int rz_monitor_start(const struct rz_config *cfg, struct rz_primaries *primaries,
                      struct rz_monitor **out);
 
 /* Register the gauges read from the snapshot at each scrape (after

@@ -4,12 +4,17 @@
  * records) and the cert job (its _acme-challenge TXT records) share.
  *
  * A write is one Knot transaction on the job's zone, with the zone's
- * advisory lock (one regzone writer per zone, across daemons) and the
- * process's knotd mutex held around it: the writer's intent recorded
- * (knot_txns), zone-begin, the owners concerned read, the plan made against
- * what is there and what the ledger says regzone owns, 'pending' ledger
- * rows written, set and unset, commit; abort on any error, an error item
- * inside a reply included.  A transaction already open on the zone is
+ * advisory lock held around it (one regzone writer per zone, across
+ * daemons): the writer's intent recorded (knot_txns, in the statement that
+ * takes the lock), zone-begin, the owners concerned read, the plan made
+ * against what is there and what the ledger says regzone owns, 'pending'
+ * ledger rows written, set and unset, commit; abort on any error, an error
+ * item inside a reply included.  The writes of several workers to one
+ * primary go together, in a batch on one control connection (knotq.h,
+ * primaries.h): one block per command for all their zones, the pending
+ * rows of all in one statement, each zone still its own transaction with
+ * its own outcome (a conflict or a failure in one leaves the others to
+ * commit).  A transaction already open on the zone is
  * aborted only when it is provably regzone's own (a writer that died
  * recorded it, and it holds nothing but ledger records); any other is
  * waited for (RZ_EBUSY, "zone busy: ..." in err).
@@ -43,12 +48,13 @@ int rz_publish_apply(const struct rz_step_ctx *x, const struct rz_job *job, cons
                      size_t errlen);
 
 /*
- * Are these records served by every authoritative server of dns.servers
- * (present), or by none of them?  0 yes; RZ_EAGAIN not yet (err says
- * where); RZ_EIO a server did not answer; RZ_ENOMEM.
+ * Are these records served by every authoritative server of the primary
+ * (its servers in cfg, the running configuration: present), or by none
+ * of them?  0 yes; RZ_EAGAIN not yet (err says where); RZ_EIO a server did
+ * not answer, or the primary is not configured; RZ_ENOMEM.
  */
 RZ_MUSTCHECK
-int rz_publish_check(const struct rz_config *cfg, const struct zg_rr *rrs, size_t n,
-                     bool present, char *err, size_t errlen);
+int rz_publish_check(const struct rz_config *cfg, const char *primary, const struct zg_rr *rrs,
+                     size_t n, bool present, char *err, size_t errlen);
 
 #endif

@@ -183,7 +183,8 @@ static void step_check(const struct rz_config *cfg, const struct rz_job *job,
                        const struct zg_rr *rrs, size_t n, bool present, struct rz_step_out *o)
 {
 	char err[1024] = "";
-	int ret = rz_publish_check(cfg, rrs, n, present, err, sizeof(err));
+	const struct rz_primary *pr = rz_config_primary(cfg, job->primary);
+	int ret = rz_publish_check(cfg, job->primary, rrs, n, present, err, sizeof(err));
 
 	if (ret == 0) {
 		/* active: the records and, when regzone manages certificates, a
@@ -195,8 +196,9 @@ static void step_check(const struct rz_config *cfg, const struct rz_job *job,
 		o->res.arm_cert = present && cfg->cert_auto;
 		if (present)
 			rz_metric_observe(rz_instr.publication_seconds, NULL, NULL, job->desired_age);
-		snprintf(o->audit, sizeof(o->audit), "%s on all %zu authoritative servers after "
-		         "%.2f s", present ? "served" : "gone", cfg->n_servers, job->step_age);
+		snprintf(o->audit, sizeof(o->audit), "%s on all %zu authoritative servers of knot "
+		         "primary '%s' after %.2f s", present ? "served" : "gone",
+		         pr != NULL ? pr->n_servers : 0, job->primary, job->step_age);
 		o->res.audit_kind = "state";
 		o->res.audit_msg = o->audit;
 		rz_log_zone(RZ_LOG_INFO, job->domain, "%s", o->audit);

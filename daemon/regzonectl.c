@@ -226,6 +226,8 @@ static void state_print_human(const struct rz_state *s)
 	put_safe(stdout, s->last_error[0] != '\0' ? s->last_error : "-");
 	printf("\nupdated at   ");
 	put_safe(stdout, s->updated_at[0] != '\0' ? s->updated_at : "-");
+	printf("\nprimary      ");
+	put_safe(stdout, s->primary[0] != '\0' ? s->primary : "-");
 	printf("\n");
 }
 
@@ -270,17 +272,24 @@ static const struct ctl_cmd commands[] = {
 	{ "renew", cmd_renew, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_ID, 0,
 	  "renew DOMAIN [--id ID] [--json]",
 	  "Ask regzoned for a new certificate for DOMAIN now, whatever its renewal time." },
-	{ "status", cmd_status, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_ID, 0,
-	  "status DOMAIN [--json]",
+	{ "status", cmd_status, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_ID | OPT_POS_OPTIONAL, 0,
+	  "status [DOMAIN] [--json]",
 	  "Print DOMAIN's state as regzoned has it.  While regzoned answers \"unavailable\"\n"
-	  "(its database restarting) it is asked again until --timeout." },
+	  "(its database restarting) it is asked again until --timeout.  Without DOMAIN:\n"
+	  "each Knot primary (whether it answers, its zones, its servers) and the zones\n"
+	  "listed by more than one primary, which regzoned refuses; then the rate-limit\n"
+	  "budget (each acme.limits limit: used/max per window, the busiest key) and the\n"
+	  "orders waiting for it by priority; exit 1 when a primary does not answer, a\n"
+	  "zone is ambiguous or the database cannot be read." },
 	{ "wait", cmd_wait, 1, 1, OPT_DAEMON | OPT_PROFILE | OPT_UNTIL, OPT_UNTIL,
 	  "wait DOMAIN --until active|published|conflict|disabled|failed [--timeout S] [--json]",
 	  "Wait until DOMAIN's state meets the condition (from the state feed and status\n"
 	  "requests), at most --timeout seconds; exit 1 with the last state when it does\n"
 	  "not.  Transient \"unavailable\" replies are asked again." },
 	{ "list", cmd_list, 0, 1, OPT_STATE | OPT_JSON, 0, "list [--state S] [--json]",
-	  "Print every (domain, service) from the database, or those in state S." },
+	  "Print every (domain, service) from the database, or those in state S: a dns\n"
+	  "state, a certificate state (ordering, issued, renewing, failed), active,\n"
+	  "enabled, disabled, or waiting (an order held back by the rate-limit budget)." },
 	{ "diff", cmd_diff, 1, 1, OPT_PROFILE | OPT_PARAM, 0,
 	  "diff DOMAIN [--profile P] [--param K=V]...",
 	  "Compare the records the stored profile and params (or --profile/--param)\n"
@@ -495,7 +504,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (a.n_pos != c->n_pos) {
+	if (a.n_pos != c->n_pos && !((c->opts & OPT_POS_OPTIONAL) && a.n_pos == 0)) {
 		fprintf(stderr, "usage: regzonectl [-c FILE] %s\n", c->help);
 		return EXIT_USAGE;
 	}

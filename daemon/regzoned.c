@@ -5,11 +5,11 @@
  *   regzoned -c FILE --check   validate FILE and exit (0 ok, 1 error)
  *
  * main() reads the configuration, applies the schema, binds the request
- * (ROUTER) and feed (PUB) sockets (listen.c), starts the zone-list thread
- * (zones.c), the worker threads and the intake thread, then waits for
- * SIGTERM or SIGINT.  A request is checked, stored in one PostgreSQL
- * transaction and only then acknowledged; the workers drive Knot toward the
- * stored desired state (reconcile.c).  The intake never waits on knotd: it
+ * (ROUTER) and feed (PUB) sockets (listen.c), starts a zone-list thread
+ * per Knot primary (primaries.c, zones.c), the worker threads and the
+ * intake thread, then waits for SIGTERM or SIGINT.  A request is checked,
+ * stored in one PostgreSQL transaction and only then acknowledged; the
+ * workers drive Knot toward the stored desired state (reconcile.c).  The intake never waits on knotd: it
  * reads the zone list from a snapshot.
  *
  * Stopping: SIGTERM stops the intake and lets each worker finish its step;
@@ -51,9 +51,10 @@
 #include "daemon/notify.h"
 #include "daemon/reload.h"
 #include "daemon/request.h"
+#include "daemon/retention.h"
 #include "daemon/rz_err.h"
 #include "daemon/store.h"
-#include "daemon/zones.h"
+#include "daemon/primaries.h"
 
 #define MAX_WORKERS 64
 #define WAIT_CAP 5.0           /* longest idle wait of a worker, seconds */
@@ -68,17 +69,18 @@ struct daemon {
 	struct rz_live *live;           /* profiles, limits, hook...: per unit of work */
 	struct rz_notify *notify;       /* threads 0..n-1 workers, n the intake */
 	struct rz_monitor *mon;
+	struct rz_retention *retention;   /* old rows trimmed (retention.h) */
 	struct rz_metrics_http *http;   /* metrics.listen, or NULL */
 	unsigned n_workers;
 	void *zctx;
 	struct rz_listen sock;
 	struct rz_feed feed;
-	pthread_mutex_t knot_lock;      /* workers' use of knotd's control socket */
 	int stop_fd;                   /* eventfd: readable once stopping */
 	atomic_bool stopping;
 	atomic_int running;            /* intake and worker threads still running */
+	bool listed_once;              /* every primary listed, one answered: logged */
 	char host[64];
-	struct rz_zones *zones;
+	struct rz_primaries *primaries;  /* each with its zone list and its lock */
 	struct db_cancel cancels[MAX_WORKERS + 1];   /* [0] intake, [1+i] worker i */
 };
 
@@ -169,7 +171,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *d = w->d;
-	struct rz_step_ctx ctx = { .knot_lock = &d->knot_lock };
+	struct rz_step_ctx ctx = { .primaries = d->primaries };
 	char name[128], err[1024];
 	PGconn *db = NULL;
 	double last_dead = 0;
@@ -188,6 +190,18 @@ static void *worker_main(void *arg)
 		rz_notify_idle(d->notify, (unsigned)w->index);
 		if (db == NULL && (db = worker_connect(w)) == NULL)
 			break;
+		/* a primary that answers again: its failed jobs are due now */
+		for (char back[RZ_PRIMARY_NAME_MAX + 1];
+		     rz_primaries_take_back(d->primaries, back, sizeof(back));) {
+			long long woken = 0;
+
+			if (store_jobs_wake_primary(db, back, &woken, err, sizeof(err)) != 0)
+				rz_log(RZ_LOG_WARN, "worker %d: %s", w->index, err);
+			else if (woken > 0)
+				rz_log(RZ_LOG_INFO, "knot primary '%s' answers again: %lld failed jobs "
+				       "due now", back, woken);
+			err[0] = '\0';
+		}
 		/* free jobs first; dead daemons' claims every few seconds */
 		dead = mono() - last_dead > WAIT_CAP;
 		if (dead)
@@ -230,7 +244,12 @@ static void *worker_main(void *arg)
 		rz_metric_inc(rz_instr.steps, rz_kind_name(job.kind), job.step_name);
 		if (out.res.failed)
 			rz_metric_inc(rz_instr.step_retries, rz_kind_name(job.kind), job.step_name);
-		rz_cloexec_sweep();   /* what libknot and libcurl opened without it */
+		/* what libcurl keeps open without close-on-exec (its connections'
+		 * socketpairs) after a cert step; a dns step leaves nothing open
+		 * (the control socket closes with its batch, the DNS sockets are
+		 * close-on-exec), and a hook's child closes every fd anyway */
+		if (job.kind == RZ_KIND_CERT)
+			rz_cloexec_sweep();
 		ret = store_job_finish(db, &job, &out.res, &stale, &changed, &st, err, sizeof(err));
 		rz_live_put(d->live, ctx.cfg);
 		ctx.cfg = NULL;
@@ -261,7 +280,7 @@ static void *intake_main(void *arg)
 	struct daemon *d = arg;
 	struct rz_intake in = {
 		.boot = d->cfg, .live = d->live, .router = d->sock.router, .stop_fd = d->stop_fd,
-		.stopping = &d->stopping, .zones = d->zones, .feed = &d->feed,
+		.stopping = &d->stopping, .primaries = d->primaries, .feed = &d->feed,
 		.cancel = &d->cancels[0], .notify = d->notify, .notify_index = d->n_workers,
 	};
 
@@ -292,13 +311,18 @@ static void reload(struct daemon *d)
 	}
 	cfg = rz_live_get(d->live);
 	rz_log_set_level(level_from_name(cfg->log_level));
-	rz_log(RZ_LOG_INFO, "reload: %s applied (%zu profiles, default '%s', %zu DNS servers)%s",
-	       cfg->path, cfg->n_profiles, cfg->default_profile, cfg->n_servers,
+	rz_log(RZ_LOG_INFO, "reload: %s applied (%zu profiles, default '%s', %zu knot primaries, "
+	       "%zu DNS servers of the first)%s",
+	       cfg->path, cfg->n_profiles, cfg->default_profile, cfg->n_primaries,
+	       cfg->n_primaries > 0 ? cfg->primaries[0].n_servers : 0,
 	       kept > 0 ? "; what needs a restart was kept as running" : "");
 	rz_live_put(d->live, cfg);
+	rz_retention_wake(d->retention);   /* a new retention applies at once */
 }
 
-/* READY=1 once the first zone listing succeeded and the monitor read the
+/* READY=1 once every primary's first zone listing ended, one at least
+ * succeeded (the zones listed by two primaries are logged then), and the
+ * monitor read the
  * database (the schema is migrated and the sockets bound before the
  * threads start); then a status line now and then, and the watchdog. */
 static void tell_manager(struct daemon *d, bool *ready, double *last_status)
@@ -312,8 +336,14 @@ static void tell_manager(struct daemon *d, bool *ready, double *last_status)
 		struct rz_monitor_snap snap;
 
 		rz_monitor_snap(d->mon, &snap);
-		rz_zones_last_error(d->zones, why, sizeof(why));
-		if (rz_zones_generation(d->zones) == 0 || why[0] != '\0' || snap.readings == 0) {
+		rz_primaries_last_error(d->primaries, why, sizeof(why));
+		/* every primary listed once, one at least answered (logged once) */
+		if (!d->listed_once && rz_primaries_all_listed(d->primaries) &&
+		    rz_primaries_n_ok(d->primaries) > 0) {
+			rz_primaries_log_ready(d->primaries);
+			d->listed_once = true;
+		}
+		if (!d->listed_once || snap.readings == 0) {
 			if (mono() - *last_status >= STATUS_EVERY_S) {
 				snprintf(line, sizeof(line), "waiting for %s%s%.200s",
 				         snap.readings == 0 ? "the first look at the database" :
@@ -407,7 +437,7 @@ static int start_up(struct daemon *d)
 		rz_log(RZ_LOG_ERR, "acme.public_suffix_list: %s", err);
 		return 1;
 	}
-	if ((ret = rz_zones_start(cfg->knot_socket, cfg->knot_timeout_ms, &d->zones)) != 0) {
+	if ((ret = rz_primaries_start(cfg, &d->primaries)) != 0) {
 		rz_log(RZ_LOG_ERR, "zone list: %s", rz_strerror(ret));
 		return 1;
 	}
@@ -417,11 +447,15 @@ static int start_up(struct daemon *d)
 		return 1;
 	}
 	rz_feed_init(&d->feed, d->sock.pub);
-	if ((ret = rz_monitor_start(cfg, d->zones, &d->mon)) != 0) {
+	if ((ret = rz_monitor_start(cfg, d->primaries, &d->mon)) != 0) {
 		rz_log(RZ_LOG_ERR, "monitor: %s", rz_strerror(ret));
 		return 1;
 	}
 	rz_monitor_metrics(d->mon);
+	if ((ret = rz_retention_start(cfg, d->live, d->stop_fd, &d->retention)) != 0) {
+		rz_log(RZ_LOG_ERR, "retention: %s", rz_strerror(ret));
+		return 1;
+	}
 	if (cfg->metrics_listen != NULL) {
 		if (rz_metrics_http_start(cfg->metrics_addr, cfg->metrics_port, &d->http, err,
 		                          sizeof(err)) != 0) {
@@ -454,7 +488,6 @@ static int run(const struct rz_config *cfg, struct rz_live *live)
 	d->live = live;
 	d->n_workers = n_workers;
 	d->stop_fd = -1;
-	pthread_mutex_init(&d->knot_lock, NULL);
 	for (size_t i = 0; i < sizeof(d->cancels) / sizeof(d->cancels[0]); i++)
 		db_cancel_init(&d->cancels[i]);
 	gethostname(d->host, sizeof(d->host) - 1);
@@ -523,8 +556,9 @@ stop:
 	for (uint32_t i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 	rz_cert_end();
+	rz_retention_stop(d->retention);
 	rz_monitor_stop(d->mon);
-	rz_zones_stop(d->zones);
+	rz_primaries_stop(d->primaries);
 	if (d->zctx != NULL) {
 		void *zap_sock = d->sock.zap;
 
@@ -547,7 +581,6 @@ out:
 		close(d->stop_fd);
 	for (size_t i = 0; i < sizeof(d->cancels) / sizeof(d->cancels[0]); i++)
 		db_cancel_destroy(&d->cancels[i]);
-	pthread_mutex_destroy(&d->knot_lock);
 	rz_notify_free(d->notify);
 	free(d);
 	return rc;

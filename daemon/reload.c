@@ -41,6 +41,10 @@ struct fixed {
 #define F_MEM(n, f) \
 	{ n, offsetof(struct rz_config, f), sizeof(((struct rz_config *)0)->f), K_MEM, 0 }
 
+/* Not listed, so applied by a reload: among others audit.retention_days
+ * and events.retention_days, which the retention thread reads at each
+ * round (retention.c); acme.renew_window_percent, which the next renewal
+ * planned reads (certs_deploy.c; a planned renewal keeps its time). */
 static const struct fixed restart_only[] = {
 	F_STR("listen.requests", requests),
 	F_STR("listen.feed", feed),
@@ -146,6 +150,76 @@ static int copy_field(const struct fixed *f, struct rz_config *next, const struc
 	return RZ_EINVAL;
 }
 
+/*
+ * knot.primaries: names, sockets and timeouts are restart-only (each
+ * primary has its threads, lock and zone list); each primary's servers
+ * reload, as dns.servers does.  When the set differs, next gets a copy of
+ * the running primaries, servers included.
+ */
+static bool primaries_same(const struct rz_config *a, const struct rz_config *b)
+{
+	if (a->n_primaries != b->n_primaries)
+		return false;
+	for (size_t i = 0; i < a->n_primaries; i++)
+		if (strcmp(a->primaries[i].name, b->primaries[i].name) != 0 ||
+		    strcmp(a->primaries[i].socket, b->primaries[i].socket) != 0 ||
+		    a->primaries[i].timeout_ms != b->primaries[i].timeout_ms)
+			return false;
+	return true;
+}
+
+static void primaries_free(struct rz_primary *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].name);
+		free(p[i].socket);
+		for (size_t j = 0; j < p[i].n_servers; j++)
+			free(p[i].servers[j].address);
+		free(p[i].servers);
+	}
+	free(p);
+}
+
+static int keep_primaries(struct rz_config *next, const struct rz_config *run, unsigned *differ)
+{
+	struct rz_primary *copy;
+	size_t n = run->n_primaries;
+
+	if (primaries_same(next, run))
+		return 0;
+	if (next->primaries_listed || run->primaries_listed) {
+		rz_log(RZ_LOG_WARN, "reload: knot.primaries (names, sockets, timeouts) changed in "
+		       "%s: it needs a restart; the running primaries are kept", run->path);
+		(*differ)++;
+	}
+	if ((copy = calloc(n ? n : 1, sizeof(*copy))) == NULL)
+		return RZ_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct rz_primary *r = &run->primaries[i];
+
+		copy[i].timeout_ms = r->timeout_ms;
+		if ((copy[i].name = strdup(r->name)) == NULL ||
+		    (copy[i].socket = strdup(r->socket)) == NULL ||
+		    (copy[i].servers = calloc(r->n_servers, sizeof(*r->servers))) == NULL) {
+			primaries_free(copy, i + 1);
+			return RZ_ENOMEM;
+		}
+		for (; copy[i].n_servers < r->n_servers; copy[i].n_servers++) {
+			copy[i].servers[copy[i].n_servers].port = r->servers[copy[i].n_servers].port;
+			if ((copy[i].servers[copy[i].n_servers].address =
+			     strdup(r->servers[copy[i].n_servers].address)) == NULL) {
+				primaries_free(copy, i + 1);
+				return RZ_ENOMEM;
+			}
+		}
+	}
+	primaries_free(next->primaries, next->n_primaries);
+	next->primaries = copy;
+	next->n_primaries = n;
+	next->primaries_listed = run->primaries_listed;
+	return 0;
+}
+
 /* Give next the running values of every restart-only key (copies: run is
  * left as it is, threads may still read it); the keys that differed are
  * named in the log, *differ of them.  0 or RZ_ENOMEM. */
@@ -163,7 +237,7 @@ static int keep_running(struct rz_config *next, const struct rz_config *run, uns
 		if (copy_field(f, next, run) != 0)
 			return RZ_ENOMEM;
 	}
-	return 0;
+	return keep_primaries(next, run, differ);
 }
 
 int rz_live_new(struct rz_config *cfg, struct rz_live **out)

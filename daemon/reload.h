@@ -10,10 +10,12 @@
  * What a reload applies: profiles and the default profile, acme.limits,
  * acme.renew_percent, .concurrency and .revoke_on_disable, log_level, the
  * deploy hook (command, timeout, environment, failures), certificates.auto,
- * the dns section (servers, timeouts).  Everything else (listen, database,
- * knot, workers, metrics, certificates.dir and .group, the rest of acme) is
- * kept as running: each such key that differs in the file is named in the
- * log as needing a restart.
+ * the dns section (servers, timeouts), each knot.primaries entry's servers
+ * (not its name, socket or timeout), audit.retention_days and
+ * events.retention_days (the next retention round).  Everything else
+ * (listen, database, knot, workers, metrics, certificates.dir and .group,
+ * the rest of acme) is kept as running: each such key that differs in the
+ * file is named in the log as needing a restart.
  */
 #ifndef RZ_RELOAD_H
 #define RZ_RELOAD_H

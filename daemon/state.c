@@ -131,6 +131,8 @@ json_t *rz_state_json(const struct rz_state *s)
 	fails |= json_object_set_new(o, "active", json_boolean(s->active));
 	fails |= STR(o, "last_error", s->last_error, true);
 	fails |= STR(o, "updated_at", s->updated_at, true);
+	if (s->primary[0] != '\0')   /* only when known: older readers pin the members */
+		fails |= STR(o, "primary", s->primary, false);
 	if (o == NULL || fails != 0) {
 		json_decref(o);
 		return NULL;
@@ -218,6 +220,11 @@ int rz_state_from_json(const json_t *o, struct rz_state *s, char *err, size_t er
 	    rz_json_take_str(o, "updated_at", true, false, s->updated_at, sizeof(s->updated_at), err,
 	             errlen))
 		return RZ_EINVAL;
+	/* optional: regzoned before knot.primaries did not send it */
+	if (json_object_get(o, "primary") != NULL &&
+	    rz_json_take_str(o, "primary", true, false, s->primary, sizeof(s->primary), err,
+	                     errlen) != 0)
+		return RZ_EINVAL;
 	if (zg_dname_check(s->domain, norm, sizeof(norm), e, sizeof(e)) != 0 ||
 	    strcmp(norm, s->domain) != 0) {
 		snprintf(err, errlen, "\"domain\" is not a domain in normal form");
@@ -261,5 +268,6 @@ int rz_state_from_row(const PGresult *r, int row, int col, struct rz_state *s)
 	s->active = strcmp(PQgetvalue(r, row, col + 7), "t") == 0;
 	snprintf(s->last_error, sizeof(s->last_error), "%s", PQgetvalue(r, row, col + 8));
 	snprintf(s->updated_at, sizeof(s->updated_at), "%s", PQgetvalue(r, row, col + 9));
+	snprintf(s->primary, sizeof(s->primary), "%s", PQgetvalue(r, row, col + 10));
 	return 0;
 }

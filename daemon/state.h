@@ -5,7 +5,11 @@
  *
  *   {"domain","service","desired","dns",
  *    "certificate":{"state","not_after","serial"},"active","last_error",
- *    "updated_at"}
+ *    "updated_at","primary"}
+ *
+ * "primary" (the Knot primary serving the domain's zone) came later: it is
+ * written only when known (not for a service that never was), and the
+ * reader takes it when there.
  *
  * The three state words are enums here and names on the wire and in SQL;
  * one table per enum gives both directions.  regzoned writes the object
@@ -56,6 +60,7 @@ struct rz_state {
 	bool active;
 	char last_error[RZ_STATE_ERROR_MAX];   /* "" = null */
 	char updated_at[40];     /* RFC 3339; "" = null */
+	char primary[40];        /* Knot primary (services.knot_primary); "" = null */
 };
 
 /* A JSON string of the first max bytes of s (up to its NUL); bytes that
@@ -96,8 +101,9 @@ int rz_state_from_json(const json_t *o, struct rz_state *s, char *err, size_t er
 	"s.domain, s.service, s.desired, s.dns, s.cert_state, " \
 	"coalesce(to_char(ce.not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), " \
 	"coalesce(ce.serial, ''), s.active, coalesce(s.last_error, ''), " \
-	"to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define RZ_STATE_NCOLS 10
+	"to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), " \
+	"s.knot_primary"
+#define RZ_STATE_NCOLS 11
 #define RZ_STATE_CERT \
 	"LEFT JOIN LATERAL (SELECT not_after, serial FROM certificates " \
 	"WHERE domain = s.domain AND service = s.service AND revoked_at IS NULL " \

@@ -17,12 +17,14 @@
 
 struct rz_config;
 
-/* What a step runs with: the configuration, the lock that serialises the
- * worker threads' use of knotd's control socket, and the worker's own
- * database connection. */
+struct rz_primaries;
+
+/* What a step runs with: the configuration, the Knot primaries (each with
+ * the lock that serialises the worker threads' use of its control socket:
+ * primaries.h), and the worker's own database connection. */
 struct rz_step_ctx {
 	const struct rz_config *cfg;
-	pthread_mutex_t *knot_lock;
+	struct rz_primaries *primaries;
 	PGconn *db;
 };
 

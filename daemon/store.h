@@ -9,6 +9,7 @@
  *   store_intake.c  a batch of checked requests, in one transaction
  *   store_jobs.c    jobs: claimed, finished, released; order slots; retry
  *   store_ledger.c  the ledger, the zones' advisory locks, Knot intents
+ *   store_retention.c  old rows of the tables that only grow, in batches
  */
 #ifndef RZ_STORE_H
 #define RZ_STORE_H
@@ -57,6 +58,7 @@ int store_audit(PGconn *c, const char *domain, const char *service, const char *
 struct store_intake_item {
 	const struct rz_req *req;    /* enable, disable or renew, checked */
 	const char *zone;            /* Knot zone holding the domain (enable) */
+	const char *primary;         /* the Knot primary serving it (enable) */
 	char *reply;                 /* out: malloc'ed JSON reply */
 	bool replayed;               /* out: the id was stored before */
 	bool changed;                /* out: the desired state changed (publish st) */
@@ -95,6 +97,7 @@ struct rz_job {
 	double step_age;         /* seconds since this step first ran */
 	double desired_age;      /* seconds since the request that set desired */
 	char zone[ZG_OWNER_SIZE];
+	char primary[RZ_PRIMARY_NAME_MAX + 1];   /* services.knot_primary */
 	char profile[RZ_PROFILE_MAX + 1];
 	enum rz_desired desired;
 	char *params_json;       /* owned */
@@ -120,6 +123,14 @@ RZ_MUSTCHECK
 int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_result *r,
                      bool *stale, bool *changed, struct rz_state *state,
                      char *err, size_t errlen);
+
+/* A Knot primary answers again: the failed jobs of its services that wait
+ * for a later retry of a step that writes or checks its zones (dns jobs,
+ * the cert job's challenge records; never a wait on the CA) are made due
+ * now, and the workers woken; *n of them. */
+RZ_MUSTCHECK
+int store_jobs_wake_primary(PGconn *c, const char *primary, long long *n, char *err,
+                            size_t errlen);
 
 /* Release every claim this connection holds (shutdown). */
 RZ_MUSTCHECK
@@ -197,11 +208,17 @@ int store_ledger_live(PGconn *c, const char *domain, const char *service,
                       const char *purpose, struct zg_krec **out, size_t *n,
                       char *err, size_t errlen);
 
-/* Write 'pending' ledger rows of purpose for records about to be set
- * (inside the Knot transaction, before its commit). */
+
+/* The pending rows of several jobs (a batch of zones) in one statement. */
+struct store_pending {
+	const struct rz_job *job;
+	const char *purpose;
+	const struct zg_krec *recs;
+	size_t n;
+};
 RZ_MUSTCHECK
-int store_ledger_pending(PGconn *c, const struct rz_job *job, const char *purpose,
-                         const struct zg_krec *recs, size_t n, char *err, size_t errlen);
+int store_ledger_pending_many(PGconn *c, const struct store_pending *w, size_t n, char *err,
+                              size_t errlen);
 
 /* After a commit: wanted records become 'live', removed ones get their
  * removed_at, and one audit line each. */
@@ -217,28 +234,25 @@ RZ_MUSTCHECK
 int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, size_t n,
                        bool *all, char *why, size_t whylen, char *err, size_t errlen);
 
-/* The zone's session advisory lock, held by a regzone writer around its
- * Knot transaction on that zone (every daemon on the database): *got says
- * whether it was free.  Unlock returns 0 or RZ_EDB. */
+/*
+ * A regzone writer's hold on a zone, in one statement each way: the zone's
+ * session advisory lock (every daemon on the database) and, when it was
+ * free (*got), the intent of the Knot transaction about to begin
+ * (knot_txns, sql/004_knot_txns.sql), committed before zone-begin; after
+ * the commit or abort, the intent (id 0: none) and the lock.  With dead
+ * set the intents on the zone of sessions that are gone go too (a
+ * zone-begin that succeeded showed that none of their transactions is
+ * open).  store_zone_unlock releases the lock alone (after an error).
+ */
 RZ_MUSTCHECK
-int store_zone_trylock(PGconn *c, const char *zone, bool *got, char *err, size_t errlen);
+int store_zone_lock_intent(PGconn *c, const char *zone, long long job_id, bool *got,
+                           long long *id, char *err, size_t errlen);
+RZ_MUSTCHECK
+int store_zone_unlock_done(PGconn *c, const char *zone, long long id, bool dead, char *err,
+                           size_t errlen);
 RZ_MUSTCHECK
 int store_zone_unlock(PGconn *c, const char *zone);
 
-/*
- * The Knot transactions regzone opens (sql/004_knot_txns.sql): the intent
- * is recorded (committed) before zone-begin and deleted after the commit
- * or abort.  *id identifies the row.
- */
-RZ_MUSTCHECK
-int store_knot_txn_intent(PGconn *c, const char *zone, long long job_id, long long *id,
-                          char *err, size_t errlen);
-/* After the commit or abort: the intent goes, and with dead set so do
- * intents on the zone of sessions that are gone (a zone-begin that
- * succeeded showed that none of their transactions is open). */
-RZ_MUSTCHECK
-int store_knot_txn_done(PGconn *c, const char *zone, long long id, bool dead, char *err,
-                        size_t errlen);
 /* How many intents on zone belong to PostgreSQL sessions that are gone (a
  * writer that died, its transaction perhaps still open in knotd). */
 RZ_MUSTCHECK
@@ -246,5 +260,48 @@ int store_knot_txn_dead(PGconn *c, const char *zone, int *n_dead, char *err, siz
 /* Forget them (no transaction of theirs is open any more). */
 RZ_MUSTCHECK
 int store_knot_txn_forget_dead(PGconn *c, const char *zone, char *err, size_t errlen);
+/* A zone-begin that got no answer (knotd stopped, its backlog full) may
+ * still be run by knotd later: the intent is kept as a gone writer's, so
+ * that the next writer may abort the transaction it left. */
+RZ_MUSTCHECK
+int store_knot_txn_abandon(PGconn *c, long long id, char *err, size_t errlen);
+
+/* ---- store_retention.c ---------------------------------------------- */
+
+/* The tables daemon/retention.c trims, in the order it trims them (an
+ * order's certificates and budget events go before the order). */
+enum store_trim {
+	STORE_TRIM_EVENTS, STORE_TRIM_AUDIT, STORE_TRIM_ACME_EVENTS, STORE_TRIM_CERTIFICATES,
+	STORE_TRIM_ACME_ORDERS, STORE_TRIM__MAX
+};
+#define STORE_TRIM_BATCH 1000   /* rows read (at most deleted) by one batch */
+
+/* Where a walk through a table is: empty at the start. */
+struct store_trim_cursor {
+	char k1[64];
+	char k2[RZ_REQ_ID_MAX + 1];
+};
+
+/* The table's name ("events", ...); NULL for an invalid value. */
+const char *store_trim_name(enum store_trim t);
+void store_trim_rewind(struct store_trim_cursor *cur);
+
+/*
+ * One batch, its own transaction: the next STORE_TRIM_BATCH rows of table t
+ * after *cur (advanced) read through an index, those older than days (> 0)
+ * deleted unless something live needs them (store_retention.c says what).
+ * *done when the walk is past the old rows (*cur is then rewound).  0,
+ * RZ_EINVAL (t invalid, days 0) or RZ_EDB.
+ */
+RZ_MUSTCHECK
+int store_trim_batch(PGconn *c, enum store_trim t, uint32_t days, struct store_trim_cursor *cur,
+                     long long *deleted, bool *done, char *err, size_t errlen);
+
+/* One daemon trims at a time (a session advisory lock, gone with the
+ * connection): *got whether this one may.  0 or RZ_EDB. */
+RZ_MUSTCHECK
+int store_trim_lock(PGconn *c, bool *got, char *err, size_t errlen);
+RZ_MUSTCHECK
+int store_trim_unlock(PGconn *c, char *err, size_t errlen);
 
 #endif

@@ -30,11 +30,13 @@
  */
 #define ENABLE_WRITES \
 	"ON CONFLICT (domain, service) DO UPDATE SET desired = 'enabled', " \
-	"zone = EXCLUDED.zone, profile = EXCLUDED.profile, params = EXCLUDED.params, " \
+	"zone = EXCLUDED.zone, knot_primary = EXCLUDED.knot_primary, " \
+	"profile = EXCLUDED.profile, params = EXCLUDED.params, " \
 	"generation = s.generation + 1, dns = 'pending', last_error = NULL, updated_at = now(), " \
 	"desired_at = now() " \
 	"WHERE s.desired <> 'enabled' OR s.profile <> EXCLUDED.profile " \
 	"OR s.params <> EXCLUDED.params OR s.zone <> EXCLUDED.zone " \
+	"OR s.knot_primary <> EXCLUDED.knot_primary " \
 	"OR s.dns IN ('conflict', 'error') RETURNING *), " \
 	"job AS (INSERT INTO jobs (domain, service, kind, step, generation) " \
 	"SELECT domain, service, 'dns', 'publish', generation FROM up " \
@@ -49,20 +51,22 @@ static const struct {
 	int n_params;
 	const char *sql;
 } intake_stmts[] = {
-	{ "rz_enable", 5,
-	  "WITH up AS (INSERT INTO services AS s (domain, service, zone, profile, params, desired) "
-	  "VALUES ($1, $2, $3, $4, $5::jsonb, 'enabled') "
+	{ "rz_enable", 6,
+	  "WITH up AS (INSERT INTO services AS s (domain, service, zone, profile, params, desired, "
+	  "knot_primary) VALUES ($1, $2, $3, $4, $5::jsonb, 'enabled', $6) "
 	  ENABLE_WRITES
 	  "SELECT true, x.* FROM (" INTAKE_STATE_SEL("up") ") x "
 	  "UNION ALL SELECT false, x.* FROM (" INTAKE_STATE_SEL("services") " WHERE s.domain = $1 "
 	  "AND s.service = $2 AND NOT EXISTS (SELECT 1 FROM up)) x" },
-	{ "rz_enable_set", 5,
+	{ "rz_enable_set", 6,
 	  /* rz_enable for a whole batch of distinct (domain, service): the
 	   * same writes, set-based; rows carry their request's ordinal. */
 	  "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-	  "$5::jsonb[]) WITH ORDINALITY AS r(domain, service, zone, profile, params, ord)), "
-	  "up AS (INSERT INTO services AS s (domain, service, zone, profile, params, desired) "
-	  "SELECT domain, service, zone, profile, params, 'enabled' FROM r "
+	  "$5::jsonb[], $6::text[]) WITH ORDINALITY AS r(domain, service, zone, profile, params, "
+	  "knot_primary, ord)), "
+	  "up AS (INSERT INTO services AS s (domain, service, zone, profile, params, desired, "
+	  "knot_primary) SELECT domain, service, zone, profile, params, 'enabled', knot_primary "
+	  "FROM r "
 	  ENABLE_WRITES
 	  "SELECT r.ord, true, " RZ_STATE_COLS " FROM r JOIN up s ON s.domain = r.domain "
 	  "AND s.service = r.service " RZ_STATE_CERT
@@ -190,15 +194,15 @@ static bool intake_distinct(const struct store_intake_item *items, size_t n)
 static int intake_send_set(PGconn *c, struct store_intake_item *items, size_t n,
                            bool *in_set, size_t *n_set, char *err, size_t errlen)
 {
-	const char **cols[5];
-	char *arr[5] = { NULL };
+	const char **cols[6];
+	char *arr[6] = { NULL };
 	int ret = RZ_ENOMEM;
 	size_t m = 0;
 
 	*n_set = 0;
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 6; k++)
 		cols[k] = calloc(n, sizeof(char *));
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 6; k++)
 		if (cols[k] == NULL)
 			goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -212,12 +216,13 @@ static int intake_send_set(PGconn *c, struct store_intake_item *items, size_t n,
 		cols[2][m] = items[i].zone;
 		cols[3][m] = q->profile;
 		cols[4][m] = q->params_json != NULL ? q->params_json : "{}";
+		cols[5][m] = items[i].primary != NULL ? items[i].primary : RZ_PRIMARY_DEFAULT;
 		m++;
 	}
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 6; k++)
 		if ((arr[k] = sq_ptr_array(cols[k], m)) == NULL)
 			goto out;
-	if (PQsendQueryPrepared(c, "rz_enable_set", 5, (const char *const *)arr, NULL, NULL,
+	if (PQsendQueryPrepared(c, "rz_enable_set", 6, (const char *const *)arr, NULL, NULL,
 	                        0) != 1) {
 		sq_error(NULL, c, err, errlen);
 		ret = RZ_EDB;
@@ -228,7 +233,7 @@ static int intake_send_set(PGconn *c, struct store_intake_item *items, size_t n,
 out:
 	if (ret == RZ_ENOMEM)
 		snprintf(err, errlen, "out of memory");
-	for (int k = 0; k < 5; k++) {
+	for (int k = 0; k < 6; k++) {
 		free(cols[k]);
 		free(arr[k]);
 	}
@@ -313,13 +318,15 @@ static int intake_apply(PGconn *c, struct store_intake_item *items, size_t n,
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		const struct rz_req *q = items[i].req;
 		const char *pe[] = { q->domain, q->service, items[i].zone, q->profile,
-		                     q->params_json != NULL ? q->params_json : "{}" };
+		                     q->params_json != NULL ? q->params_json : "{}",
+		                     items[i].primary != NULL ? items[i].primary :
+		                     RZ_PRIMARY_DEFAULT };
 		int ok;
 
 		if (items[i].replayed || in_set[i])
 			continue;
 		if (q->action == RZ_ACT_ENABLE)
-			ok = PQsendQueryPrepared(c, "rz_enable", 5, pe, NULL, NULL, 0);
+			ok = PQsendQueryPrepared(c, "rz_enable", 6, pe, NULL, NULL, 0);
 		else if (q->action == RZ_ACT_RENEW)
 			ok = PQsendQueryPrepared(c, "rz_renew", 2, pe, NULL, NULL, 0);
 		else

@@ -35,9 +35,8 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	 * taken over only when asked, which costs a look at pg_stat_activity.
 	 * When nothing is claimed, one row of NULLs says when the next free job
 	 * is due: no second statement before the worker sleeps. */
-#define CLAIM(cond) \
-	"WITH j AS (SELECT id FROM jobs WHERE " cond " AND next_attempt_at <= now() " \
-	"ORDER BY priority, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED), " \
+#define CLAIM(pick) \
+	"WITH j AS (" pick "), " \
 	"u AS (UPDATE jobs SET claimed_pid = pg_backend_pid(), claimed_by = $1, " \
 	"claimed_at = now(), claims = claims + 1, " \
 	"first_attempt_at = coalesce(first_attempt_at, now()) " \
@@ -47,24 +46,34 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	"jobs.generation, jobs.attempts, " \
 	"extract(epoch FROM now() - jobs.first_attempt_at)::float8 AS age, s.zone, " \
 	"s.profile, s.desired, s.params::text AS params, jobs.state::text AS state, " \
-	"extract(epoch FROM now() - s.desired_at)::float8 AS desired_age) " \
+	"extract(epoch FROM now() - s.desired_at)::float8 AS desired_age, s.knot_primary) " \
 	"SELECT u.*, NULL::float8 FROM u UNION ALL " \
 	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " \
+	"NULL, " \
 	"(SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8 " \
 	"FROM jobs WHERE claimed_pid IS NULL AND next_attempt_at < 'infinity') " \
 	"WHERE NOT EXISTS (SELECT 1 FROM u)"
+	/* The free job: the most urgent priority first (sql/009_claim.sql keeps
+	 * them to 0, 1, 2), and in each the one due longest, one index range
+	 * each - however many jobs wait for later, parked or scheduled. */
 	if (!dead)
-		r = sq_q(c, CLAIM("claimed_pid IS NULL"), 1, p, PGRES_TUPLES_OK, err, errlen);
+		r = sq_q(c, CLAIM("SELECT f.id FROM unnest('{0,1,2}'::smallint[]) AS pr(p) "
+		                  "CROSS JOIN LATERAL (SELECT id FROM jobs WHERE claimed_pid IS NULL "
+		                  "AND priority = pr.p AND next_attempt_at <= now() "
+		                  "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) f LIMIT 1"),
+		         1, p, PGRES_TUPLES_OK, err, errlen);
 	else
-		r = sq_q(c, CLAIM("claimed_pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-		               "pg_stat_activity a WHERE a.pid = jobs.claimed_pid)"),
-		      1, p, PGRES_TUPLES_OK, err, errlen);
+		r = sq_q(c, CLAIM("SELECT id FROM jobs WHERE claimed_pid IS NOT NULL AND NOT EXISTS "
+		                  "(SELECT 1 FROM pg_stat_activity a WHERE a.pid = jobs.claimed_pid) "
+		                  "AND next_attempt_at <= now() ORDER BY priority, next_attempt_at "
+		                  "LIMIT 1 FOR UPDATE SKIP LOCKED"),
+		         1, p, PGRES_TUPLES_OK, err, errlen);
 #undef CLAIM
 	if (r == NULL)
 		return RZ_EDB;
 	if (PQntuples(r) == 1 && PQgetisnull(r, 0, 0)) {
-		if (!PQgetisnull(r, 0, 14))
-			*next_s = atof(PQgetvalue(r, 0, 14));
+		if (!PQgetisnull(r, 0, 15))
+			*next_s = atof(PQgetvalue(r, 0, 15));
 	} else if (PQntuples(r) == 1) {
 		const char *kind = PQgetvalue(r, 0, 3), *step = PQgetvalue(r, 0, 4);
 
@@ -80,6 +89,7 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 		job->desired_age = atof(PQgetvalue(r, 0, 13));
 		snprintf(job->zone, sizeof(job->zone), "%s", PQgetvalue(r, 0, 8));
 		snprintf(job->profile, sizeof(job->profile), "%s", PQgetvalue(r, 0, 9));
+		snprintf(job->primary, sizeof(job->primary), "%s", PQgetvalue(r, 0, 14));
 		if (rz_kind_from_name(kind, &job->kind) != 0 ||
 		    rz_desired_from_name(PQgetvalue(r, 0, 10), &job->desired) != 0) {
 			snprintf(err, errlen, "database: job %lld has kind %.16s, desired %.16s: not "
@@ -112,6 +122,73 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	"('issued', 'renewing') OR (coalesce($13, s.cert_state) = 'failed' AND EXISTS " \
 	"(SELECT 1 FROM certificates c WHERE c.domain = s.domain AND c.service = s.service " \
 	"AND c.revoked_at IS NULL AND c.not_after > now()))) ELSE $10::int = 1 END"
+
+/* The parts of store_job_finish()'s statement (see there). */
+#define FINISH_J \
+	"WITH j AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, " \
+	"  claimed_at = NULL, step = coalesce($3, step), " \
+	/* 0 checks and urgent renewals, 1 the rest, 2 renewals in \
+	 * their window until their order is made: the cert steps say \
+	 * so in their data ("prio", acme/schedule.h) */ \
+	"  priority = CASE WHEN coalesce($3, step) LIKE 'verify%' THEN 0 " \
+	"    WHEN coalesce($7::jsonb, state)->>'prio' = '0' THEN 0 " \
+	"    WHEN coalesce($7::jsonb, state)->>'prio' = '2' " \
+	"      AND coalesce($3, step) IN ('order', 'renew') THEN 2 ELSE 1 END, " \
+	"  next_attempt_at = CASE WHEN $3 IS NULL THEN 'infinity' " \
+	"    ELSE now() + make_interval(secs => $4::double precision) END, " \
+	"  attempts = CASE WHEN $5::boolean THEN attempts + 1 " \
+	"    WHEN $8::boolean THEN attempts ELSE 0 END, " \
+	"  first_attempt_at = CASE WHEN $8::boolean THEN first_attempt_at ELSE NULL END, " \
+	"  last_error = $6, state = coalesce($7::jsonb, state), updated_at = now() " \
+	"  WHERE id = $1::bigint AND generation = $2::bigint " \
+	"  AND claimed_pid = pg_backend_pid() RETURNING domain, service, generation), "
+#define FINISH_ARM \
+	/* arm: the cert job of a service whose records are now published: \
+	 * created, or (parked after a removal, or failed and parked) made due; \
+	 * one in progress or issued only follows the generation. */ \
+	"arm AS (INSERT INTO jobs (domain, service, kind, step, generation) " \
+	"  SELECT domain, service, 'cert', 'order', generation FROM j WHERE $14::boolean " \
+	"  ON CONFLICT (domain, service, kind) DO UPDATE SET " \
+	"  generation = EXCLUDED.generation, " \
+	"  step = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = 'remove' " \
+	"    OR jobs.state->>'parked' = 'failed') THEN 'order' ELSE jobs.step END, " \
+	"  state = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = 'remove' " \
+	"    OR jobs.state->>'parked' = 'failed') THEN '{}'::jsonb ELSE jobs.state END, " \
+	"  attempts = CASE WHEN jobs.next_attempt_at = 'infinity' THEN 0 ELSE jobs.attempts END, " \
+	"  next_attempt_at = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = " \
+	"    'remove' OR jobs.state->>'parked' = 'failed') THEN now() " \
+	/* an issued certificate is looked at again: the profile (its \
+	 * names) may have changed */ \
+	"    WHEN jobs.step = 'renew' THEN now() " \
+	"    ELSE jobs.next_attempt_at END, updated_at = now() " \
+	"  RETURNING pg_notify('rz_jobs', '')), "
+#define FINISH_REL \
+	"rel AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL " \
+	"  WHERE id = $1::bigint AND claimed_pid = pg_backend_pid() " \
+	"  AND NOT EXISTS (SELECT 1 FROM j) RETURNING pg_notify('rz_jobs', '')), "
+#define FINISH_WAKE \
+	"wake AS (UPDATE jobs SET next_attempt_at = now() WHERE id = (SELECT w.id FROM jobs w " \
+	"  WHERE $15::boolean AND w.kind = 'cert' AND w.step = 'order' " \
+	"  AND w.state ? 'slot_wait' AND w.claimed_pid IS NULL AND w.next_attempt_at > now() " \
+	"  AND w.next_attempt_at < 'infinity' AND w.id <> $1::bigint " \
+	"  ORDER BY w.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) " \
+	"  RETURNING pg_notify('rz_jobs', '')), "
+#define FINISH_SV_A \
+	"sv AS (UPDATE services s SET dns = coalesce($9, s.dns), " \
+	"  cert_state = coalesce($13, s.cert_state), " \
+	"  active = " FINISH_ACTIVE ", " \
+	"  last_error = $6, updated_at = now() FROM j " \
+	"  WHERE s.domain = j.domain AND s.service = j.service " \
+	"  AND s.generation = $2::bigint " \
+	"  AND (s.dns IS DISTINCT FROM coalesce($9, s.dns) " \
+	"    OR s.cert_state IS DISTINCT FROM coalesce($13, s.cert_state) " \
+	"    OR s.active IS DISTINCT FROM (" FINISH_ACTIVE ") " \
+	"    OR s.last_error IS DISTINCT FROM $6) RETURNING s.*), " \
+	"a AS (INSERT INTO audit (domain, service, kind, message) " \
+	"  SELECT domain, service, $11::text, $12::text FROM j WHERE $11::text IS NOT NULL) "
+#define FINISH_SEL(wake) \
+	"SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM rel)" wake ", x.*, " \
+	"$14::boolean, $15::boolean FROM (SELECT 1) one LEFT JOIN (" INTAKE_STATE_SEL("sv") ") x ON true"
 
 static const int active_code[RZ_ACTIVE__MAX] = {
 	[RZ_ACTIVE_KEEP] = -1, [RZ_ACTIVE_NO] = 0, [RZ_ACTIVE_YES] = 1, [RZ_ACTIVE_IF_CERT] = 2,
@@ -158,60 +235,17 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 	 *   a    the step's audit line.
 	 * Returns: updated (0/1), then the new state when sv changed it.
 	 */
-	r = sq_q(c, "WITH j AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, "
-	      "  claimed_at = NULL, step = coalesce($3, step), "
-	      "  priority = CASE WHEN coalesce($3, step) LIKE 'verify%' THEN 0 ELSE 1 END, "
-	      "  next_attempt_at = CASE WHEN $3 IS NULL THEN 'infinity' "
-	      "    ELSE now() + make_interval(secs => $4::double precision) END, "
-	      "  attempts = CASE WHEN $5::boolean THEN attempts + 1 "
-	      "    WHEN $8::boolean THEN attempts ELSE 0 END, "
-	      "  first_attempt_at = CASE WHEN $8::boolean THEN first_attempt_at ELSE NULL END, "
-	      "  last_error = $6, state = coalesce($7::jsonb, state), updated_at = now() "
-	      "  WHERE id = $1::bigint AND generation = $2::bigint "
-	      "  AND claimed_pid = pg_backend_pid() RETURNING domain, service, generation), "
-	      /* arm: the cert job of a service whose records are now published:
-	       * created, or (parked after a removal, or failed and parked) made due;
-	       * one in progress or issued only follows the generation. */
-	      "arm AS (INSERT INTO jobs (domain, service, kind, step, generation) "
-	      "  SELECT domain, service, 'cert', 'order', generation FROM j WHERE $14::boolean "
-	      "  ON CONFLICT (domain, service, kind) DO UPDATE SET "
-	      "  generation = EXCLUDED.generation, "
-	      "  step = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = 'remove' "
-	      "    OR jobs.state->>'parked' = 'failed') THEN 'order' ELSE jobs.step END, "
-	      "  state = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = 'remove' "
-	      "    OR jobs.state->>'parked' = 'failed') THEN '{}'::jsonb ELSE jobs.state END, "
-	      "  attempts = CASE WHEN jobs.next_attempt_at = 'infinity' THEN 0 ELSE jobs.attempts END, "
-	      "  next_attempt_at = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = "
-	      "    'remove' OR jobs.state->>'parked' = 'failed') THEN now() "
-	      /* an issued certificate is looked at again: the profile (its
-	       * names) may have changed */
-	      "    WHEN jobs.step = 'renew' THEN now() "
-	      "    ELSE jobs.next_attempt_at END, updated_at = now() "
-	      "  RETURNING pg_notify('rz_jobs', '')), "
-	      "rel AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL "
-	      "  WHERE id = $1::bigint AND claimed_pid = pg_backend_pid() "
-	      "  AND NOT EXISTS (SELECT 1 FROM j) RETURNING pg_notify('rz_jobs', '')), "
-	      "wake AS (UPDATE jobs SET next_attempt_at = now() WHERE id = (SELECT w.id FROM jobs w "
-	      "  WHERE $15::boolean AND w.kind = 'cert' AND w.step = 'order' "
-	      "  AND w.state ? 'slot_wait' AND w.claimed_pid IS NULL AND w.next_attempt_at > now() "
-	      "  AND w.next_attempt_at < 'infinity' AND w.id <> $1::bigint "
-	      "  ORDER BY w.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-	      "  RETURNING pg_notify('rz_jobs', '')), "
-	      "sv AS (UPDATE services s SET dns = coalesce($9, s.dns), "
-	      "  cert_state = coalesce($13, s.cert_state), "
-	      "  active = " FINISH_ACTIVE ", "
-	      "  last_error = $6, updated_at = now() FROM j "
-	      "  WHERE s.domain = j.domain AND s.service = j.service "
-	      "  AND s.generation = $2::bigint "
-	      "  AND (s.dns IS DISTINCT FROM coalesce($9, s.dns) "
-	      "    OR s.cert_state IS DISTINCT FROM coalesce($13, s.cert_state) "
-	      "    OR s.active IS DISTINCT FROM (" FINISH_ACTIVE ") "
-	      "    OR s.last_error IS DISTINCT FROM $6) RETURNING s.*), "
-	      "a AS (INSERT INTO audit (domain, service, kind, message) "
-	      "  SELECT domain, service, $11::text, $12::text FROM j WHERE $11::text IS NOT NULL) "
-	      "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM rel) + (SELECT count(*) FROM "
-	      "wake), x.* FROM (SELECT 1) one LEFT JOIN (" INTAKE_STATE_SEL("sv") ") x ON true",
-	      15, p, PGRES_TUPLES_OK, err, errlen);
+	/* Only the CTEs this step needs: a CTE that modifies nothing still
+	 * costs its setup at every execution (most steps arm nothing and free
+	 * no slot; $14 and $15 stay typed in the select list). */
+	static const char *const sql[2][2] = {
+		{ FINISH_J FINISH_REL FINISH_SV_A FINISH_SEL(""),
+		  FINISH_J FINISH_REL FINISH_WAKE FINISH_SV_A FINISH_SEL(" + (SELECT count(*) FROM wake)") },
+		{ FINISH_J FINISH_ARM FINISH_REL FINISH_SV_A FINISH_SEL(""),
+		  FINISH_J FINISH_ARM FINISH_REL FINISH_WAKE FINISH_SV_A
+		  FINISH_SEL(" + (SELECT count(*) FROM wake)") },
+	};
+	r = sq_q(c, sql[arm][frees], 15, p, PGRES_TUPLES_OK, err, errlen);
 	if (r == NULL)
 		return RZ_EDB;
 	if (PQntuples(r) != 1) {
@@ -226,6 +260,27 @@ int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_r
 		snprintf(err, errlen, "database: finishing job %s: a state regzone does not know", id);
 		return RZ_EDB;
 	}
+	PQclear(r);
+	return 0;
+}
+
+int store_jobs_wake_primary(PGconn *c, const char *primary, long long *n, char *err,
+                            size_t errlen)
+{
+	const char *p[] = { primary };
+	PGresult *r;
+
+	*n = 0;
+	r = sq_q(c, "WITH w AS (UPDATE jobs j SET next_attempt_at = now() FROM services s "
+	         "WHERE s.domain = j.domain AND s.service = j.service AND s.knot_primary = $1 "
+	         "AND j.claimed_pid IS NULL AND j.attempts > 0 AND j.next_attempt_at > now() "
+	         "AND j.next_attempt_at < 'infinity' AND (j.kind = 'dns' OR j.step IN "
+	         "('publish', 'verify', 'cleanup', 'verify_clean')) RETURNING 1) "
+	         "SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify('rz_jobs', '')) x "
+	         "WHERE EXISTS (SELECT 1 FROM w)) FROM w", 1, p, PGRES_TUPLES_OK, err, errlen);
+	if (r == NULL)
+		return RZ_EDB;
+	*n = atoll(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;
 }

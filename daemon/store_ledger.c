@@ -89,48 +89,6 @@ int store_ledger_settle(PGconn *c, const struct rz_job *job,
 	return ret;
 }
 
-int store_ledger_pending(PGconn *c, const struct rz_job *job, const char *purpose,
-                         const struct zg_krec *recs, size_t n, char *err, size_t errlen)
-{
-	struct sq_rec_arrays a;
-	int ret;
-
-	if (n == 0)
-		return 0;
-	if (sq_rec_arrays(recs, n, &a) != 0) {
-		snprintf(err, errlen, "out of memory");
-		return RZ_ENOMEM;
-	}
-	{
-		const char *p[] = { job->domain, job->service, job->zone, a.owners, a.ttls, a.types,
-		                    a.datas, purpose };
-
-		/* One statement for all of them: this runs while the zone's Knot
-		 * transaction is open, so it must be short. */
-		ret = sq_cmd(c, "INSERT INTO published_records (domain, service, zone, owner, ttl, "
-		          "rtype, rdata, state, purpose) SELECT $1, $2, $3, o, t, ty, d, 'pending', $8 "
-		          "FROM unnest($4::text[], $5::integer[], $6::text[], $7::text[]) AS r(o, t, ty, d) "
-		          "ON CONFLICT (zone, owner, rtype, rdata) WHERE removed_at IS NULL DO NOTHING",
-		          8, p, err, errlen);
-	}
-	sq_rec_arrays_free(&a);
-	return ret;
-}
-
-int store_zone_trylock(PGconn *c, const char *zone, bool *got, char *err, size_t errlen)
-{
-	const char *p[] = { zone };
-	PGresult *r = sq_q(c, "SELECT pg_try_advisory_lock(hashtext('regzone zone ' || $1))", 1, p,
-	                PGRES_TUPLES_OK, err, errlen);
-
-	*got = false;
-	if (r == NULL)
-		return RZ_EDB;
-	*got = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	return 0;
-}
-
 int store_zone_unlock(PGconn *c, const char *zone)
 {
 	const char *p[] = { zone };
@@ -144,43 +102,12 @@ int store_zone_unlock(PGconn *c, const char *zone)
 	return 0;
 }
 
-int store_knot_txn_intent(PGconn *c, const char *zone, long long job_id, long long *id,
-                          char *err, size_t errlen)
-{
-	char jid[32];
-	const char *p[] = { zone, jid };
-	PGresult *r;
-
-	snprintf(jid, sizeof(jid), "%lld", job_id);
-	r = sq_q(c, "INSERT INTO knot_txns (zone, backend_pid, backend_start, worker, job_id) "
-	      "SELECT $1, pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity "
-	      "WHERE pid = pg_backend_pid()), coalesce(current_setting('application_name', "
-	      "true), ''), nullif($2, '0')::bigint RETURNING id", 2, p, PGRES_TUPLES_OK, err, errlen);
-	if (r == NULL)
-		return RZ_EDB;
-	*id = atoll(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return 0;
-}
-
 /* A knot_txns row whose session is gone: no backend with its pid and
  * start time (a pid PostgreSQL gave to a new session does not count). */
 #define KNOT_TXN_DEAD \
 	"t.zone = $1 AND t.backend_pid <> pg_backend_pid() AND NOT EXISTS (SELECT 1 FROM " \
 	"pg_stat_activity a WHERE a.pid = t.backend_pid AND (t.backend_start IS NULL OR " \
 	"a.backend_start IS NULL OR a.backend_start = t.backend_start))"
-
-int store_knot_txn_done(PGconn *c, const char *zone, long long id, bool dead, char *err,
-                        size_t errlen)
-{
-	char sid[32];
-	const char *p[] = { zone, sid, dead ? "t" : "f" };
-
-	snprintf(sid, sizeof(sid), "%lld", id);
-	/* the activity check runs only for other rows of the zone: normally none */
-	return sq_cmd(c, "DELETE FROM knot_txns t WHERE t.id = $2::bigint OR ($3::boolean AND "
-	           "t.id <> $2::bigint AND " KNOT_TXN_DEAD ")", 3, p, err, errlen);
-}
 
 int store_knot_txn_dead(PGconn *c, const char *zone, int *n_dead, char *err, size_t errlen)
 {
@@ -201,6 +128,17 @@ int store_knot_txn_forget_dead(PGconn *c, const char *zone, char *err, size_t er
 	const char *p[] = { zone };
 
 	return sq_cmd(c, "DELETE FROM knot_txns t WHERE " KNOT_TXN_DEAD, 1, p, err, errlen);
+}
+
+int store_knot_txn_abandon(PGconn *c, long long id, char *err, size_t errlen)
+{
+	char sid[32];
+	const char *p[] = { sid };
+
+	/* backend_pid 0 is no session's: the row reads as a gone writer's */
+	snprintf(sid, sizeof(sid), "%lld", id);
+	return sq_cmd(c, "UPDATE knot_txns SET backend_pid = 0, backend_start = NULL "
+	              "WHERE id = $1::bigint", 1, p, err, errlen);
 }
 
 int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, size_t n,
@@ -237,3 +175,113 @@ int store_ledger_holds(PGconn *c, const char *zone, const struct zg_krec *recs, 
 	return ret;
 }
 
+
+int store_zone_lock_intent(PGconn *c, const char *zone, long long job_id, bool *got,
+                           long long *id, char *err, size_t errlen)
+{
+	char jid[32];
+	const char *p[] = { zone, jid };
+	PGresult *r;
+
+	*got = false;
+	*id = 0;
+	snprintf(jid, sizeof(jid), "%lld", job_id);
+	/* l is evaluated once (a volatile function's CTE is materialised): the
+	 * intent is written only when the lock was free. */
+	r = sq_q(c, "WITH l AS (SELECT pg_try_advisory_lock(hashtext('regzone zone ' || $1)) AS got), "
+	      "i AS (INSERT INTO knot_txns (zone, backend_pid, backend_start, worker, job_id) "
+	      "SELECT $1, pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity "
+	      "WHERE pid = pg_backend_pid()), coalesce(current_setting('application_name', "
+	      "true), ''), nullif($2, '0')::bigint FROM l WHERE l.got RETURNING id) "
+	      "SELECT l.got, coalesce((SELECT id FROM i), 0) FROM l", 2, p, PGRES_TUPLES_OK,
+	      err, errlen);
+	if (r == NULL)
+		return RZ_EDB;
+	if (PQntuples(r) == 1) {
+		*got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		*id = atoll(PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	if (*got && *id == 0) {
+		snprintf(err, errlen, "the intent of the Knot transaction on zone %s was not recorded",
+		         zone);
+		return RZ_EDB;
+	}
+	return 0;
+}
+
+int store_zone_unlock_done(PGconn *c, const char *zone, long long id, bool dead, char *err,
+                           size_t errlen)
+{
+	char sid[32];
+	const char *p[] = { zone, sid, dead ? "t" : "f" };
+	PGresult *r;
+
+	snprintf(sid, sizeof(sid), "%lld", id);
+	/* a data-modifying CTE runs whether or not the query reads it */
+	r = sq_q(c, "WITH d AS (DELETE FROM knot_txns t WHERE t.id = $2::bigint OR ($3::boolean "
+	      "AND t.id <> $2::bigint AND " KNOT_TXN_DEAD ")) "
+	      "SELECT pg_advisory_unlock(hashtext('regzone zone ' || $1))", 3, p, PGRES_TUPLES_OK,
+	      err, errlen);
+	if (r == NULL)
+		return RZ_EDB;
+	PQclear(r);
+	return 0;
+}
+
+int store_ledger_pending_many(PGconn *c, const struct store_pending *w, size_t n, char *err,
+                              size_t errlen)
+{
+	const char **cols[4];
+	char *arr[4] = { NULL, NULL, NULL, NULL };
+	struct zg_krec *recs = NULL;
+	struct sq_rec_arrays a = { 0 };
+	size_t rows = 0, k = 0;
+	int ret = RZ_ENOMEM;
+
+	for (size_t i = 0; i < n; i++)
+		rows += w[i].n;
+	if (rows == 0)
+		return 0;
+	for (int j = 0; j < 4; j++)
+		cols[j] = calloc(rows, sizeof(char *));
+	if (cols[0] == NULL || cols[1] == NULL || cols[2] == NULL || cols[3] == NULL ||
+	    (recs = calloc(rows, sizeof(*recs))) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < w[i].n; j++, k++) {
+			cols[0][k] = w[i].job->domain;
+			cols[1][k] = w[i].job->service;
+			cols[2][k] = w[i].job->zone;
+			cols[3][k] = w[i].purpose;
+			recs[k] = w[i].recs[j];
+		}
+	for (int j = 0; j < 4; j++)
+		if ((arr[j] = sq_ptr_array(cols[j], rows)) == NULL)
+			goto out;
+	if (sq_rec_arrays(recs, rows, &a) != 0)
+		goto out;
+	{
+		const char *p[] = { arr[0], arr[1], arr[2], a.owners, a.ttls, a.types, a.datas,
+		                    arr[3] };
+
+		/* One statement for every zone of a batch: it runs while their
+		 * Knot transactions are open. */
+		ret = sq_cmd(c, "INSERT INTO published_records (domain, service, zone, owner, ttl, "
+		          "rtype, rdata, state, purpose) SELECT dm, sv, zn, o, t, ty, d, 'pending', pu "
+		          "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], "
+		          "$6::text[], $7::text[], $8::text[]) AS r(dm, sv, zn, o, t, ty, d, pu) "
+		          "ON CONFLICT (zone, owner, rtype, rdata) WHERE removed_at IS NULL DO NOTHING",
+		          8, p, err, errlen);
+	}
+out:
+	if (ret == RZ_ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	sq_rec_arrays_free(&a);
+	for (int j = 0; j < 4; j++) {
+		free(arr[j]);
+		free(cols[j]);
+	}
+	free(recs);
+	return ret;
+}

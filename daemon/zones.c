@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,16 +26,19 @@ struct zone_set {
 };
 
 struct rz_zones {
+	char *name;                 /* the primary's, for logs */
 	char *socket;
 	uint32_t timeout_ms;
 	pthread_t thread;
-	int fd;                     /* eventfd: a listing finished */
+	int fd;                     /* the caller's eventfd: a listing finished */
 	pthread_mutex_t lock;       /* everything below; never held across I/O */
 	pthread_cond_t wake;
 	struct zone_set *set;       /* latest good listing, NULL before the first */
 	bool last_ok;               /* the latest listing succeeded */
 	char last_error[512];
 	uint64_t generation;        /* listings finished */
+	uint64_t listed_ns;         /* start of the latest finished listing */
+	uint64_t recoveries;        /* good listings after failed ones */
 	bool asked, stopping;
 	bool listing;               /* a listing is in progress */
 };
@@ -47,6 +49,14 @@ static double mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+uint64_t rz_zones_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static size_t zone_hash(const char *name, size_t n_slots)
@@ -142,6 +152,7 @@ static void *zones_main(void *arg)
 	struct rz_zones *z = arg;
 	bool warned = false;
 	double last_start = -1e9;
+	uint64_t start_ns = 0;
 
 	pthread_mutex_lock(&z->lock);
 	for (;;) {
@@ -156,24 +167,30 @@ static void *zones_main(void *arg)
 		z->asked = false;
 		z->listing = true;
 		last_start = mono();
+		start_ns = rz_zones_now_ns();
 		pthread_mutex_unlock(&z->lock);
 		ret = list_zones(z, &next, err, sizeof(err));
 		pthread_mutex_lock(&z->lock);
 		if (ret == 0) {
 			old = z->set;
 			z->set = next;
-			if (warned)
-				rz_log(RZ_LOG_INFO, "knotd answers again: %zu zones", next->n);
+			if (warned) {
+				rz_log(RZ_LOG_INFO, "knot primary '%s' answers again: %zu zones",
+				       z->name, next->n);
+				z->recoveries++;
+			}
 			warned = false;
 		} else if (!warned) {
-			rz_log(RZ_LOG_WARN, "cannot list knotd's zones: %s (enables of zones not "
-			       "listed before are answered 'unavailable')", err);
+			rz_log(RZ_LOG_WARN, "cannot list the zones of knot primary '%s' (%s): %s "
+			       "(enables of zones not listed before are answered 'unavailable')",
+			       z->name, z->socket, err);
 			warned = true;
 		}
 		z->last_ok = ret == 0;
 		z->listing = false;
 		snprintf(z->last_error, sizeof(z->last_error), "%s", ret == 0 ? "" : err);
 		z->generation++;
+		z->listed_ns = start_ns;
 		if (write(z->fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
 			rz_log(RZ_LOG_WARN, "zones: eventfd: %s", strerror(errno));
 		pthread_mutex_unlock(&z->lock);
@@ -184,31 +201,34 @@ static void *zones_main(void *arg)
 	return NULL;
 }
 
-int rz_zones_start(const char *knot_socket, uint32_t timeout_ms, struct rz_zones **out)
+int rz_zones_start(const char *name, const char *knot_socket, uint32_t timeout_ms,
+                   int notify_fd, struct rz_zones **out)
 {
 	struct rz_zones *z = calloc(1, sizeof(*z));
 	pthread_condattr_t ca;
 	int ret = RZ_EIO;
 
 	*out = NULL;
-	if (z == NULL || (z->socket = strdup(knot_socket)) == NULL) {
+	if (z == NULL || (z->socket = strdup(knot_socket)) == NULL ||
+	    (z->name = strdup(name)) == NULL) {
+		if (z != NULL)
+			free(z->socket);
 		free(z);
 		return RZ_ENOMEM;
 	}
 	z->timeout_ms = timeout_ms;
-	z->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	z->fd = notify_fd;
 	pthread_mutex_init(&z->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&z->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	snprintf(z->last_error, sizeof(z->last_error), "knotd's zone list is not read yet");
-	if (z->fd < 0 || pthread_create(&z->thread, NULL, zones_main, z) != 0) {
-		if (z->fd >= 0)
-			close(z->fd);
+	if (pthread_create(&z->thread, NULL, zones_main, z) != 0) {
 		pthread_cond_destroy(&z->wake);
 		pthread_mutex_destroy(&z->lock);
 		free(z->socket);
+		free(z->name);
 		free(z);
 		return ret;
 	}
@@ -226,46 +246,87 @@ void rz_zones_stop(struct rz_zones *z)
 	pthread_mutex_unlock(&z->lock);
 	pthread_join(z->thread, NULL);
 	set_free(z->set);
-	close(z->fd);
 	pthread_cond_destroy(&z->wake);
 	pthread_mutex_destroy(&z->lock);
 	free(z->socket);
+	free(z->name);
 	free(z);
 }
 
-int rz_zones_fd(const struct rz_zones *z)
+bool rz_zones_has(struct rz_zones *z, const char *zone)
 {
-	return z->fd;
-}
-
-void rz_zones_ack(struct rz_zones *z)
-{
-	uint64_t v;
-
-	if (read(z->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		rz_log(RZ_LOG_WARN, "zones: eventfd: %s", strerror(errno));
-}
-
-enum rz_zone_answer rz_zones_lookup(struct rz_zones *z, const char *domain, char *zone,
-                                    size_t zonelen, uint64_t *fresh)
-{
-	enum rz_zone_answer a = RZ_ZONE_UNREACHABLE;
+	bool has;
 
 	pthread_mutex_lock(&z->lock);
-	/* a listing in progress may have read knotd before the zone was added */
-	*fresh = z->generation + (z->listing ? 2 : 1);
-	for (const char *c = zg_zone_first(domain); z->set != NULL && c != NULL;
-	     c = zg_zone_next(c)) {
-		if (set_has(z->set, c)) {
-			snprintf(zone, zonelen, "%s", c);
-			a = RZ_ZONE_FOUND;
-			break;
-		}
-	}
-	if (a != RZ_ZONE_FOUND && z->last_ok)
-		a = RZ_ZONE_NOT_SERVED;
+	has = set_has(z->set, zone);
 	pthread_mutex_unlock(&z->lock);
-	return a;
+	return has;
+}
+
+bool rz_zones_ok(struct rz_zones *z)
+{
+	bool ok;
+
+	pthread_mutex_lock(&z->lock);
+	ok = z->last_ok;
+	pthread_mutex_unlock(&z->lock);
+	return ok;
+}
+
+size_t rz_zones_count(struct rz_zones *z)
+{
+	size_t n;
+
+	pthread_mutex_lock(&z->lock);
+	n = z->set != NULL ? z->set->n : 0;
+	pthread_mutex_unlock(&z->lock);
+	return n;
+}
+
+int rz_zones_names(struct rz_zones *z, char ***names, size_t *n)
+{
+	char **v = NULL;
+	size_t m = 0, i;
+	int ret = 0;
+
+	pthread_mutex_lock(&z->lock);
+	m = z->set != NULL ? z->set->n : 0;
+	if ((v = calloc(m ? m : 1, sizeof(*v))) == NULL)
+		ret = RZ_ENOMEM;
+	for (i = 0; ret == 0 && i < m; i++)
+		if ((v[i] = strdup(z->set->names[i])) == NULL)
+			ret = RZ_ENOMEM;
+	pthread_mutex_unlock(&z->lock);
+	if (ret != 0) {
+		for (size_t j = 0; v != NULL && j < m; j++)
+			free(v[j]);
+		free(v);
+		v = NULL;
+		m = 0;
+	}
+	*names = v;
+	*n = m;
+	return ret;
+}
+
+uint64_t rz_zones_recoveries(struct rz_zones *z)
+{
+	uint64_t r;
+
+	pthread_mutex_lock(&z->lock);
+	r = z->recoveries;
+	pthread_mutex_unlock(&z->lock);
+	return r;
+}
+
+uint64_t rz_zones_listed_ns(struct rz_zones *z)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&z->lock);
+	t = z->listed_ns;
+	pthread_mutex_unlock(&z->lock);
+	return t;
 }
 
 void rz_zones_ask(struct rz_zones *z)
