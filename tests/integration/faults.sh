@@ -455,6 +455,13 @@ else
   check "primary serves each record exactly once" served "$REGZONE_DNS_PORT" "${D4[@]}"
   check "secondary serves each record exactly once" served "$REGZONE_DNS2_PORT" "${D4[@]}"
   check "no job left claimed" test "$(claimed "${D4[@]}")" = 0
+  # a primary's writers go to knotd together: some control sessions of
+  # daemon A wrote more than one zone (each still its own transaction)
+  mtx=$(curl -fsS --max-time 5 "$REGZONE_METRICS" 2>/dev/null)
+  kb=$(awk '/^regzone_knot_batches_total / { print $2 }' <<<"$mtx")
+  kz=$(awk '/^regzone_knot_batch_zones_total / { print $2 }' <<<"$mtx")
+  check "daemon A batched its writes: ${kz:-?} zone transactions in ${kb:-?} control sessions" \
+    awk -v z="${kz:-0}" -v b="${kb:-0}" 'BEGIN { exit !(b > 0 && z > b) }'
   pa_n=$(grep -c 'publish:' "$LOGA") pb_n=$(grep -c 'publish:' "$LOGB")
   note "publish steps: daemon A $pa_n, daemon B $pb_n"
   if ((pa_n == 0 || pb_n == 0)); then
