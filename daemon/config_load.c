@@ -358,73 +358,88 @@ static int cfg_load_params(struct cfg_ctx *c, const struct cfg_key *row,
 	return cfg_load_named(c, row, &cfg_named_params, val, name, base);
 }
 
-static int cfg_load_records(struct cfg_ctx *c, const struct cfg_key *row,
-                            const yaml_node_t *key, const yaml_node_t *val,
-                            const char *name, void *base)
+/*
+ * A sequence of mappings (row->sub) into a new array of its items, size
+ * bytes each, at *out (*n of them); item i is loaded as NAME.WHAT[i], then
+ * given to check (when there is one) with the items before it.
+ */
+static int cfg_load_seq(struct cfg_ctx *c, const struct cfg_key *row, const yaml_node_t *val,
+                        const char *name, const char *what, size_t size, void **out,
+                        size_t *n, int (*check)(struct cfg_ctx *c, void *arr, size_t i,
+                                                const yaml_node_t *item, const char *sub))
 {
-	struct zg_profile *p = base;
 	char sub[CFG_NAME_SIZE];
 	size_t count;
 	int ret;
 
-	(void)key;
 	if ((ret = cfg_seq(c, row, val)) != 0)
 		return ret;
 	count = cfg_items(val);
-	if ((p->records = calloc(count, sizeof(*p->records))) == NULL)
+	if ((*out = calloc(count ? count : 1, size)) == NULL)
 		return cfg_err(c, val->start_mark, RZ_ENOMEM, "out of memory");
-	p->n_records = count;
+	*n = count;
 	for (size_t i = 0; i < count; i++) {
 		const yaml_node_t *item = cfg_node(c, val->data.sequence.items.start[i]);
+		void *elem = (char *)*out + i * size;
 
 		if (item == NULL)
 			return cfg_err(c, val->start_mark, RZ_ESYNTAX, "broken YAML document");
-		snprintf(sub, sizeof(sub), "%s.records[%zu]", name, i);
-		ret = cfg_section_load(c, row->sub, item, item->start_mark, sub, &p->records[i]);
-		if (ret != 0)
+		snprintf(sub, sizeof(sub), "%s.%s[%zu]", name, what, i);
+		if ((ret = cfg_section_load(c, row->sub, item, item->start_mark, sub, elem)) != 0)
+			return ret;
+		if (check != NULL && (ret = check(c, *out, i, item, sub)) != 0)
 			return ret;
 	}
 	return 0;
 }
 
-/* knot.primaries: a sequence of mappings (row->sub), names and sockets
- * unique. */
+static int cfg_load_records(struct cfg_ctx *c, const struct cfg_key *row,
+                            const yaml_node_t *key, const yaml_node_t *val,
+                            const char *name, void *base)
+{
+	struct zg_profile *p = base;
+	void *recs = NULL;
+	int ret;
+
+	(void)key;
+	ret = cfg_load_seq(c, row, val, name, "records", sizeof(*p->records), &recs,
+	                   &p->n_records, NULL);
+	p->records = recs;
+	return ret;
+}
+
+/* Names and sockets of knot.primaries are unique. */
+static int cfg_primary_unique(struct cfg_ctx *c, void *arr, size_t i, const yaml_node_t *item,
+                              const char *sub)
+{
+	const struct rz_primary *list = arr, *p = &list[i];
+
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(list[j].name, p->name) == 0)
+			return cfg_err(c, item->start_mark, RZ_ECONFIG, "'%s': primary '%s' is "
+			               "defined twice", sub, p->name);
+		if (strcmp(list[j].socket, p->socket) == 0)
+			return cfg_err(c, item->start_mark, RZ_ECONFIG, "'%s': socket '%.200s' "
+			               "is also primary '%s''s", sub, p->socket, list[j].name);
+	}
+	return 0;
+}
+
+/* knot.primaries: a sequence of mappings (row->sub). */
 static int cfg_load_primaries(struct cfg_ctx *c, const struct cfg_key *row,
                               const yaml_node_t *key, const yaml_node_t *val,
                               const char *name, void *base)
 {
 	struct rz_primary **list = FIELD(base, row->off);
 	size_t *n = FIELD(base, row->off_n);
-	char sub[CFG_NAME_SIZE];
-	size_t count;
+	void *arr = NULL;
 	int ret;
 
 	(void)key;
-	if ((ret = cfg_seq(c, row, val)) != 0)
-		return ret;
-	count = cfg_items(val);
-	if ((*list = calloc(count, sizeof(**list))) == NULL)
-		return cfg_err(c, val->start_mark, RZ_ENOMEM, "out of memory");
-	*n = count;
-	for (size_t i = 0; i < count; i++) {
-		const yaml_node_t *item = cfg_node(c, val->data.sequence.items.start[i]);
-		struct rz_primary *p = &(*list)[i];
-
-		if (item == NULL)
-			return cfg_err(c, val->start_mark, RZ_ESYNTAX, "broken YAML document");
-		snprintf(sub, sizeof(sub), "%s.primaries[%zu]", name, i);
-		if ((ret = cfg_section_load(c, row->sub, item, item->start_mark, sub, p)) != 0)
-			return ret;
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp((*list)[j].name, p->name) == 0)
-				return cfg_err(c, item->start_mark, RZ_ECONFIG, "'%s': primary '%s' is "
-				               "defined twice", sub, p->name);
-			if (strcmp((*list)[j].socket, p->socket) == 0)
-				return cfg_err(c, item->start_mark, RZ_ECONFIG, "'%s': socket '%.200s' "
-				               "is also primary '%s''s", sub, p->socket, (*list)[j].name);
-		}
-	}
-	return 0;
+	ret = cfg_load_seq(c, row, val, name, "primaries", sizeof(**list), &arr, n,
+	                   cfg_primary_unique);
+	*list = arr;
+	return ret;
 }
 
 /* ---- freeing, one per type ------------------------------------------ */

@@ -14,6 +14,7 @@
 #                        CONFIG in the background ($daemon_pid, added to
 #                        $pids), true once it answers a status on ENDPOINT
 #                        ($REGZONE_REQUESTS by default) within 50 tries
+#   until_ok SECONDS CMD...  CMD succeeds within SECONDS (tried every 0.1 s)
 #   jstr KEY             the first string value of KEY in the JSON on stdin
 #   status_json ID DOMAIN / enable_json ID DOMAIN  an xmpp request
 # Messages are put on one line (newlines as " | ") and cut at 700 bytes.
@@ -33,6 +34,11 @@ stop_pid() {
   kill -KILL "$p" 2>/dev/null
   wait "$p" 2>/dev/null
   return 0
+}
+until_ok() {
+  local n=$(($1 * 10)) i; shift
+  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+  return 1
 }
 jstr() { grep -o "\"$1\":\"[^\"]*\"" | head -n1 | cut -d'"' -f4; }
 status_json() { printf '{"id":"%s","action":"status","service":"xmpp","domain":"%s"}' "$1" "$2"; }

@@ -57,12 +57,6 @@ pg_start() {
   pid=$(head -n1 "$dir/pg/data/postmaster.pid" 2>/dev/null)
   [[ "$pid" =~ ^[0-9]+$ ]] && echo "$pid" >"$dir/pids/postgres.pid"
 }
-# until_ok SECONDS CMD...: CMD succeeds within SECONDS.
-until_ok() {
-  local n=$(($1 * 10)) i; shift
-  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 if ! "$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1; then
   bad "devstack up: $(tail -5 "$tmp/up.log")"; summary; exit 1

@@ -44,11 +44,6 @@ sql() { psql "$REGZONE_PG" -X -Atc "$1" 2>/dev/null; }
 ctl() { "$bin/regzonectl" -c "$REGZONE_CONFIG" "$@"; }
 zreq() { "$bin/zsend" -t 10000 "$REGZONE_REQUESTS" "$1"; }
 metric() { curl -s "$REGZONE_METRICS" | awk -v k="$1" '$1 == k { print $2 }'; }
-until_ok() {
-  local n=$(($1 * 10)) i; shift
-  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 if ! "$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1; then
   bad "devstack up: $(tail -5 "$tmp/up.log")"; summary; exit 1
