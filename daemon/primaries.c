@@ -19,11 +19,6 @@
 #include "daemon/rz_err.h"
 #include "zonegen/zonegen.h"
 
-/* A holder of the mutex (a batch) longer than this makes the others give up
- * at once: knotd is slow or stopped, and workers stay free for the other
- * primaries. */
-#define SLOW_MS 1000u
-
 struct rz_primary_rt {
 	const struct rz_primary *cfg;   /* name, socket, timeout (restart-only) */
 	struct rz_zones *zones;
@@ -131,9 +126,13 @@ struct rz_knotq *rz_primary_queue(struct rz_primary_rt *pr)
 	return pr->queue;
 }
 
+/* Half the control timeout, as for the mutex: a batch that long is stuck
+ * on knotd (stopped, or its backlog full), while a busy knotd (its zone
+ * listing holds the socket 0.8 s at 10^5 zones, another daemon's session)
+ * never makes writers give up and fail a step for nothing. */
 unsigned rz_primary_slow_ms(const struct rz_primary_rt *pr)
 {
-	return pr->cfg->timeout_ms < SLOW_MS ? pr->cfg->timeout_ms : SLOW_MS;
+	return pr->cfg->timeout_ms / 2;
 }
 
 bool rz_primary_silent(struct rz_primary_rt *pr, char *why, size_t len)
