@@ -1,6 +1,7 @@
 /*
  * jobs.c - a claimed job to its kind's steps.
  */
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "daemon/certs.h"
@@ -33,4 +34,19 @@ void rz_job_run(const struct rz_step_ctx *x, const struct rz_job *job, struct rz
 		return;
 	}
 	kinds[job->kind](x, job, o);
+}
+
+void rz_jobs_run(const struct rz_step_ctx *x, const struct rz_job *jobs, size_t n,
+                 struct rz_step_out *o)
+{
+	bool dns = true;
+
+	for (size_t i = 0; i < n; i++)
+		dns &= jobs[i].kind == RZ_KIND_DNS && jobs[i].step != RZ_STEP_NONE;
+	if (dns) {
+		rz_dns_steps(x, jobs, n, o);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		rz_job_run(x, &jobs[i], &o[i]);
 }

@@ -13,4 +13,10 @@
  * a failure that retries with backoff and says so. */
 void rz_job_run(const struct rz_step_ctx *x, const struct rz_job *job, struct rz_step_out *o);
 
+/* The steps of n claimed jobs into o[0..n-1], as rz_job_run() does each:
+ * dns jobs of one step that writes their zones go to knotd as one batch
+ * (rz_dns_publish_many). */
+void rz_jobs_run(const struct rz_step_ctx *x, const struct rz_job *jobs, size_t n,
+                 struct rz_step_out *o);
+
 #endif

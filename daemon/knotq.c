@@ -104,42 +104,69 @@ static void lead(struct rz_knotq *q, rz_knotq_fn run, void *ctx)
 	pthread_cond_broadcast(&q->done);
 }
 
-int rz_knotq_run(struct rz_knotq *q, void *item, rz_knotq_fn run, void *ctx,
-                 unsigned slow_ms, bool impatient)
+int rz_knotq_run_many(struct rz_knotq *q, void *const *items, size_t n, rz_knotq_fn run,
+                      void *ctx, unsigned slow_ms, bool impatient, bool *not_run)
 {
-	struct waiter me = { .item = item };
-	int ret = 0;
+	struct waiter *me = calloc(n ? n : 1, sizeof(*me));
+	size_t pending = n;
 
+	if (me == NULL)
+		return RZ_ENOMEM;
 	pthread_mutex_lock(&q->lock);
-	if (q->tail != NULL)
-		q->tail->next = &me;
-	else
-		q->head = &me;
-	q->tail = &me;
-	while (!me.done) {
+	for (size_t i = 0; i < n; i++) {
+		me[i].item = items[i];
+		not_run[i] = false;
+		if (q->tail != NULL)
+			q->tail->next = &me[i];
+		else
+			q->head = &me[i];
+		q->tail = &me[i];
+	}
+	while (pending > 0) {
 		uint64_t deadline;
 		struct timespec ts;
+		bool waiting = false;
 
+		pending = 0;
+		for (size_t i = 0; i < n; i++) {
+			pending += !me[i].done && !not_run[i];
+			waiting |= !me[i].done && !not_run[i] && !me[i].taken;
+		}
+		if (pending == 0)
+			break;
 		if (!q->leading) {
 			lead(q, run, ctx);
 			continue;
 		}
-		if (me.taken) {     /* bounded by the batch's own timeouts */
+		if (!waiting) {     /* all taken: bounded by the batches' own timeouts */
 			pthread_cond_wait(&q->done, &q->lock);
 			continue;
 		}
 		deadline = q->batch_start_ms + slow_ms;
 		if (impatient || mono_ms() >= deadline) {
-			unlink_waiter(q, &me);
-			ret = RZ_EAGAIN;
-			break;
+			for (size_t i = 0; i < n; i++)
+				if (!me[i].done && !me[i].taken && !not_run[i]) {
+					unlink_waiter(q, &me[i]);
+					not_run[i] = true;
+				}
+			continue;
 		}
 		ts.tv_sec = (time_t)(deadline / 1000u);
 		ts.tv_nsec = (long)(deadline % 1000u) * 1000000L;
 		pthread_cond_timedwait(&q->done, &q->lock, &ts);
 	}
 	pthread_mutex_unlock(&q->lock);
-	return ret;
+	free(me);
+	return 0;
+}
+
+int rz_knotq_run(struct rz_knotq *q, void *item, rz_knotq_fn run, void *ctx,
+                 unsigned slow_ms, bool impatient)
+{
+	bool not_run = false;
+	int ret = rz_knotq_run_many(q, &item, 1, run, ctx, slow_ms, impatient, &not_run);
+
+	return ret != 0 ? ret : not_run ? RZ_EAGAIN : 0;
 }
 
 void rz_knotq_stats(struct rz_knotq *q, unsigned long long *batches,

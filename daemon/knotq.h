@@ -41,6 +41,14 @@ void rz_knotq_free(struct rz_knotq *q);
 int rz_knotq_run(struct rz_knotq *q, void *item, rz_knotq_fn run, void *ctx,
                  unsigned slow_ms, bool impatient);
 
+/*
+ * The same for n items of one writer: each runs (in this thread's batches
+ * or others') or gives up as above, not_run[i] then set.  0, or RZ_ENOMEM
+ * with nothing run.
+ */
+int rz_knotq_run_many(struct rz_knotq *q, void *const *items, size_t n, rz_knotq_fn run,
+                      void *ctx, unsigned slow_ms, bool impatient, bool *not_run);
+
 /* Batches run so far and the items in them (for the metrics and tests). */
 void rz_knotq_stats(struct rz_knotq *q, unsigned long long *batches,
                     unsigned long long *items);

@@ -491,78 +491,179 @@ static int write_end(PGconn *db, const struct rz_job *job, const struct pub_item
 	return ret;
 }
 
+/* Before the batch: the zone's lock and the write's intent.  0 to go on,
+ * else req->ret and err are set and nothing was sent. */
+static int write_begin(const struct rz_step_ctx *x, struct rz_pub_req *req, struct pub_item *it,
+                       long long *intent)
+{
+	const struct rz_job *job = req->job;
+	bool locked = false;
+	int ret;
+
+	*it = (struct pub_item){
+		.job = job, .purpose = req->purpose, .want = req->want, .n_want = req->n_want,
+		.owned = req->owned, .n_owned = req->n_owned, .plan = req->plan, .diff = req->diff,
+		.err = req->err, .errlen = req->errlen,
+	};
+	memset(req->plan, 0, sizeof(*req->plan));
+	*req->diff = NULL;
+	if ((it->pr = rz_primaries_get(x->primaries, job->primary)) == NULL) {
+		snprintf(req->err, req->errlen, "knot primary '%s' is not in the configuration (any "
+		         "more)", job->primary);
+		return req->ret = RZ_ENOENT;
+	}
+	/* One regzone writer per zone, across daemons: the zone's advisory lock
+	 * (released by PostgreSQL if this process dies), and with it the intent
+	 * of the transaction, recorded before zone-begin. */
+	if ((ret = store_zone_lock_intent(x->db, job->zone, job->id, &locked, intent, req->err,
+	                                  req->errlen)) != 0) {
+		/* a session lock outlives the statement that failed */
+		if (store_zone_unlock(x->db, job->zone) != 0)
+			rz_log_zone(RZ_LOG_WARN, job->domain, "cannot release the lock of zone %s",
+			            job->zone);
+		return req->ret = ret;
+	}
+	if (!locked) {
+		snprintf(req->err, req->errlen, "another regzone worker is writing zone %s",
+		         job->zone);
+		rz_metric_inc(rz_instr.knot_txns, "zone_locked", NULL);
+		return req->ret = RZ_EAGAIN;
+	}
+	it->n_owners = owners_of(req->want, req->n_want, req->owned, req->n_owned, it->owners,
+	                         sizeof(it->owners) / sizeof(it->owners[0]));
+	return 0;
+}
+
+/* The items of one primary, in its queue's batches; an item that waited too
+ * long for a slow or silent knotd is not run (RZ_EIO). */
+static void run_primary(const struct rz_step_ctx *x, struct pub_item **items, size_t n)
+{
+	struct rz_primary_rt *pr = items[0]->pr;
+	bool *not_run = calloc(n, sizeof(*not_run));
+	char why[512] = "";
+	bool silent = rz_primary_silent(pr, why, sizeof(why));
+	int ret = not_run == NULL ? RZ_ENOMEM :
+	          rz_knotq_run_many(rz_primary_queue(pr), (void *const *)items, n, run_batch,
+	                            (void *)x, rz_primary_slow_ms(pr), silent, not_run);
+
+	for (size_t i = 0; i < n; i++) {
+		struct pub_item *it = items[i];
+
+		if (ret == 0 && !not_run[i])
+			continue;
+		/* not run: another worker's batch is stuck on a knotd that does
+		 * not answer; this worker goes on with other work */
+		if (ret != 0)
+			snprintf(it->err, it->errlen, "out of memory");
+		else if (silent)
+			snprintf(it->err, it->errlen, "knot primary '%s' does not answer (%s); another "
+			         "worker is trying it", it->job->primary, why);
+		else
+			snprintf(it->err, it->errlen, "knot primary '%s': its control socket has been "
+			         "busy for over %u ms (knotd slow or not answering)", it->job->primary,
+			         rz_primary_slow_ms(pr));
+		it->ret = ret != 0 ? ret : RZ_EIO;
+		it->ended = true;   /* nothing sent */
+	}
+	free(not_run);
+}
+
+/* After the batch: the outcome into req, the lock and intent released. */
+static void write_finish(const struct rz_step_ctx *x, struct rz_pub_req *req,
+                         struct pub_item *it, long long intent)
+{
+	int ret = it->ret;
+
+	if (ret == 0 && *req->diff == NULL && (*req->diff = strdup("")) == NULL)
+		ret = RZ_ENOMEM;
+	if (ret != 0 && ret != RZ_ECONFLICT && ret != RZ_EAGAIN && x->cfg->primaries_listed &&
+	    strncmp(req->err, "knot primary", 12) != 0)
+		prefix_primary(req->err, req->errlen, req->job->primary);   /* which one, when several */
+	if (write_end(x->db, req->job, it, intent, req->err, req->errlen) != 0 && ret == 0)
+		ret = RZ_EDB;
+	rz_metric_inc(rz_instr.knot_txns, txn_outcome(ret, req->plan), NULL);
+	if (ret != 0 && ret != RZ_ECONFLICT)
+		zg_plan_clear(req->plan);
+	req->ret = ret;
+}
+
 /*
- * One Knot transaction on the job's zone, in a batch of its primary's
- * queue: read the owners concerned, plan against the ledger, record
- * pending rows, set/unset, commit.  want may be empty (removal).  On
- * success *plan holds what was done.
+ * Knot transactions on the jobs' zones, in batches of their primaries'
+ * queues: each zone locked and its intent recorded, then in the batch the
+ * owners concerned read, a plan against the ledger, pending rows, set and
+ * unset, commit; then each lock released.  want may be empty (removal).
  */
+void rz_publish_apply_many(const struct rz_step_ctx *x, struct rz_pub_req *req, size_t n)
+{
+	struct pub_item *it = calloc(n ? n : 1, sizeof(*it)), **group = NULL;
+	long long *intent = calloc(n ? n : 1, sizeof(*intent));
+	bool *go = calloc(n ? n : 1, sizeof(*go)), *done = calloc(n ? n : 1, sizeof(*done));
+
+	if (it == NULL || intent == NULL || go == NULL || done == NULL ||
+	    (group = calloc(n ? n : 1, sizeof(*group))) == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			memset(req[i].plan, 0, sizeof(*req[i].plan));
+			*req[i].diff = NULL;
+			snprintf(req[i].err, req[i].errlen, "out of memory");
+			req[i].ret = RZ_ENOMEM;
+		}
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		/* one transaction per zone: a second job of the same zone (two
+		 * domains under one zone) waits for the next round, as behind
+		 * another worker; its session would take the lock again */
+		for (j = 0; j < i; j++)
+			if (go[j] && strcmp(req[j].job->zone, req[i].job->zone) == 0)
+				break;
+		if (j < i) {
+			memset(req[i].plan, 0, sizeof(*req[i].plan));
+			*req[i].diff = NULL;
+			snprintf(req[i].err, req[i].errlen, "another write of zone %s is in this batch",
+			         req[i].job->zone);
+			req[i].ret = RZ_EAGAIN;
+			continue;
+		}
+		go[i] = write_begin(x, &req[i], &it[i], &intent[i]) == 0;
+	}
+	/* one primary at a time: its items go to its queue together */
+	for (size_t i = 0; i < n; i++) {
+		size_t m = 0;
+
+		if (!go[i] || done[i])
+			continue;
+		for (size_t j = i; j < n; j++)
+			if (go[j] && !done[j] && it[j].pr == it[i].pr) {
+				group[m++] = &it[j];
+				done[j] = true;
+			}
+		run_primary(x, group, m);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (go[i])
+			write_finish(x, &req[i], &it[i], intent[i]);
+out:
+	free(it);
+	free(intent);
+	free(go);
+	free(done);
+	free(group);
+}
+
 int rz_publish_apply(const struct rz_step_ctx *x, const struct rz_job *job, const char *purpose,
                      const struct zg_krec *want, size_t n_want, const struct zg_krec *owned,
                      size_t n_owned, struct zg_plan *plan, char **diff, char *err,
                      size_t errlen)
 {
-	struct pub_item it = {
+	struct rz_pub_req req = {
 		.job = job, .purpose = purpose, .want = want, .n_want = n_want, .owned = owned,
 		.n_owned = n_owned, .plan = plan, .diff = diff, .err = err, .errlen = errlen,
 	};
-	long long intent = 0;
-	bool locked = false, silent;
-	char why[512] = "";
-	int ret;
 
-	memset(plan, 0, sizeof(*plan));
-	*diff = NULL;
-	if ((it.pr = rz_primaries_get(x->primaries, job->primary)) == NULL) {
-		snprintf(err, errlen, "knot primary '%s' is not in the configuration (any more)",
-		         job->primary);
-		return RZ_ENOENT;
-	}
-	/* One regzone writer per zone, across daemons: the zone's advisory lock
-	 * (released by PostgreSQL if this process dies), and with it the intent
-	 * of the transaction, recorded before zone-begin. */
-	if ((ret = store_zone_lock_intent(x->db, job->zone, job->id, &locked, &intent, err,
-	                                  errlen)) != 0) {
-		/* a session lock outlives the statement that failed */
-		if (store_zone_unlock(x->db, job->zone) != 0)
-			rz_log_zone(RZ_LOG_WARN, job->domain, "cannot release the lock of zone %s",
-			            job->zone);
-		return ret;
-	}
-	if (!locked) {
-		snprintf(err, errlen, "another regzone worker is writing zone %s", job->zone);
-		rz_metric_inc(rz_instr.knot_txns, "zone_locked", NULL);
-		return RZ_EAGAIN;
-	}
-	it.n_owners = owners_of(want, n_want, owned, n_owned, it.owners,
-	                        sizeof(it.owners) / sizeof(it.owners[0]));
-	silent = rz_primary_silent(it.pr, why, sizeof(why));
-	if (rz_knotq_run(rz_primary_queue(it.pr), &it, run_batch, (void *)x,
-	                 rz_primary_slow_ms(it.pr), silent) != 0) {
-		/* not run: another worker's batch is stuck on a knotd that does
-		 * not answer; this worker goes on with other work */
-		if (silent)
-			snprintf(err, errlen, "knot primary '%s' does not answer (%s); another worker "
-			         "is trying it", job->primary, why);
-		else
-			snprintf(err, errlen, "knot primary '%s': its control socket has been busy for "
-			         "over %u ms (knotd slow or not answering)", job->primary,
-			         rz_primary_slow_ms(it.pr));
-		it.ret = RZ_EIO;
-		it.ended = true;   /* nothing sent */
-	}
-	ret = it.ret;
-	if (ret == 0 && *diff == NULL && (*diff = strdup("")) == NULL)
-		ret = RZ_ENOMEM;
-	if (ret != 0 && ret != RZ_ECONFLICT && ret != RZ_EAGAIN && x->cfg->primaries_listed &&
-	    strncmp(err, "knot primary", 12) != 0)
-		prefix_primary(err, errlen, job->primary);   /* which one, when several */
-	if (write_end(x->db, job, &it, intent, err, errlen) != 0 && ret == 0)
-		ret = RZ_EDB;
-	rz_metric_inc(rz_instr.knot_txns, txn_outcome(ret, plan), NULL);
-	if (ret != 0 && ret != RZ_ECONFLICT)
-		zg_plan_clear(plan);
-	return ret;
+	rz_publish_apply_many(x, &req, 1);
+	return req.ret;
 }
 
 int rz_publish_check(const struct rz_config *run, const char *primary, const struct zg_rr *rrs,

@@ -47,6 +47,25 @@ int rz_publish_apply(const struct rz_step_ctx *x, const struct rz_job *job, cons
                      size_t n_owned, struct zg_plan *plan, char **diff, char *err,
                      size_t errlen);
 
+/* One write of rz_publish_apply_many(): rz_publish_apply()'s arguments,
+ * and its return value in ret. */
+struct rz_pub_req {
+	const struct rz_job *job;
+	const char *purpose;
+	const struct zg_krec *want, *owned;
+	size_t n_want, n_owned;
+	struct zg_plan *plan;
+	char **diff;
+	char *err;
+	size_t errlen;
+	int ret;                 /* out */
+};
+
+/* The writes of several jobs (distinct zones), each as rz_publish_apply()
+ * would make it, together: the writes to one primary go to its queue at
+ * once, in as few batches as its queue allows. */
+void rz_publish_apply_many(const struct rz_step_ctx *x, struct rz_pub_req *req, size_t n);
+
 /*
  * Are these records served by every authoritative server of the primary
  * (its servers in cfg, the running configuration: present), or by none

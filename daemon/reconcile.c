@@ -111,70 +111,147 @@ static void zone_busy(const struct rz_job *job, const char *why, struct rz_step_
 	}
 }
 
-static void step_publish(const struct rz_step_ctx *x, const struct rz_job *job,
+/* A publish step of a batch: its records, what the ledger says regzone
+ * owns, and the write's outcome. */
+struct pub_job {
+	struct zg_krec *want, *owned;    /* malloc'ed */
+	size_t n_want, n_owned;
+	struct zg_plan plan;
+	char *diff;
+	char err[2048];
+};
+
+/* The records to write and the ledger's: false (and o says why) when the
+ * step cannot write. */
+static bool publish_prepare(const struct rz_step_ctx *x, const struct rz_job *job,
+                            struct pub_job *p, struct zg_rr *rrs, struct rz_step_out *o)
+{
+	size_t n = 0;
+
+	if (want_records(x->cfg, job, rrs, &n, p->err, sizeof(p->err)) != 0) {
+		failure(o, job, RZ_STEP_PUBLISH, "%s%s", p->err, "");
+		return false;
+	}
+	if ((p->want = calloc(n ? n : 1, sizeof(*p->want))) == NULL) {
+		failure(o, job, RZ_STEP_PUBLISH, "%s%s", "out of memory", "");
+		return false;
+	}
+	to_krecs(rrs, n, p->want);
+	p->n_want = n;
+	if (store_ledger_live(x->db, job->domain, job->service, "service", &p->owned,
+	                      &p->n_owned, p->err, sizeof(p->err)) != 0) {
+		failure(o, job, RZ_STEP_PUBLISH, "%s%s", p->err, "");
+		return false;
+	}
+	return true;
+}
+
+/* The step's outcome from the write's (ret) and, after a write, the
+ * ledger's settling (settled, its error in p->err). */
+static void publish_done(const struct rz_job *job, struct pub_job *p, int ret, int settled,
                          struct rz_step_out *o)
 {
-	struct zg_rr rrs[ZG_MAX_RECORDS];
-	struct zg_krec want[ZG_MAX_RECORDS], *owned = NULL;
-	struct zg_plan plan;
-	size_t n = 0, n_owned = 0;
-	char err[2048] = "", *diff = NULL;
-	int ret;
+	const struct zg_plan *plan = &p->plan;
 
-	if ((ret = want_records(x->cfg, job, rrs, &n, err, sizeof(err))) != 0) {
-		failure(o, job, RZ_STEP_PUBLISH, "%s%s", err, "");
-		return;
-	}
-	to_krecs(rrs, n, want);
-	if ((ret = store_ledger_live(x->db, job->domain, job->service, "service", &owned, &n_owned,
-	                             err, sizeof(err))) != 0) {
-		failure(o, job, RZ_STEP_PUBLISH, "%s%s", err, "");
-		return;
-	}
-	ret = rz_publish_apply(x, job, "service", want, n, owned, n_owned, &plan, &diff, err,
-	                       sizeof(err));
 	if (ret == RZ_ECONFLICT) {
 		snprintf(o->last_error, sizeof(o->last_error), "conflict with existing records: %s",
-		         plan.conflict);
+		         plan->conflict);
 		rz_step_go(o, RZ_STEP_NONE, 0, NULL);
 		o->res.dns = RZ_DNS_CONFLICT;
 		o->res.active = RZ_ACTIVE_NO;
 		o->res.last_error = o->last_error;
 		o->res.audit_kind = "error";
 		o->res.audit_msg = o->last_error;
-		rz_log_zone(RZ_LOG_WARN, job->domain, "conflict: %s", plan.conflict);
-		goto out;
+		rz_log_zone(RZ_LOG_WARN, job->domain, "conflict: %s", plan->conflict);
+		return;
 	}
 	if (ret == RZ_EAGAIN) {     /* another worker of ours has the zone */
 		rz_step_go(o, RZ_STEP_PUBLISH, 0.05 + 0.1 * rz_jitter(), NULL);
-		goto out;
+		return;
 	}
 	if (ret == RZ_EBUSY) {
-		zone_busy(job, err, o);
-		goto out;
+		zone_busy(job, p->err, o);
+		return;
 	}
 	if (ret != 0) {
-		failure(o, job, RZ_STEP_PUBLISH, "knot: %s%s", err, "");
-		goto out;
+		failure(o, job, RZ_STEP_PUBLISH, "knot: %s%s", p->err, "");
+		return;
 	}
-	/* Pending rows of what is now there become live; removed ones close. */
-	ret = store_ledger_settle(x->db, job, want, n, plan.unset, plan.n_unset, err, sizeof(err));
-	if (ret != 0) {
-		failure(o, job, RZ_STEP_PUBLISH, "%s%s", err, "");
-		goto out;
+	if (settled != 0) {
+		failure(o, job, RZ_STEP_PUBLISH, "%s%s", p->err, "");
+		return;
 	}
 	snprintf(o->audit, sizeof(o->audit), "zone %s: %zu records added, %zu removed, %zu "
-	         "already there%s%s", job->zone, plan.n_set, plan.n_unset, plan.n_keep,
-	         diff != NULL && diff[0] != '\0' ? "; diff:\n" : "", diff != NULL ? diff : "");
+	         "already there%s%s", job->zone, plan->n_set, plan->n_unset, plan->n_keep,
+	         p->diff != NULL && p->diff[0] != '\0' ? "; diff:\n" : "",
+	         p->diff != NULL ? p->diff : "");
 	rz_log_zone(RZ_LOG_INFO, job->domain, "publish: zone %s, %zu added, %zu removed, %zu "
-	            "already there", job->zone, plan.n_set, plan.n_unset, plan.n_keep);
+	            "already there", job->zone, plan->n_set, plan->n_unset, plan->n_keep);
 	rz_step_go(o, RZ_STEP_VERIFY, rz_check_delay(0), "{}");   /* forget any busy_since */
 	o->res.audit_kind = "step";
 	o->res.audit_msg = o->audit;
+}
+
+/* The publish steps of n jobs: their writes go to knotd together. */
+static void publish_many(const struct rz_step_ctx *x, const struct rz_job *const *jobs,
+                         size_t n, struct rz_step_out *const *o)
+{
+	struct zg_rr *rrs = calloc(ZG_MAX_RECORDS, sizeof(*rrs));
+	struct pub_job *p = calloc(n, sizeof(*p));
+	struct rz_pub_req *req = calloc(n, sizeof(*req));
+	struct store_settle *settle = calloc(n, sizeof(*settle));
+	size_t *of = calloc(n, sizeof(*of)), m = 0, ns = 0;
+	char serr[1024] = "";
+	int settled = 0;
+
+	if (rrs == NULL || p == NULL || req == NULL || of == NULL || settle == NULL) {
+		for (size_t i = 0; i < n; i++)
+			failure(o[i], jobs[i], RZ_STEP_PUBLISH, "%s%s", "out of memory", "");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!publish_prepare(x, jobs[i], &p[i], rrs, o[i]))
+			continue;
+		req[m] = (struct rz_pub_req){
+			.job = jobs[i], .purpose = "service", .want = p[i].want, .n_want = p[i].n_want,
+			.owned = p[i].owned, .n_owned = p[i].n_owned, .plan = &p[i].plan,
+			.diff = &p[i].diff, .err = p[i].err, .errlen = sizeof(p[i].err),
+		};
+		of[m++] = i;
+	}
+	rz_publish_apply_many(x, req, m);
+	/* Pending rows of what is now there become live, removed ones close:
+	 * one statement for the batch */
+	for (size_t k = 0; k < m; k++)
+		if (req[k].ret == 0)
+			settle[ns++] = (struct store_settle){ jobs[of[k]], p[of[k]].want,
+			                                      p[of[k]].n_want, p[of[k]].plan.unset,
+			                                      p[of[k]].plan.n_unset };
+	if (ns > 0 && store_ledger_settle_many(x->db, settle, ns, serr, sizeof(serr)) != 0)
+		settled = RZ_EDB;
+	for (size_t k = 0; k < m; k++) {
+		if (req[k].ret == 0 && settled != 0)
+			snprintf(p[of[k]].err, sizeof(p[of[k]].err), "%s", serr);
+		publish_done(jobs[of[k]], &p[of[k]], req[k].ret, settled, o[of[k]]);
+	}
 out:
-	zg_plan_clear(&plan);
-	free(owned);
-	free(diff);
+	for (size_t i = 0; p != NULL && i < n; i++) {
+		zg_plan_clear(&p[i].plan);
+		free(p[i].want);
+		free(p[i].owned);
+		free(p[i].diff);
+	}
+	free(rrs);
+	free(p);
+	free(req);
+	free(of);
+	free(settle);
+}
+
+static void step_publish(const struct rz_step_ctx *x, const struct rz_job *job,
+                         struct rz_step_out *o)
+{
+	publish_many(x, &job, 1, &o);
 }
 
 /* Are these records served by every authoritative server (present) or by
@@ -371,4 +448,27 @@ void rz_dns_step(const struct rz_step_ctx *x, const struct rz_job *job, struct r
 		return;
 	}
 	failure(o, job, RZ_STEP_NONE, "unknown step '%s' of a %s job", job->step_name, "dns");
+}
+
+void rz_dns_steps(const struct rz_step_ctx *x, const struct rz_job *jobs, size_t n,
+                  struct rz_step_out *o)
+{
+	const struct rz_job *batch[RZ_CLAIM_MAX];
+	struct rz_step_out *out[RZ_CLAIM_MAX];
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		rz_step_out_init(&o[i]);
+		if (jobs[i].step != RZ_STEP_PUBLISH || jobs[i].desired != RZ_DESIRED_ENABLED ||
+		    m == RZ_CLAIM_MAX) {
+			rz_dns_step(x, &jobs[i], &o[i]);
+			continue;
+		}
+		rz_log_zone(RZ_LOG_DEBUG, jobs[i].domain, "step %s (attempt %d, in a batch)",
+		            jobs[i].step_name, jobs[i].attempts + 1);
+		batch[m] = &jobs[i];
+		out[m++] = &o[i];
+	}
+	if (m > 0)
+		publish_many(x, batch, m, out);
 }

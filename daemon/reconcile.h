@@ -23,4 +23,9 @@
  * rescheduled the job) goes to the one that does. */
 void rz_dns_step(const struct rz_step_ctx *x, const struct rz_job *job, struct rz_step_out *o);
 
+/* The steps of n claimed dns jobs into o[] (initialised here), as
+ * rz_dns_step() runs each; their publish steps write as one batch. */
+void rz_dns_steps(const struct rz_step_ctx *x, const struct rz_job *jobs, size_t n,
+                  struct rz_step_out *o);
+
 #endif

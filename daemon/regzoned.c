@@ -167,21 +167,54 @@ static void worker_disconnect(struct worker *w, PGconn **db)
 	*db = NULL;
 }
 
+/* What a worker claims and runs at once: a job, or a batch of dns jobs of
+ * one step (store_job_claim). */
+struct work {
+	struct rz_job jobs[RZ_CLAIM_MAX];
+	struct rz_step_out out[RZ_CLAIM_MAX];
+	struct store_finish fin[RZ_CLAIM_MAX];
+	size_t n;
+};
+
+/* Claim free jobs, or with dead (none free) jobs of a session that is gone
+ * (*took says so): 0 (w->n may be 0, then *secs says when the next is
+ * due), or an error in err. */
+static int claim(PGconn *db, const char *name, bool dead, struct work *w, double *secs,
+                 bool *took, char *err, size_t errlen)
+{
+	double next_s = -1;
+	int ret = store_job_claim(db, name, false, w->jobs, RZ_CLAIM_MAX, &w->n, secs, err,
+	                          errlen);
+
+	*took = false;
+	if (ret != 0 || w->n > 0 || !dead)
+		return ret;
+	next_s = *secs;
+	ret = store_job_claim(db, name, true, w->jobs, RZ_CLAIM_MAX, &w->n, secs, err, errlen);
+	if (ret == 0 && w->n > 0) {
+		rz_log_zone(RZ_LOG_INFO, w->jobs[0].domain, "took over %zu job%s claimed by a "
+		            "session that is gone", w->n, w->n > 1 ? "s (this and others)" : "");
+		*took = true;
+	}
+	*secs = next_s;   /* the free jobs' schedule, not the dead claims' */
+	return ret;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *d = w->d;
 	struct rz_step_ctx ctx = { .primaries = d->primaries };
+	struct work *wk = calloc(1, sizeof(*wk));
 	char name[128], err[1024];
 	PGconn *db = NULL;
 	double last_dead = 0;
 
 	snprintf(name, sizeof(name), "%s:%ld:w%d", d->host, (long)getpid(), w->index);
-	while (!atomic_load(&d->stopping)) {
-		struct rz_job job;
-		struct rz_step_out out;
-		struct rz_state st;
-		bool got = false, stale = false, changed = false, dead;
+	if (wk == NULL)
+		rz_log(RZ_LOG_ERR, "worker %d: out of memory", w->index);
+	while (wk != NULL && !atomic_load(&d->stopping)) {
+		bool dead, took = false, cert = false;
 		double secs;
 		int ret;
 		PGnotify *n;
@@ -206,22 +239,14 @@ static void *worker_main(void *arg)
 		dead = mono() - last_dead > WAIT_CAP;
 		if (dead)
 			last_dead = mono();
-		if (store_job_claim(db, name, false, &job, &got, &secs, err, sizeof(err)) == 0 &&
-		    !got && dead) {
-			double next_s = secs;
-
-			if (store_job_claim(db, name, true, &job, &got, &secs, err, sizeof(err)) == 0 &&
-			    got)
-				rz_log_zone(RZ_LOG_INFO, job.domain, "took over a job claimed by a "
-				            "session that is gone");
-			secs = next_s;   /* the free jobs' schedule, not the dead claims' */
-		}
-		if (err[0] != '\0') {
+		if (claim(db, name, dead, wk, &secs, &took, err, sizeof(err)) != 0) {
 			rz_log(RZ_LOG_WARN, "worker %d: %s", w->index, err);
 			worker_disconnect(w, &db);
 			continue;
 		}
-		if (!got) {
+		if (took)
+			last_dead = 0;   /* a dead session's claims: look for more at once */
+		if (wk->n == 0) {
 			if (secs < 0 || secs > WAIT_CAP)
 				secs = WAIT_CAP;
 			/* something due but taken by another worker a moment ago:
@@ -235,38 +260,55 @@ static void *worker_main(void *arg)
 				PQfreemem(n);
 			continue;
 		}
-		/* One step: the configuration of the moment (a reload applies to
-		 * the next), a unit of work the watchdog watches. */
+		/* One step of each job claimed: the configuration of the moment
+		 * (a reload applies to the next), a unit of work the watchdog
+		 * watches. */
 		rz_notify_busy(d->notify, (unsigned)w->index);
 		ctx.db = db;
 		ctx.cfg = rz_live_get(d->live);
-		rz_job_run(&ctx, &job, &out);
-		rz_metric_inc(rz_instr.steps, rz_kind_name(job.kind), job.step_name);
-		if (out.res.failed)
-			rz_metric_inc(rz_instr.step_retries, rz_kind_name(job.kind), job.step_name);
+		rz_jobs_run(&ctx, wk->jobs, wk->n, wk->out);
+		for (size_t i = 0; i < wk->n; i++) {
+			const struct rz_job *job = &wk->jobs[i];
+
+			rz_metric_inc(rz_instr.steps, rz_kind_name(job->kind), job->step_name);
+			if (wk->out[i].res.failed)
+				rz_metric_inc(rz_instr.step_retries, rz_kind_name(job->kind),
+				              job->step_name);
+			wk->fin[i] = (struct store_finish){ .job = job, .res = &wk->out[i].res };
+			cert |= job->kind == RZ_KIND_CERT;
+		}
 		/* what libcurl keeps open without close-on-exec (its connections'
 		 * socketpairs) after a cert step; a dns step leaves nothing open
 		 * (the control socket closes with its batch, the DNS sockets are
 		 * close-on-exec), and a hook's child closes every fd anyway */
-		if (job.kind == RZ_KIND_CERT)
+		if (cert)
 			rz_cloexec_sweep();
-		ret = store_job_finish(db, &job, &out.res, &stale, &changed, &st, err, sizeof(err));
+		ret = store_job_finish(db, wk->fin, wk->n, err, sizeof(err));
 		rz_live_put(d->live, ctx.cfg);
 		ctx.cfg = NULL;
-		if (ret != 0) {
-			/* The claim dies with this connection: another worker retakes it. */
-			rz_log_zone(RZ_LOG_WARN, job.domain, "cannot record step %s: %s", job.step_name,
-			            err);
-			worker_disconnect(w, &db);
-		} else if (changed) {
-			rz_log_zone(RZ_LOG_INFO, job.domain, "dns %s, certificate %s%s%s%s",
-			            rz_dns_name(st.dns), rz_cert_name(st.cert), st.active ? ", active" : "",
-			            st.last_error[0] ? ": " : "", st.last_error);
-			rz_feed_publish(&d->feed, &st);
+		for (size_t i = 0; i < wk->n; i++) {
+			const struct store_finish *f = &wk->fin[i];
+
+			if (ret != 0) {
+				/* The claims die with this connection: another worker
+				 * retakes them. */
+				rz_log_zone(RZ_LOG_WARN, f->job->domain, "cannot record step %s: %s",
+				            f->job->step_name, err);
+			} else if (f->changed) {
+				rz_log_zone(RZ_LOG_INFO, f->job->domain, "dns %s, certificate %s%s%s%s",
+				            rz_dns_name(f->st.dns), rz_cert_name(f->st.cert),
+				            f->st.active ? ", active" : "",
+				            f->st.last_error[0] ? ": " : "", f->st.last_error);
+				rz_feed_publish(&d->feed, &f->st);
+			}
+			rz_step_out_clear(&wk->out[i]);
+			rz_job_clear(&wk->jobs[i]);
 		}
-		rz_step_out_clear(&out);
-		rz_job_clear(&job);
+		wk->n = 0;
+		if (ret != 0)
+			worker_disconnect(w, &db);
 	}
+	free(wk);
 	rz_cert_thread_end();
 	if (db != NULL && store_release_claims(db, err, sizeof(err)) != 0)
 		rz_log(RZ_LOG_WARN, "worker %d: releasing claims: %s", w->index, err);

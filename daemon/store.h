@@ -106,23 +106,36 @@ struct rz_job {
 
 void rz_job_clear(struct rz_job *j);
 
-/* Claim the most urgent due job (FOR UPDATE SKIP LOCKED): a free one, or
- * with dead set one whose claimer's PostgreSQL session is gone.  *got false
- * when there is none; then *next_s is the time until the next free job is
- * due (the same statement asks), or -1 when none is scheduled. */
-RZ_MUSTCHECK
-int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job, bool *got,
-                    double *next_s, char *err, size_t errlen);
+/* The most jobs one claim takes (a dns job and the others of its step). */
+#define RZ_CLAIM_MAX 32
 
-/* Persist a step's outcome and release the claim, unless the desired state
- * changed meanwhile (generation): then only the claim is released and the
- * newer work runs next.  *stale tells which; *changed whether the service's
- * state changed (then *state is filled for the feed).  An order that leaves
- * its in-flight steps wakes the order that waits longest for a slot. */
+/* Claim the most urgent due job (FOR UPDATE SKIP LOCKED): a free one, or
+ * with dead set one whose claimer's PostgreSQL session is gone.  A free dns
+ * job comes with up to max-1 other due dns jobs of the same step and
+ * priority, to run as a batch.  *n of them into jobs[] (free each with
+ * rz_job_clear()); 0 when there is none: then *next_s is the time until
+ * the next free job is due (the same statement asks), or -1 when none is
+ * scheduled. */
 RZ_MUSTCHECK
-int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_result *r,
-                     bool *stale, bool *changed, struct rz_state *state,
-                     char *err, size_t errlen);
+int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *jobs, size_t max,
+                    size_t *n, double *next_s, char *err, size_t errlen);
+
+/* One claimed job's step outcome, for store_job_finish(). */
+struct store_finish {
+	const struct rz_job *job;
+	const struct rz_step_result *res;
+	bool stale;              /* out: the desired state changed meanwhile */
+	bool changed;            /* out: the service's state changed ... */
+	struct rz_state st;      /* ... to this (for the feed) */
+};
+
+/* Persist the steps' outcomes of n claimed jobs and release their claims
+ * (one statement), except for a job whose desired state changed meanwhile
+ * (generation): then only its claim is released and the newer work runs
+ * next.  An order that leaves its in-flight steps wakes the order that
+ * waits longest for a slot. */
+RZ_MUSTCHECK
+int store_job_finish(PGconn *c, struct store_finish *f, size_t n, char *err, size_t errlen);
 
 /* A Knot primary answers again: the failed jobs of its services that wait
  * for a later retry of a step that writes or checks its zones (dns jobs,
@@ -219,6 +232,20 @@ struct store_pending {
 RZ_MUSTCHECK
 int store_ledger_pending_many(PGconn *c, const struct store_pending *w, size_t n, char *err,
                               size_t errlen);
+
+/* One job's records for store_ledger_settle_many(). */
+struct store_settle {
+	const struct rz_job *job;
+	const struct zg_krec *want;
+	size_t n_want;
+	const struct zg_krec *removed;
+	size_t n_removed;
+};
+
+/* store_ledger_settle() for the jobs of a batch, in one statement. */
+RZ_MUSTCHECK
+int store_ledger_settle_many(PGconn *c, const struct store_settle *s, size_t n, char *err,
+                             size_t errlen);
 
 /* After a commit: wanted records become 'live', removed ones get their
  * removed_at, and one audit line each. */

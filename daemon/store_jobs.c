@@ -21,15 +21,55 @@ void rz_job_clear(struct rz_job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job, bool *got,
-                    double *next_s, char *err, size_t errlen)
+/* One row of the claim's result into *job: 0, RZ_EDB (values regzone does
+ * not know), RZ_ENOMEM. */
+static int job_from_row(const PGresult *r, int row, struct rz_job *job, char *err,
+                        size_t errlen)
 {
-	const char *p[] = { worker };
-	PGresult *r;
+	const char *kind = PQgetvalue(r, row, 3), *step = PQgetvalue(r, row, 4);
 
-	*got = false;
-	*next_s = -1;
 	memset(job, 0, sizeof(*job));
+	job->id = atoll(PQgetvalue(r, row, 0));
+	snprintf(job->domain, sizeof(job->domain), "%s", PQgetvalue(r, row, 1));
+	snprintf(job->service, sizeof(job->service), "%s", PQgetvalue(r, row, 2));
+	snprintf(job->step_name, sizeof(job->step_name), "%s", step);
+	if (rz_step_from_name(step, &job->step) != 0)
+		job->step = RZ_STEP_NONE;     /* the job's table fails it */
+	job->generation = atoll(PQgetvalue(r, row, 5));
+	job->attempts = atoi(PQgetvalue(r, row, 6));
+	job->step_age = atof(PQgetvalue(r, row, 7));
+	job->desired_age = atof(PQgetvalue(r, row, 13));
+	snprintf(job->zone, sizeof(job->zone), "%s", PQgetvalue(r, row, 8));
+	snprintf(job->profile, sizeof(job->profile), "%s", PQgetvalue(r, row, 9));
+	snprintf(job->primary, sizeof(job->primary), "%s", PQgetvalue(r, row, 14));
+	if (rz_kind_from_name(kind, &job->kind) != 0 ||
+	    rz_desired_from_name(PQgetvalue(r, row, 10), &job->desired) != 0) {
+		snprintf(err, errlen, "database: job %lld has kind %.16s, desired %.16s: not "
+		         "values regzone knows", job->id, kind, PQgetvalue(r, row, 10));
+		rz_job_clear(job);
+		return RZ_EDB;
+	}
+	job->params_json = strdup(PQgetvalue(r, row, 11));
+	job->state_json = strdup(PQgetvalue(r, row, 12));
+	if (job->params_json == NULL || job->state_json == NULL) {
+		rz_job_clear(job);
+		snprintf(err, errlen, "out of memory");
+		return RZ_ENOMEM;
+	}
+	return 0;
+}
+
+int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *jobs, size_t max,
+                    size_t *n, double *next_s, char *err, size_t errlen)
+{
+	char more[24];
+	const char *p[] = { worker, more };
+	PGresult *r;
+	int rows, ret = 0;
+
+	*n = 0;
+	*next_s = -1;
+	snprintf(more, sizeof(more), "%zu", max > 1 ? max - 1 : 0);
 	/* The hot path looks at free jobs only (a partial index); claims of
 	 * workers whose PostgreSQL session is gone (a daemon that died) are
 	 * taken over only when asked, which costs a look at pg_stat_activity.
@@ -47,7 +87,9 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	"extract(epoch FROM now() - jobs.first_attempt_at)::float8 AS age, s.zone, " \
 	"s.profile, s.desired, s.params::text AS params, jobs.state::text AS state, " \
 	"extract(epoch FROM now() - s.desired_at)::float8 AS desired_age, s.knot_primary) " \
-	"SELECT u.*, NULL::float8 FROM u UNION ALL " \
+	"SELECT u.id, u.domain, u.service, u.kind, u.step, u.generation, u.attempts, u.age, " \
+	"u.zone, u.profile, u.desired, u.params, u.state, u.desired_age, u.knot_primary, " \
+	"NULL::float8 FROM u UNION ALL " \
 	"SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " \
 	"NULL, " \
 	"(SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8 " \
@@ -55,99 +97,99 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	"WHERE NOT EXISTS (SELECT 1 FROM u)"
 	/* The free job: the most urgent priority first (sql/009_claim.sql keeps
 	 * them to 0, 1, 2), and in each the one due longest, one index range
-	 * each - however many jobs wait for later, parked or scheduled. */
+	 * each - however many jobs wait for later, parked or scheduled.  A dns
+	 * job brings the other due dns jobs of its step and priority with it
+	 * (up to $2 of them, the same index range): the worker runs them as
+	 * one batch (one Knot batch, one check round, one statement to finish
+	 * them all) instead of a claim, a write and a finish each. */
 	if (!dead)
-		r = sq_q(c, CLAIM("SELECT f.id FROM unnest('{0,1,2}'::smallint[]) AS pr(p) "
-		                  "CROSS JOIN LATERAL (SELECT id FROM jobs WHERE claimed_pid IS NULL "
-		                  "AND priority = pr.p AND next_attempt_at <= now() "
-		                  "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) f LIMIT 1"),
-		         1, p, PGRES_TUPLES_OK, err, errlen);
+		r = sq_q(c, CLAIM("WITH f AS (SELECT f.id, f.kind, f.step, f.priority FROM "
+		                  "unnest('{0,1,2}'::smallint[]) AS pr(p) "
+		                  "CROSS JOIN LATERAL (SELECT id, kind, step, priority FROM jobs "
+		                  "WHERE claimed_pid IS NULL AND priority = pr.p "
+		                  "AND next_attempt_at <= now() "
+		                  "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) f LIMIT 1) "
+		                  "SELECT id FROM f UNION ALL SELECT m.id FROM f CROSS JOIN LATERAL "
+		                  "(SELECT id FROM jobs WHERE f.kind = 'dns' AND claimed_pid IS NULL "
+		                  "AND priority = f.priority AND next_attempt_at <= now() "
+		                  "AND kind = 'dns' AND step = f.step AND id <> f.id "
+		                  "ORDER BY next_attempt_at LIMIT $2::int FOR UPDATE SKIP LOCKED) m"),
+		         2, p, PGRES_TUPLES_OK, err, errlen);
 	else
 		r = sq_q(c, CLAIM("SELECT id FROM jobs WHERE claimed_pid IS NOT NULL AND NOT EXISTS "
 		                  "(SELECT 1 FROM pg_stat_activity a WHERE a.pid = jobs.claimed_pid) "
 		                  "AND next_attempt_at <= now() ORDER BY priority, next_attempt_at "
-		                  "LIMIT 1 FOR UPDATE SKIP LOCKED"),
-		         1, p, PGRES_TUPLES_OK, err, errlen);
+		                  "LIMIT $2::int + 1 FOR UPDATE SKIP LOCKED"),
+		         2, p, PGRES_TUPLES_OK, err, errlen);
 #undef CLAIM
 	if (r == NULL)
 		return RZ_EDB;
-	if (PQntuples(r) == 1 && PQgetisnull(r, 0, 0)) {
+	rows = PQntuples(r);
+	if (rows == 1 && PQgetisnull(r, 0, 0)) {
 		if (!PQgetisnull(r, 0, 15))
 			*next_s = atof(PQgetvalue(r, 0, 15));
-	} else if (PQntuples(r) == 1) {
-		const char *kind = PQgetvalue(r, 0, 3), *step = PQgetvalue(r, 0, 4);
-
-		job->id = atoll(PQgetvalue(r, 0, 0));
-		snprintf(job->domain, sizeof(job->domain), "%s", PQgetvalue(r, 0, 1));
-		snprintf(job->service, sizeof(job->service), "%s", PQgetvalue(r, 0, 2));
-		snprintf(job->step_name, sizeof(job->step_name), "%s", step);
-		if (rz_step_from_name(step, &job->step) != 0)
-			job->step = RZ_STEP_NONE;     /* the job's table fails it */
-		job->generation = atoll(PQgetvalue(r, 0, 5));
-		job->attempts = atoi(PQgetvalue(r, 0, 6));
-		job->step_age = atof(PQgetvalue(r, 0, 7));
-		job->desired_age = atof(PQgetvalue(r, 0, 13));
-		snprintf(job->zone, sizeof(job->zone), "%s", PQgetvalue(r, 0, 8));
-		snprintf(job->profile, sizeof(job->profile), "%s", PQgetvalue(r, 0, 9));
-		snprintf(job->primary, sizeof(job->primary), "%s", PQgetvalue(r, 0, 14));
-		if (rz_kind_from_name(kind, &job->kind) != 0 ||
-		    rz_desired_from_name(PQgetvalue(r, 0, 10), &job->desired) != 0) {
-			snprintf(err, errlen, "database: job %lld has kind %.16s, desired %.16s: not "
-			         "values regzone knows", job->id, kind, PQgetvalue(r, 0, 10));
-			PQclear(r);
-			rz_job_clear(job);
-			return RZ_EDB;
-		}
-		job->params_json = strdup(PQgetvalue(r, 0, 11));
-		job->state_json = strdup(PQgetvalue(r, 0, 12));
-		if (job->params_json == NULL || job->state_json == NULL) {
-			PQclear(r);
-			rz_job_clear(job);
-			snprintf(err, errlen, "out of memory");
-			return RZ_ENOMEM;
-		}
-		*got = true;
+		PQclear(r);
+		return 0;
 	}
+	/* more rows than asked for would be a bug of the statement: the
+	 * extra claims die with the claims of this session if never finished */
+	for (int i = 0; i < rows && *n < max && ret == 0; i++)
+		if ((ret = job_from_row(r, i, &jobs[*n], err, errlen)) == 0)
+			(*n)++;
 	PQclear(r);
-	return 0;
+	if (ret != 0) {
+		for (size_t i = 0; i < *n; i++)
+			rz_job_clear(&jobs[i]);
+		*n = 0;
+	}
+	return ret;
 }
 
-/* services.active after a step, from $10: -1 keep, 0/1 set, 2 = the
+/* services.active after a step, from f_active: -1 keep, 0/1 set, 2 = the
  * records published and a certificate in place: issued, being renewed, or a
  * renewal that failed while the previous certificate (not revoked) is still
  * valid and served (enum rz_active, as active_code[] numbers it). */
 #define FINISH_ACTIVE \
-	"CASE WHEN $10::int < 0 THEN s.active WHEN $10::int = 2 THEN " \
-	"coalesce($9, s.dns) = 'published' AND (coalesce($13, s.cert_state) IN " \
-	"('issued', 'renewing') OR (coalesce($13, s.cert_state) = 'failed' AND EXISTS " \
+	"CASE WHEN p.f_active < 0 THEN s.active WHEN p.f_active = 2 THEN " \
+	"coalesce(p.f_dns, s.dns) = 'published' AND (coalesce(p.f_cert, s.cert_state) IN " \
+	"('issued', 'renewing') OR (coalesce(p.f_cert, s.cert_state) = 'failed' AND EXISTS " \
 	"(SELECT 1 FROM certificates c WHERE c.domain = s.domain AND c.service = s.service " \
-	"AND c.revoked_at IS NULL AND c.not_after > now()))) ELSE $10::int = 1 END"
+	"AND c.revoked_at IS NULL AND c.not_after > now()))) ELSE p.f_active = 1 END"
 
-/* The parts of store_job_finish()'s statement (see there). */
+/* The parts of store_job_finish()'s statement (see there): p, the steps'
+ * outcomes, a row per job. */
+#define FINISH_P \
+	"WITH p AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], " \
+	"  $4::float8[], $5::boolean[], $6::text[], $7::jsonb[], $8::boolean[], $9::text[], " \
+	"  $10::int[], $11::text[], $12::text[], $13::text[], $14::boolean[]) WITH ORDINALITY " \
+	"  AS p(f_id, f_gen, f_step, f_delay, f_failed, f_err, f_state, f_same, f_dns, " \
+	"  f_active, f_akind, f_amsg, f_cert, f_arm, f_ord)), "
 #define FINISH_J \
-	"WITH j AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, " \
-	"  claimed_at = NULL, step = coalesce($3, step), " \
+	"j AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, " \
+	"  claimed_at = NULL, step = coalesce(p.f_step, jobs.step), " \
 	/* 0 checks and urgent renewals, 1 the rest, 2 renewals in \
 	 * their window until their order is made: the cert steps say \
 	 * so in their data ("prio", acme/schedule.h) */ \
-	"  priority = CASE WHEN coalesce($3, step) LIKE 'verify%' THEN 0 " \
-	"    WHEN coalesce($7::jsonb, state)->>'prio' = '0' THEN 0 " \
-	"    WHEN coalesce($7::jsonb, state)->>'prio' = '2' " \
-	"      AND coalesce($3, step) IN ('order', 'renew') THEN 2 ELSE 1 END, " \
-	"  next_attempt_at = CASE WHEN $3 IS NULL THEN 'infinity' " \
-	"    ELSE now() + make_interval(secs => $4::double precision) END, " \
-	"  attempts = CASE WHEN $5::boolean THEN attempts + 1 " \
-	"    WHEN $8::boolean THEN attempts ELSE 0 END, " \
-	"  first_attempt_at = CASE WHEN $8::boolean THEN first_attempt_at ELSE NULL END, " \
-	"  last_error = $6, state = coalesce($7::jsonb, state), updated_at = now() " \
-	"  WHERE id = $1::bigint AND generation = $2::bigint " \
-	"  AND claimed_pid = pg_backend_pid() RETURNING domain, service, generation), "
+	"  priority = CASE WHEN coalesce(p.f_step, jobs.step) LIKE 'verify%' THEN 0 " \
+	"    WHEN coalesce(p.f_state, jobs.state)->>'prio' = '0' THEN 0 " \
+	"    WHEN coalesce(p.f_state, jobs.state)->>'prio' = '2' " \
+	"      AND coalesce(p.f_step, jobs.step) IN ('order', 'renew') THEN 2 ELSE 1 END, " \
+	"  next_attempt_at = CASE WHEN p.f_step IS NULL THEN 'infinity' " \
+	"    ELSE now() + make_interval(secs => p.f_delay) END, " \
+	"  attempts = CASE WHEN p.f_failed THEN jobs.attempts + 1 " \
+	"    WHEN p.f_same THEN jobs.attempts ELSE 0 END, " \
+	"  first_attempt_at = CASE WHEN p.f_same THEN jobs.first_attempt_at ELSE NULL END, " \
+	"  last_error = p.f_err, state = coalesce(p.f_state, jobs.state), updated_at = now() " \
+	"  FROM p WHERE jobs.id = p.f_id AND jobs.generation = p.f_gen " \
+	"  AND jobs.claimed_pid = pg_backend_pid() " \
+	"  RETURNING jobs.id, jobs.domain, jobs.service, jobs.generation), "
 #define FINISH_ARM \
 	/* arm: the cert job of a service whose records are now published: \
 	 * created, or (parked after a removal, or failed and parked) made due; \
 	 * one in progress or issued only follows the generation. */ \
 	"arm AS (INSERT INTO jobs (domain, service, kind, step, generation) " \
-	"  SELECT domain, service, 'cert', 'order', generation FROM j WHERE $14::boolean " \
+	"  SELECT j.domain, j.service, 'cert', 'order', j.generation FROM j " \
+	"  JOIN p ON p.f_id = j.id WHERE p.f_arm " \
 	"  ON CONFLICT (domain, service, kind) DO UPDATE SET " \
 	"  generation = EXCLUDED.generation, " \
 	"  step = CASE WHEN jobs.next_attempt_at = 'infinity' AND (jobs.step = 'remove' " \
@@ -164,104 +206,152 @@ int store_job_claim(PGconn *c, const char *worker, bool dead, struct rz_job *job
 	"  RETURNING pg_notify('rz_jobs', '')), "
 #define FINISH_REL \
 	"rel AS (UPDATE jobs SET claimed_pid = NULL, claimed_by = NULL, claimed_at = NULL " \
-	"  WHERE id = $1::bigint AND claimed_pid = pg_backend_pid() " \
-	"  AND NOT EXISTS (SELECT 1 FROM j) RETURNING pg_notify('rz_jobs', '')), "
+	"  FROM p WHERE jobs.id = p.f_id AND jobs.claimed_pid = pg_backend_pid() " \
+	"  AND NOT EXISTS (SELECT 1 FROM j WHERE j.id = p.f_id) " \
+	"  RETURNING pg_notify('rz_jobs', '')), "
 #define FINISH_WAKE \
-	"wake AS (UPDATE jobs SET next_attempt_at = now() WHERE id = (SELECT w.id FROM jobs w " \
-	"  WHERE $15::boolean AND w.kind = 'cert' AND w.step = 'order' " \
+	"wake AS (UPDATE jobs SET next_attempt_at = now() WHERE id IN (SELECT w.id FROM jobs w " \
+	"  WHERE w.kind = 'cert' AND w.step = 'order' " \
 	"  AND w.state ? 'slot_wait' AND w.claimed_pid IS NULL AND w.next_attempt_at > now() " \
-	"  AND w.next_attempt_at < 'infinity' AND w.id <> $1::bigint " \
-	"  ORDER BY w.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) " \
+	"  AND w.next_attempt_at < 'infinity' AND w.id <> ALL ($1::bigint[]) " \
+	"  ORDER BY w.next_attempt_at LIMIT $15::int FOR UPDATE SKIP LOCKED) " \
 	"  RETURNING pg_notify('rz_jobs', '')), "
 #define FINISH_SV_A \
-	"sv AS (UPDATE services s SET dns = coalesce($9, s.dns), " \
-	"  cert_state = coalesce($13, s.cert_state), " \
+	"sv AS (UPDATE services s SET dns = coalesce(p.f_dns, s.dns), " \
+	"  cert_state = coalesce(p.f_cert, s.cert_state), " \
 	"  active = " FINISH_ACTIVE ", " \
-	"  last_error = $6, updated_at = now() FROM j " \
+	"  last_error = p.f_err, updated_at = now() FROM j JOIN p ON p.f_id = j.id " \
 	"  WHERE s.domain = j.domain AND s.service = j.service " \
-	"  AND s.generation = $2::bigint " \
-	"  AND (s.dns IS DISTINCT FROM coalesce($9, s.dns) " \
-	"    OR s.cert_state IS DISTINCT FROM coalesce($13, s.cert_state) " \
+	"  AND s.generation = p.f_gen " \
+	"  AND (s.dns IS DISTINCT FROM coalesce(p.f_dns, s.dns) " \
+	"    OR s.cert_state IS DISTINCT FROM coalesce(p.f_cert, s.cert_state) " \
 	"    OR s.active IS DISTINCT FROM (" FINISH_ACTIVE ") " \
-	"    OR s.last_error IS DISTINCT FROM $6) RETURNING s.*), " \
+	"    OR s.last_error IS DISTINCT FROM p.f_err) RETURNING s.*), " \
 	"a AS (INSERT INTO audit (domain, service, kind, message) " \
-	"  SELECT domain, service, $11::text, $12::text FROM j WHERE $11::text IS NOT NULL) "
-#define FINISH_SEL(wake) \
-	"SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM rel)" wake ", x.*, " \
-	"$14::boolean, $15::boolean FROM (SELECT 1) one LEFT JOIN (" INTAKE_STATE_SEL("sv") ") x ON true"
+	"  SELECT j.domain, j.service, p.f_akind, p.f_amsg FROM j JOIN p ON p.f_id = j.id " \
+	"  WHERE p.f_akind IS NOT NULL) "
+#define FINISH_SEL \
+	"SELECT p.f_ord, j.id IS NOT NULL, x.* FROM p LEFT JOIN j ON j.id = p.f_id " \
+	"LEFT JOIN (" INTAKE_STATE_SEL("sv") ") x ON x.domain = j.domain " \
+	"AND x.service = j.service ORDER BY p.f_ord"
 
 static const int active_code[RZ_ACTIVE__MAX] = {
 	[RZ_ACTIVE_KEEP] = -1, [RZ_ACTIVE_NO] = 0, [RZ_ACTIVE_YES] = 1, [RZ_ACTIVE_IF_CERT] = 2,
 };
 
-int store_job_finish(PGconn *c, const struct rz_job *job, const struct rz_step_result *res,
-                     bool *stale, bool *changed, struct rz_state *st,
-                     char *err, size_t errlen)
-{
-	char id[32], gen[32], delay[32], active[8];
-	/* A dns job that reaches "published" arms the service's cert job. */
-	bool arm = res->arm_cert;
-	/* An order that ends frees a slot: the order that waits longest for
-	 * one is woken (it was parked, not polling). */
-	bool frees = rz_step_in_flight(job->kind, job->step) &&
-	             !rz_step_in_flight(job->kind, res->next_step);
-	const char *p[] = {
-		id, gen, rz_step_name(res->next_step), delay, res->failed ? "t" : "f",
-		res->last_error, res->state_json,
-		res->next_step != RZ_STEP_NONE && res->next_step == job->step ? "t" : "f",
-		res->dns == RZ_KEEP ? NULL : rz_dns_name((enum rz_dns)res->dns), active,
-		res->audit_kind, res->audit_msg,
-		res->cert == RZ_KEEP ? NULL : rz_cert_name((enum rz_cert)res->cert),
-		arm ? "t" : "f", frees ? "t" : "f",
-	};
-	PGresult *r;
+/* The steps' outcomes as the statement's 14 array parameters. */
+enum { F_ID, F_GEN, F_STEP, F_DELAY, F_FAILED, F_ERR, F_STATE, F_SAME, F_DNS, F_ACTIVE,
+       F_AKIND, F_AMSG, F_CERT, F_ARM, F__N };
 
-	*stale = false;
-	*changed = false;
-	snprintf(id, sizeof(id), "%lld", job->id);
-	snprintf(gen, sizeof(gen), "%lld", job->generation);
-	snprintf(delay, sizeof(delay), "%.3f", res->delay_s);
-	snprintf(active, sizeof(active), "%d",
-	         (unsigned)res->active < RZ_ACTIVE__MAX ? active_code[res->active] : -1);
+int store_job_finish(PGconn *c, struct store_finish *f, size_t n, char *err, size_t errlen)
+{
+	const char **col[F__N] = { NULL };
+	char (*num)[4][32] = calloc(n ? n : 1, sizeof(*num));
+	char *arr[F__N] = { NULL }, frees_s[24];
+	const char *p[F__N + 1];
+	bool arm = false;
+	size_t frees = 0;
+	PGresult *r = NULL;
+	int ret = RZ_ENOMEM;
+
+	for (int k = 0; k < F__N; k++)
+		if ((col[k] = calloc(n ? n : 1, sizeof(*col[k]))) == NULL)
+			goto out;
+	if (num == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct rz_job *job = f[i].job;
+		const struct rz_step_result *res = f[i].res;
+
+		f[i].stale = f[i].changed = false;
+		/* A dns job that reaches "published" arms the service's cert job;
+		 * an order that ends frees a slot: the order that waits longest
+		 * for one is woken (it was parked, not polling). */
+		arm |= res->arm_cert;
+		if (rz_step_in_flight(job->kind, job->step) &&
+		    !rz_step_in_flight(job->kind, res->next_step))
+			frees++;
+		snprintf(num[i][0], sizeof(num[i][0]), "%lld", job->id);
+		snprintf(num[i][1], sizeof(num[i][1]), "%lld", job->generation);
+		snprintf(num[i][2], sizeof(num[i][2]), "%.3f", res->delay_s);
+		snprintf(num[i][3], sizeof(num[i][3]), "%d",
+		         (unsigned)res->active < RZ_ACTIVE__MAX ? active_code[res->active] : -1);
+		col[F_ID][i] = num[i][0];
+		col[F_GEN][i] = num[i][1];
+		col[F_STEP][i] = rz_step_name(res->next_step);
+		col[F_DELAY][i] = num[i][2];
+		col[F_FAILED][i] = res->failed ? "t" : "f";
+		col[F_ERR][i] = res->last_error;
+		col[F_STATE][i] = res->state_json;
+		/* the same step again keeps its start time and count */
+		col[F_SAME][i] = res->next_step != RZ_STEP_NONE && res->next_step == job->step ?
+		                 "t" : "f";
+		col[F_DNS][i] = res->dns == RZ_KEEP ? NULL : rz_dns_name((enum rz_dns)res->dns);
+		col[F_ACTIVE][i] = num[i][3];
+		col[F_AKIND][i] = res->audit_kind;
+		col[F_AMSG][i] = res->audit_msg;
+		col[F_CERT][i] = res->cert == RZ_KEEP ? NULL : rz_cert_name((enum rz_cert)res->cert);
+		col[F_ARM][i] = res->arm_cert ? "t" : "f";
+	}
+	for (int k = 0; k < F__N; k++) {
+		if ((arr[k] = sq_ptr_array(col[k], n)) == NULL)
+			goto out;
+		p[k] = arr[k];
+	}
+	snprintf(frees_s, sizeof(frees_s), "%zu", frees);
+	p[F__N] = frees_s;
 	/*
-	 * One statement (one round trip, one implicit transaction):
-	 *   j    the job moves on and its claim is released, if the desired
+	 * One statement (one round trip, one implicit transaction) for every
+	 * job of the batch:
+	 *   j    each job moves on and its claim is released, if the desired
 	 *        state is still the one it worked toward (generation) -
 	 *        the same step again keeps its start time and count, a new
 	 *        step starts afresh, no next step parks the job;
-	 *   rel  otherwise only the claim is released (the newer work runs
+	 *   rel  otherwise only its claim is released (the newer work runs
 	 *        next) and the workers are woken;
-	 *   sv   the service's dns/active/last_error, when they change;
-	 *   a    the step's audit line.
-	 * Returns: updated (0/1), then the new state when sv changed it.
+	 *   sv   the services' dns/active/last_error, when they change;
+	 *   a    the steps' audit lines.
+	 * Returns a row per job, in order: updated, then the new state when sv
+	 * changed it.  Only the CTEs the batch needs: a CTE that modifies
+	 * nothing still costs its setup at every execution (most steps arm
+	 * nothing and free no slot).
 	 */
-	/* Only the CTEs this step needs: a CTE that modifies nothing still
-	 * costs its setup at every execution (most steps arm nothing and free
-	 * no slot; $14 and $15 stay typed in the select list). */
 	static const char *const sql[2][2] = {
-		{ FINISH_J FINISH_REL FINISH_SV_A FINISH_SEL(""),
-		  FINISH_J FINISH_REL FINISH_WAKE FINISH_SV_A FINISH_SEL(" + (SELECT count(*) FROM wake)") },
-		{ FINISH_J FINISH_ARM FINISH_REL FINISH_SV_A FINISH_SEL(""),
-		  FINISH_J FINISH_ARM FINISH_REL FINISH_WAKE FINISH_SV_A
-		  FINISH_SEL(" + (SELECT count(*) FROM wake)") },
+		{ FINISH_P FINISH_J FINISH_REL FINISH_SV_A FINISH_SEL,
+		  FINISH_P FINISH_J FINISH_REL FINISH_WAKE FINISH_SV_A FINISH_SEL },
+		{ FINISH_P FINISH_J FINISH_ARM FINISH_REL FINISH_SV_A FINISH_SEL,
+		  FINISH_P FINISH_J FINISH_ARM FINISH_REL FINISH_WAKE FINISH_SV_A FINISH_SEL },
 	};
-	r = sq_q(c, sql[arm][frees], 15, p, PGRES_TUPLES_OK, err, errlen);
+	ret = RZ_EDB;
+	r = sq_q(c, sql[arm][frees > 0], frees > 0 ? F__N + 1 : F__N, p, PGRES_TUPLES_OK, err,
+	         errlen);
 	if (r == NULL)
-		return RZ_EDB;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		snprintf(err, errlen, "database: finishing job %s returned no row", id);
-		return RZ_EDB;
+		goto out;
+	if ((size_t)PQntuples(r) != n) {
+		snprintf(err, errlen, "database: finishing %zu jobs returned %d rows", n,
+		         PQntuples(r));
+		goto out;
 	}
-	*stale = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
-	*changed = !*stale && !PQgetisnull(r, 0, 2);
-	if (*changed && rz_state_from_row(r, 0, 2, st) != 0) {
-		PQclear(r);
-		snprintf(err, errlen, "database: finishing job %s: a state regzone does not know", id);
-		return RZ_EDB;
+	for (size_t i = 0; i < n; i++) {
+		f[i].stale = strcmp(PQgetvalue(r, (int)i, 1), "f") == 0;
+		f[i].changed = !f[i].stale && !PQgetisnull(r, (int)i, 2);
+		if (f[i].changed && rz_state_from_row(r, (int)i, 2, &f[i].st) != 0) {
+			snprintf(err, errlen, "database: finishing job %lld: a state regzone does not "
+			         "know", f[i].job->id);
+			goto out;
+		}
 	}
+	ret = 0;
+out:
+	if (ret == RZ_ENOMEM)
+		snprintf(err, errlen, "out of memory");
 	PQclear(r);
-	return 0;
+	for (int k = 0; k < F__N; k++) {
+		free(col[k]);
+		free(arr[k]);
+	}
+	free(num);
+	return ret;
 }
 
 int store_jobs_wake_primary(PGconn *c, const char *primary, long long *n, char *err,

@@ -46,47 +46,125 @@ int store_ledger_live(PGconn *c, const char *domain, const char *service,
 	return 0;
 }
 
+/* One side of a settle (the records that go live, or those that close) as
+ * the statement's arrays: domain, service, owner, ttl, type, data. */
+struct settle_side {
+	char *dm, *sv, *zn;
+	struct sq_rec_arrays r;
+};
+
+static int settle_side(const struct store_settle *s, size_t n, bool removed,
+                       struct settle_side *out)
+{
+	const char **dm = NULL, **sv = NULL, **zn = NULL;
+	struct zg_krec *recs = NULL;
+	size_t rows = 0, k = 0;
+	int ret = RZ_ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		rows += removed ? s[i].n_removed : s[i].n_want;
+	if ((dm = calloc(rows ? rows : 1, sizeof(*dm))) == NULL ||
+	    (sv = calloc(rows ? rows : 1, sizeof(*sv))) == NULL ||
+	    (zn = calloc(rows ? rows : 1, sizeof(*zn))) == NULL ||
+	    (recs = calloc(rows ? rows : 1, sizeof(*recs))) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct zg_krec *from = removed ? s[i].removed : s[i].want;
+		size_t m = removed ? s[i].n_removed : s[i].n_want;
+
+		for (size_t j = 0; j < m; j++, k++) {
+			dm[k] = s[i].job->domain;
+			sv[k] = s[i].job->service;
+			zn[k] = s[i].job->zone;
+			recs[k] = from[j];
+		}
+	}
+	if ((out->dm = sq_ptr_array(dm, rows)) != NULL &&
+	    (out->sv = sq_ptr_array(sv, rows)) != NULL &&
+	    (out->zn = sq_ptr_array(zn, rows)) != NULL &&
+	    sq_rec_arrays(recs, rows, &out->r) == 0)
+		ret = 0;
+out:
+	free(dm);
+	free(sv);
+	free(zn);
+	free(recs);
+	return ret;
+}
+
+static void settle_side_free(struct settle_side *s)
+{
+	free(s->dm);
+	free(s->sv);
+	free(s->zn);
+	sq_rec_arrays_free(&s->r);
+}
+
+int store_ledger_settle_many(PGconn *c, const struct store_settle *s, size_t n, char *err,
+                             size_t errlen)
+{
+	struct settle_side w, r;
+	int ret = RZ_ENOMEM;
+
+	if (n == 0)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	if (settle_side(s, n, false, &w) != 0 || settle_side(s, n, true, &r) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	{
+		/* One statement for every job of a batch: pending rows of wanted
+		 * records go live, removed records close, and each change leaves
+		 * an audit line. */
+		const char *p[] = { w.dm, w.sv, w.zn, w.r.owners, w.r.ttls, w.r.types, w.r.datas,
+		                    r.dm, r.sv, r.zn, r.r.owners, r.r.ttls, r.r.types, r.r.datas };
+
+		/* Each row found by an index, one lookup per record, whatever
+		 * the planner believes of the ledger's size (a join of the
+		 * arrays with the table was planned as a scan of every live
+		 * row; OFFSET 0 keeps each lookup a lookup): pending rows by their zone too (they were written with
+		 * the job's), on the live rows' unique index (zone, owner, type,
+		 * data); removed rows by domain and service (their zone may be
+		 * an older one). */
+		ret = sq_cmd(c, "WITH live AS (UPDATE published_records pr SET state = 'live' "
+		          "  WHERE pr.id = ANY (ARRAY(SELECT x.id FROM unnest($1::text[], $2::text[], "
+		          "  $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[]) "
+		          "  AS w(dm, sv, zn, o, t, ty, d) CROSS JOIN LATERAL (SELECT id FROM "
+		          "  published_records x WHERE x.zone = w.zn AND x.owner = w.o "
+		          "  AND x.rtype = w.ty AND x.rdata = w.d AND x.removed_at IS NULL "
+		          "  AND x.domain = w.dm AND x.service = w.sv AND x.state = 'pending' OFFSET 0) x)) "
+		          "  RETURNING pr.domain, pr.service, pr.owner, pr.ttl, pr.rtype, pr.rdata), "
+		          "gone AS (UPDATE published_records pr SET removed_at = now() "
+		          "  WHERE pr.id = ANY (ARRAY(SELECT x.id FROM unnest($8::text[], $9::text[], "
+		          "  $10::text[], $11::text[], $12::integer[], $13::text[], $14::text[]) "
+		          "  AS g(dm, sv, zn, o, t, ty, d) CROSS JOIN LATERAL (SELECT id FROM "
+		          "  published_records x WHERE x.domain = g.dm AND x.service = g.sv "
+		          "  AND x.owner = g.o AND x.rtype = g.ty AND x.rdata = g.d "
+		          "  AND x.removed_at IS NULL AND g.zn IS NOT NULL OFFSET 0) x)) "
+		          "  RETURNING pr.domain, pr.service, pr.owner, pr.ttl, pr.rtype, pr.rdata) "
+		          "INSERT INTO audit (domain, service, kind, message) "
+		          "SELECT domain, service, 'record_added', 'added ' || owner || ' ' || ttl || "
+		          "  ' ' || rtype || ' ' || rdata FROM live "
+		          "UNION ALL SELECT domain, service, 'record_removed', 'removed ' || owner || "
+		          "  ' ' || ttl || ' ' || rtype || ' ' || rdata FROM gone",
+		          14, p, err, errlen);
+	}
+out:
+	settle_side_free(&w);
+	settle_side_free(&r);
+	return ret;
+}
+
 int store_ledger_settle(PGconn *c, const struct rz_job *job,
                         const struct zg_krec *want, size_t n_want,
                         const struct zg_krec *removed, size_t n_removed,
                         char *err, size_t errlen)
 {
-	struct sq_rec_arrays w, r;
-	int ret;
+	const struct store_settle s = { job, want, n_want, removed, n_removed };
 
-	if (sq_rec_arrays(want, n_want, &w) != 0)
-		return RZ_ENOMEM;
-	if (sq_rec_arrays(removed, n_removed, &r) != 0) {
-		sq_rec_arrays_free(&w);
-		return RZ_ENOMEM;
-	}
-	{
-		/* One statement: pending rows of wanted records go live, removed
-		 * records close, and each change leaves an audit line. */
-		const char *p[] = { job->domain, job->service, w.owners, w.ttls, w.types, w.datas,
-		                    r.owners, r.ttls, r.types, r.datas };
-
-		ret = sq_cmd(c, "WITH live AS (UPDATE published_records pr SET state = 'live' "
-		          "  FROM unnest($3::text[], $4::integer[], $5::text[], $6::text[]) AS w(o, t, ty, d) "
-		          "  WHERE pr.domain = $1 AND pr.service = $2 AND pr.owner = w.o "
-		          "  AND pr.rtype = w.ty AND pr.rdata = w.d AND pr.removed_at IS NULL "
-		          "  AND pr.state = 'pending' "
-		          "  RETURNING pr.owner, pr.ttl, pr.rtype, pr.rdata), "
-		          "gone AS (UPDATE published_records pr SET removed_at = now() "
-		          "  FROM unnest($7::text[], $8::integer[], $9::text[], $10::text[]) AS g(o, t, ty, d) "
-		          "  WHERE pr.domain = $1 AND pr.service = $2 AND pr.owner = g.o "
-		          "  AND pr.rtype = g.ty AND pr.rdata = g.d AND pr.removed_at IS NULL "
-		          "  RETURNING pr.owner, pr.ttl, pr.rtype, pr.rdata) "
-		          "INSERT INTO audit (domain, service, kind, message) "
-		          "SELECT $1, $2, 'record_added', 'added ' || owner || ' ' || ttl || ' ' || "
-		          "  rtype || ' ' || rdata FROM live "
-		          "UNION ALL SELECT $1, $2, 'record_removed', 'removed ' || owner || ' ' || "
-		          "  ttl || ' ' || rtype || ' ' || rdata FROM gone",
-		          10, p, err, errlen);
-	}
-	sq_rec_arrays_free(&w);
-	sq_rec_arrays_free(&r);
-	return ret;
+	return store_ledger_settle_many(c, &s, 1, err, errlen);
 }
 
 int store_zone_unlock(PGconn *c, const char *zone)
