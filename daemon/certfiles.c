@@ -25,13 +25,87 @@
 
 /* ---------------------------------------------------------- generations */
 
+/* An extra file's name: [a-z0-9][a-z0-9_-]* and an optional ".[a-z0-9]+",
+ * at most CF_GENERATION_MAX characters, not the chain's nor the key's:
+ * never a path, a hidden name or one of our temporaries. */
+static bool extra_name_ok(const char *n)
+{
+	size_t i = 0, dot = 0;
+
+	if (n == NULL || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9')))
+		return false;
+	for (; n[i] != '\0'; i++) {
+		bool an = (n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9');
+
+		if (i >= CF_GENERATION_MAX)
+			return false;
+		if (n[i] == '.' && dot == 0)
+			dot = i;
+		else if (!an && (dot != 0 || (n[i] != '_' && n[i] != '-')))
+			return false;
+	}
+	return (dot == 0 || dot + 1 < i) && strcmp(n, CF_CHAIN_FILE) != 0 &&
+	       strcmp(n, CF_KEY_FILE) != 0;
+}
+
+/* The extra files of one install, checked before anything is touched. */
+static int extra_check(struct at *a, const struct cf_extra *x, size_t n)
+{
+	char b[80];
+
+	if (n > CF_EXTRA_MAX || (n > 0 && x == NULL))
+		return cfi_fail(a, RZ_EINVAL, "at most %d extra files, given as an array",
+		            CF_EXTRA_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (!extra_name_ok(x[i].name))
+			return cfi_fail(a, RZ_EINVAL, "extra file '%s': not a plain file name",
+			            cfi_shown(x[i].name, b, sizeof(b)));
+		if (x[i].data == NULL || x[i].len > CF_EXTRA_SIZE)
+			return cfi_fail(a, RZ_EINVAL, "extra file %s: no data or more than %d bytes",
+			            x[i].name, CF_EXTRA_SIZE);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(x[i].name, x[j].name) == 0)
+				return cfi_fail(a, RZ_EINVAL, "extra file %s given twice", x[i].name);
+	}
+	return 0;
+}
+
+/* Extra file x into generation gen (open as gfd), when it does not hold
+ * exactly that: written as .<name>.new and renamed over the old one, so a
+ * reader sees the old file or the new one, and a failure leaves the old. */
+static int extra_put(struct at *a, int gfd, const char *gen, const struct cf_extra *x)
+{
+	char tmp[CF_GENERATION_MAX + 8], *old = NULL;
+	size_t oldlen = 0;
+	int ret;
+
+	ret = cfi_file_read(a, gfd, gen, x->name, CF_EXTRA_SIZE, CHAIN_MODE, &old, &oldlen);
+	if (ret == 0 && cfi_same(old, oldlen, x->data, x->len))
+		goto out;
+	if (ret != 0 && ret != RZ_ENOENT && ret != RZ_ETOOLONG)
+		goto out;
+	snprintf(tmp, sizeof(tmp), ".%s.new", x->name);
+	if ((ret = cfi_rm_at(a, gfd, gen, tmp, 0)) != 0 ||
+	    (ret = cfi_file_write(a, gfd, gen, tmp, x->data, x->len, CHAIN_MODE)) != 0)
+		goto out;
+	if (renameat(gfd, tmp, gfd, x->name) != 0) {
+		ret = cfi_fail_sys(a, gen, x->name, "rename");
+		(void)unlinkat(gfd, tmp, 0);
+		goto out;
+	}
+	ret = cfi_dir_sync(a, gfd, gen);
+out:
+	free(old);
+	return ret;
+}
+
 /* Generation gen exists: give it the policy's modes, read its key into
  * *key (malloc'ed), and put chain in when it holds another one, unless a
  * pending key (pend, NULL: none) that is not its key says the name is
  * reused for another certificate (RZ_EEXIST). */
 static int gen_refresh(struct at *a, int gfd, const char *gen, const char *chain,
-                       size_t chainlen, const char *pend, size_t pendlen, char **key,
-                       size_t *keylen)
+                       size_t chainlen, const char *pend, size_t pendlen,
+                       const struct cf_extra *x, size_t nx, char **key, size_t *keylen)
 {
 	char *old = NULL;
 	size_t oldlen = 0;
@@ -48,7 +122,7 @@ static int gen_refresh(struct at *a, int gfd, const char *gen, const char *chain
 	if (ret != 0 && ret != RZ_ENOENT)
 		goto out;
 	if (ret == 0 && cfi_same(old, oldlen, chain, chainlen))
-		goto out;
+		goto extra;
 	if (pend != NULL && !cfi_same(pend, pendlen, *key, *keylen)) {
 		ret = cfi_fail(a, RZ_EEXIST, "%s/%s holds another certificate and key: a generation "
 		           "names one certificate", a->priv, gen);
@@ -62,7 +136,12 @@ static int gen_refresh(struct at *a, int gfd, const char *gen, const char *chain
 		ret = cfi_fail_sys(a, gen, CF_CHAIN_FILE, "rename");
 		goto out;
 	}
-	ret = cfi_dir_sync(a, gfd, gen);
+	if ((ret = cfi_dir_sync(a, gfd, gen)) != 0)
+		goto out;
+extra:
+	ret = 0;
+	for (size_t i = 0; i < nx && ret == 0; i++)
+		ret = extra_put(a, gfd, gen, &x[i]);
 out:
 	free(old);
 	return ret;
@@ -70,7 +149,7 @@ out:
 
 /* Write generation gen (chain and key) into <gen>.tmp and rename it in. */
 static int gen_build(struct at *a, const char *gen, const char *chain, size_t chainlen,
-                     const char *key, size_t keylen)
+                     const char *key, size_t keylen, const struct cf_extra *x, size_t nx)
 {
 	char tmp[CF_GENERATION_MAX + sizeof(GEN_TMP)];
 	int tfd = -1, ret;
@@ -81,8 +160,13 @@ static int gen_build(struct at *a, const char *gen, const char *chain, size_t ch
 	if ((ret = cfi_dir_at(a, a->pd, a->priv, tmp, true, true, &tfd)) != 0)
 		goto out;
 	if ((ret = cfi_file_write(a, tfd, tmp, CF_CHAIN_FILE, chain, chainlen, CHAIN_MODE)) != 0 ||
-	    (ret = cfi_file_write(a, tfd, tmp, CF_KEY_FILE, key, keylen, cfi_key_mode(a))) != 0 ||
-	    (ret = cfi_dir_sync(a, tfd, tmp)) != 0)
+	    (ret = cfi_file_write(a, tfd, tmp, CF_KEY_FILE, key, keylen, cfi_key_mode(a))) != 0)
+		goto out;
+	for (size_t i = 0; i < nx; i++)
+		if ((ret = cfi_file_write(a, tfd, tmp, x[i].name, x[i].data, x[i].len,
+		                          CHAIN_MODE)) != 0)
+			goto out;
+	if ((ret = cfi_dir_sync(a, tfd, tmp)) != 0)
 		goto out;
 	if (renameat(a->pd, tmp, a->pd, gen) != 0) {
 		ret = cfi_fail_sys(a, a->priv, gen, "rename");
@@ -206,6 +290,13 @@ out:
 int cf_install(const struct cf_policy *p, const char *service, const char *domain,
                const char *chain_pem, const char *generation, char *err, size_t errlen)
 {
+	return cf_install_extra(p, service, domain, chain_pem, generation, NULL, 0, err, errlen);
+}
+
+int cf_install_extra(const struct cf_policy *p, const char *service, const char *domain,
+                     const char *chain_pem, const char *generation,
+                     const struct cf_extra *extra, size_t n_extra, char *err, size_t errlen)
+{
 	struct at a;
 	char cur[CF_GENERATION_MAX + 1] = "", b[80];
 	char *pend = NULL, *gkey = NULL;
@@ -232,6 +323,8 @@ int cf_install(const struct cf_policy *p, const char *service, const char *domai
 		           CF_CHAIN_MAX);
 		goto out;
 	}
+	if ((ret = extra_check(&a, extra, n_extra)) != 0)
+		goto out;
 	if ((ret = cfi_at_open(&a, true, true)) != 0 || (ret = cfi_link_tidy(&a)) != 0 ||
 	    (ret = cfi_live_get(&a, &kind, cur, sizeof(cur))) != 0)
 		goto out;
@@ -243,8 +336,8 @@ int cf_install(const struct cf_policy *p, const char *service, const char *domai
 	 * the key it holds */
 	ret = cfi_dir_at(&a, a.pd, a.priv, generation, false, false, &gfd);
 	if (ret == 0) {
-		ret = gen_refresh(&a, gfd, generation, chain_pem, chainlen, pend, pendlen, &gkey,
-		                  &gkeylen);
+		ret = gen_refresh(&a, gfd, generation, chain_pem, chainlen, pend, pendlen, extra,
+		                  n_extra, &gkey, &gkeylen);
 		key = gkey;
 		keylen = gkeylen;
 	} else if (ret == RZ_ENOENT) {
@@ -257,7 +350,8 @@ int cf_install(const struct cf_policy *p, const char *service, const char *domai
 		key = gkey != NULL ? gkey : pend;
 		keylen = gkey != NULL ? gkeylen : pendlen;
 		if (ret == 0)
-			ret = gen_build(&a, generation, chain_pem, chainlen, key, keylen);
+			ret = gen_build(&a, generation, chain_pem, chainlen, key, keylen, extra,
+			                n_extra);
 	}
 	if (ret != 0)
 		goto out;

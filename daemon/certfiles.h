@@ -21,6 +21,9 @@
  *   <P>/.<domain>.d/              private directory (regzone's alone)
  *     <gen>/fullchain.pem         the chain, leaf first (mode 0644)
  *     <gen>/privkey.pem           its key (0640 to the group, else 0600)
+ *     <gen>/<extra>               public files that go with the
+ *                                 certificate (the POSH documents,
+ *                                 daemon/posh.h), 0644 like the chain
  *     <prev>/                     the generation live before <gen>,
  *                                 kept until the next install, so a reader
  *                                 that went through the link before the
@@ -175,6 +178,32 @@ int cf_pending_key_path(const struct cf_policy *p, const char *service, const ch
  */
 int cf_install(const struct cf_policy *p, const char *service, const char *domain,
                const char *chain_pem, const char *generation, char *err, size_t errlen);
+
+/* A public file written into a generation beside the chain (a POSH
+ * document, daemon/posh.h): its name and len bytes of data. */
+#define CF_EXTRA_MAX 4              /* files per install */
+#define CF_EXTRA_SIZE (64 * 1024)   /* bytes per file */
+struct cf_extra {
+	const char *name;
+	const char *data;
+	size_t len;
+};
+
+/*
+ * cf_install() with n_extra (0..CF_EXTRA_MAX) public files that go with
+ * the certificate: each is written into the new generation before it goes
+ * live, so the live path shows the chain, the key and these files of one
+ * certificate together, and a failed install leaves the previous
+ * generation's files as they were.  A generation that exists already (a
+ * re-run, another chain) gets each file that differs replaced by its own
+ * rename; files of it that are not named stay.  A name other than
+ * [a-z0-9][a-z0-9_-]* with an optional ".[a-z0-9]+", CF_CHAIN_FILE or
+ * CF_KEY_FILE, a name given twice or data over CF_EXTRA_SIZE bytes is
+ * RZ_EINVAL before anything is touched.  Otherwise as cf_install().
+ */
+int cf_install_extra(const struct cf_policy *p, const char *service, const char *domain,
+                     const char *chain_pem, const char *generation,
+                     const struct cf_extra *extra, size_t n_extra, char *err, size_t errlen);
 
 /*
  * The live chain of (service, domain), read through regzone's own names

@@ -14,6 +14,7 @@
 #include "daemon/hook.h"
 #include "daemon/instr.h"
 #include "daemon/log.h"
+#include "daemon/posh.h"
 #include "daemon/rz_err.h"
 #include "zonegen/psl.h"
 
@@ -132,6 +133,11 @@ int cs_live_dir(const struct rz_config *cfg, const struct rz_job *job, char *buf
 	return cf_live_path(&p, job->service, job->domain, buf, len);
 }
 
+bool cs_posh_on(const struct rz_config *cfg, const struct rz_job *job)
+{
+	return cfg->cert_posh && strcmp(job->service, POSH_SERVICE) == 0;
+}
+
 /* The Public Suffix List (acme.public_suffix_list), loaded before the
  * workers start and read by all of them. */
 static struct zg_psl *g_psl;
@@ -144,7 +150,9 @@ void cs_reg_domain(const char *domain, char *out, size_t len)
 
 /*
  * The hook gets REGZONE_DOMAIN, REGZONE_SERVICE, REGZONE_CERT_DIR (the live
- * directory) and REGZONE_ACTION, plus the operator's certificates.hook_env;
+ * directory) and REGZONE_ACTION, with certificates.posh REGZONE_POSH_DIR
+ * (where the POSH documents are: the live directory too, but a hook should
+ * not have to know that), plus the operator's certificates.hook_env;
  * nothing else of regzoned's environment.  A hook that outlived
  * hook_timeout_s failed, whatever it exited with.
  */
@@ -152,7 +160,7 @@ int cs_run_hook(const struct rz_config *cfg, const struct rz_job *job, const cha
                 int *status, char *output, size_t outlen)
 {
 	char dir[4096], e_dom[ZG_OWNER_SIZE + 32], e_svc[RZ_SERVICE_MAX + 32], e_dir[4200];
-	char e_act[64];
+	char e_act[64], e_posh[4200];
 	const char *env[RZ_HOOK_ENV_MAX + 1];
 	struct rz_hook_result res;
 	size_t n = 0;
@@ -172,6 +180,10 @@ int cs_run_hook(const struct rz_config *cfg, const struct rz_job *job, const cha
 	env[n++] = e_svc;
 	env[n++] = e_dir;
 	env[n++] = e_act;
+	if (cs_posh_on(cfg, job)) {
+		snprintf(e_posh, sizeof(e_posh), "REGZONE_POSH_DIR=%s", dir);
+		env[n++] = e_posh;
+	}
 	for (size_t i = 0; i < cfg->n_hook_env && n < RZ_HOOK_ENV_MAX; i++)
 		env[n++] = cfg->hook_env[i];
 	env[n] = NULL;

@@ -88,6 +88,9 @@ int cs_names(const struct rz_config *cfg, const struct rz_job *job,
 struct cf_policy cs_policy(const struct rz_config *cfg);
 /* The directory the hosting reads for the job's service and domain. */
 int cs_live_dir(const struct rz_config *cfg, const struct rz_job *job, char *buf, size_t len);
+/* Are POSH documents written for the job (certificates.posh, an XMPP
+ * service: daemon/posh.h)? */
+bool cs_posh_on(const struct rz_config *cfg, const struct rz_job *job);
 /* The registered domain of domain (the Public Suffix List), itself when
  * the list cannot say. */
 void cs_reg_domain(const char *domain, char *out, size_t len);

@@ -19,6 +19,7 @@
 #include "daemon/certs_int.h"
 #include "daemon/certstore.h"
 #include "daemon/log.h"
+#include "daemon/posh.h"
 #include "daemon/rz_err.h"
 
 /* The new key waits beside the files (certfiles.h): not over the current
@@ -137,15 +138,19 @@ static int leaf_info(const char *pem, struct leaf *l)
 	return ret;
 }
 
-/* Install pem for the job (certfiles.h), unless a restart after the
- * install finds it in place already.  0; RZ_ENOENT when no key of this
- * order is left (a new order is needed); another code with err. */
+/* Install pem for the job (certfiles.h), with its POSH documents when
+ * they are on (posh.h: in the same generation, so they go live with the
+ * certificate they describe), unless a restart after the install finds it
+ * in place already.  0; RZ_ENOENT when no key of this order is left (a new
+ * order is needed); another code with err. */
 static int install(const struct rz_config *cfg, const struct rz_job *job, const char *pem,
                    const char *serial, char *err, size_t errlen)
 {
 	struct cf_policy pol = cs_policy(cfg);
+	struct cf_extra posh[2];
 	struct acme_dkey *k = NULL;
-	char newkey[4200], *installed = NULL;
+	char newkey[4200], *installed = NULL, *doc = NULL;
+	size_t doclen = 0;
 	int ret;
 
 	if (cf_installed_chain(&pol, job->service, job->domain, &installed, err, errlen) == 0 &&
@@ -164,7 +169,15 @@ static int install(const struct rz_config *cfg, const struct rz_job *job, const 
 	acme_dkey_free(k);
 	if (ret != 0)
 		return RZ_ENOENT;
-	return cf_install(&pol, job->service, job->domain, pem, serial, err, errlen);
+	if (!cs_posh_on(cfg, job))
+		return cf_install(&pol, job->service, job->domain, pem, serial, err, errlen);
+	if ((ret = posh_doc(pem, time(NULL), &doc, &doclen, err, errlen)) != 0)
+		return ret;
+	posh[0] = (struct cf_extra){ POSH_CLIENT_FILE, doc, doclen };
+	posh[1] = (struct cf_extra){ POSH_SERVER_FILE, doc, doclen };
+	ret = cf_install_extra(&pol, job->service, job->domain, pem, serial, posh, 2, err, errlen);
+	free(doc);
+	return ret;
 }
 
 /* Does the leaf of pem certify exactly the names?  When not, why says

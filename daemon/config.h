@@ -102,6 +102,7 @@ struct rz_config {
 	size_t n_hook_env;
 	char *cert_group;           /* group of the certificate files, or NULL */
 	gid_t cert_gid;             /* its gid, (gid_t)-1 when none */
+	bool cert_posh;             /* XMPP: POSH documents beside the files (posh.h) */
 
 	/* metrics (optional): the Prometheus listener, off when listen is NULL */
 	char *metrics_listen;       /* "ADDRESS:PORT" as written; [v6]:port for IPv6 */

@@ -479,6 +479,7 @@ static const char *cfg_check_hook_env(const char *s)
 {
 	static const char *const reserved[] = {
 		"REGZONE_DOMAIN", "REGZONE_CERT_DIR", "REGZONE_ACTION", "REGZONE_SERVICE",
+		"REGZONE_POSH_DIR",
 	};
 	size_t n = strcspn(s, "=");
 
@@ -491,12 +492,12 @@ static const char *cfg_check_hook_env(const char *s)
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		if (strlen(reserved[i]) == n && strncmp(s, reserved[i], n) == 0)
 			return "must not set a variable regzone sets itself (REGZONE_DOMAIN, "
-			       "REGZONE_CERT_DIR, REGZONE_ACTION, REGZONE_SERVICE)";
+			       "REGZONE_CERT_DIR, REGZONE_ACTION, REGZONE_SERVICE, REGZONE_POSH_DIR)";
 	return NULL;
 }
 
 enum { CERT_AUTO, CERT_DIR, CERT_GROUP, CERT_HOOK, CERT_HOOK_TIMEOUT, CERT_HOOK_FAILURES,
-       CERT_HOOK_ENV };
+       CERT_HOOK_ENV, CERT_POSH };
 static const struct cfg_key cert_keys[] = {
 	[CERT_AUTO] = K_BOOL("auto", cert_auto, true),
 	[CERT_DIR] = K_STR("dir", cert_dir, true, NULL),
@@ -505,6 +506,7 @@ static const struct cfg_key cert_keys[] = {
 	[CERT_HOOK_TIMEOUT] = K_UINT("hook_timeout_s", hook_timeout_s, 1, 3600, 60),
 	[CERT_HOOK_FAILURES] = K_UINT("hook_max_failures", hook_max_failures, 1, 1000, 10),
 	[CERT_HOOK_ENV] = K_LIST("hook_env", hook_env, n_hook_env, false, 0, cfg_check_hook_env),
+	[CERT_POSH] = K_BOOL("posh", cert_posh, false),
 };
 
 static int cfg_check_cert(struct cfg_ctx *c, const struct cfg_seen *seen, yaml_mark_t where,

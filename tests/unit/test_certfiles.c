@@ -1,7 +1,7 @@
 /* Certificate files (daemon/certfiles.h): the layout per service, modes and
  * group, the atomic swap of chain and key, old generations, the old
- * layout's migration, re-runs after a crash, removal, hostile names and
- * links planted below certificates.dir. */
+ * layout's migration, re-runs after a crash, removal, hostile names,
+ * links planted below certificates.dir, and extra public files (POSH). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +14,13 @@
 #include <ftw.h>
 #include <grp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1047,6 +1049,124 @@ static void test_planted_links(void **state)
 
 /* The pending key: dropped on a failed order, with acme's temporaries and
  * the old layout's privkey.pem.new. */
+/* Extra public files (the POSH documents): written into the generation
+ * with the chain's mode, live with it; a failed write (a file size limit
+ * hit halfway through the new generation) leaves the live generation and
+ * its files as they were; a re-run replaces only what differs; bad names
+ * are refused before anything is touched; removal takes them too. */
+static void test_extra_files(void **state)
+{
+	struct fx *f = *state;
+	char live[1024], path[1100], chain[256], err[512], *big;
+	struct cf_extra x[2] = { { "xmpp-client.json", "one\n", 4 }, { "b.json", "bee\n", 4 } };
+	static const char *const bad_names[] = {
+		"", ".hidden", "../x", "a/b", "A.json", "x.", "x.y.z", "x.j-s", CF_CHAIN_FILE,
+		CF_KEY_FILE, "-x",
+	};
+	struct rlimit fsz, small;
+	struct stat before, after;
+	void (*old_xfsz)(int);
+	int ret;
+
+	assert_int_equal(cf_live_path(&f->pol, "xmpp", D, live, sizeof(live)), 0);
+	pending(f, "xmpp", D, 1);
+	chain_of(1, chain, sizeof(chain));
+	ret = cf_install_extra(&f->pol, "xmpp", D, chain, "G1", x, 2, err, sizeof(err));
+	if (ret != 0)
+		fail_msg("cf_install_extra G1: %d %s", ret, err);
+	assert_live(f, "xmpp", D, 1);
+	pathf(path, sizeof(path), "%s/xmpp-client.json", live);
+	assert_file(path, "one\n");
+	assert_mode(path, 0644, NONE);
+	pathf(path, sizeof(path), "%s/b.json", live);
+	assert_file(path, "bee\n");
+	assert_mode(path, 0644, NONE);
+
+	/* The next certificate, with another document. */
+	x[0].data = "two\n";
+	pending(f, "xmpp", D, 2);
+	chain_of(2, chain, sizeof(chain));
+	assert_int_equal(cf_install_extra(&f->pol, "xmpp", D, chain, "G2", x, 1, err,
+	                                  sizeof(err)), 0);
+	assert_live(f, "xmpp", D, 2);
+	pathf(path, sizeof(path), "%s/xmpp-client.json", live);
+	assert_file(path, "two\n");
+	pathf(path, sizeof(path), "%s/b.json", live);
+	assert_null(get(path));   /* not given for G2: not there */
+
+	/* A write that fails halfway: G3's chain and key fit, its document
+	 * does not. */
+	assert_non_null(big = malloc(CF_EXTRA_SIZE));
+	memset(big, 'x', CF_EXTRA_SIZE);
+	x[0].data = big;
+	x[0].len = CF_EXTRA_SIZE;
+	pending(f, "xmpp", D, 3);
+	chain_of(3, chain, sizeof(chain));
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &fsz), 0);
+	small = (struct rlimit){ 16 * 1024, fsz.rlim_max };   /* the soft limit only */
+	old_xfsz = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	ret = cf_install_extra(&f->pol, "xmpp", D, chain, "G3", x, 1, err, sizeof(err));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &fsz), 0);
+	signal(SIGXFSZ, old_xfsz);
+	free(big);
+	assert_int_not_equal(ret, 0);
+	assert_non_null(strstr(err, "xmpp-client.json"));
+	assert_live(f, "xmpp", D, 2);
+	pathf(path, sizeof(path), "%s/xmpp-client.json", live);
+	assert_file(path, "two\n");
+	pathf(path, sizeof(path), "%s/." D ".d", f->dir);
+	assert_string_equal(ls(path), "G1 G2 pending-privkey.pem");
+
+	/* A re-run of G2: the same document is left alone (same inode), another
+	 * one replaces it. */
+	x[0].data = "two\n";
+	x[0].len = 4;
+	chain_of(2, chain, sizeof(chain));
+	pathf(path, sizeof(path), "%s/xmpp-client.json", live);
+	before = lst(path);
+	assert_int_equal(cf_install_extra(&f->pol, "xmpp", D, chain, "G2", x, 1, err,
+	                                  sizeof(err)), 0);
+	after = lst(path);
+	assert_true(before.st_ino == after.st_ino);
+	x[0].data = "2bis\n";
+	x[0].len = 5;
+	assert_int_equal(cf_install_extra(&f->pol, "xmpp", D, chain, "G2", x, 1, err,
+	                                  sizeof(err)), 0);
+	assert_file(path, "2bis\n");
+	assert_mode(path, 0644, NONE);
+	pathf(path, sizeof(path), "%s/." D ".d/G2", f->dir);
+	assert_string_equal(ls(path), "fullchain.pem privkey.pem xmpp-client.json");
+
+	/* Refused before anything changes. */
+	chain_of(3, chain, sizeof(chain));
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		struct cf_extra b = { bad_names[i], "z", 1 };
+
+		ret = cf_install_extra(&f->pol, "xmpp", D, chain, "G3", &b, 1, err, sizeof(err));
+		if (ret != RZ_EINVAL)
+			fail_msg("extra name '%s': %d, want RZ_EINVAL", bad_names[i], ret);
+	}
+	{
+		struct cf_extra twice[2] = { { "a.json", "1", 1 }, { "a.json", "2", 1 } };
+		struct cf_extra huge = { "a.json", "", CF_EXTRA_SIZE + 1 };
+
+		assert_int_equal(cf_install_extra(&f->pol, "xmpp", D, chain, "G3", twice, 2, err,
+		                                  sizeof(err)), RZ_EINVAL);
+		assert_int_equal(cf_install_extra(&f->pol, "xmpp", D, chain, "G3", &huge, 1, err,
+		                                  sizeof(err)), RZ_EINVAL);
+		assert_int_equal(cf_install_extra(&f->pol, "xmpp", D, chain, "G3", NULL, 1, err,
+		                                  sizeof(err)), RZ_EINVAL);
+	}
+	assert_live(f, "xmpp", D, 2);
+
+	/* Removal takes the documents with the certificate. */
+	assert_int_equal(cf_remove(&f->pol, "xmpp", D, err, sizeof(err)), 0);
+	pathf(path, sizeof(path), "%s/xmpp-client.json", live);
+	assert_null(get(path));
+	assert_string_equal(ls(f->dir), "");
+}
+
 static void test_discard_pending(void **state)
 {
 	struct fx *f = *state;
@@ -1096,6 +1216,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_planted_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extra_files, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,6 +141,7 @@ static void test_example(void **state)
 	assert_int_equal(cfg->lim_failed_validations_window_s, 3600);
 
 	assert_true(cfg->cert_auto);
+	assert_false(cfg->cert_posh);   /* the example writes the default out */
 	assert_string_equal(cfg->cert_dir, "/var/lib/regzone/certs");
 	assert_null(cfg->deploy_hook);
 	assert_int_equal(cfg->hook_timeout_s, 60);
@@ -257,6 +258,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->lim_failed_validations, 5);
 	assert_int_equal(cfg->lim_failed_validations_window_s, 3600);
 	assert_true(cfg->cert_auto);
+	assert_false(cfg->cert_posh);   /* off unless asked */
 	assert_null(cfg->deploy_hook);
 	assert_int_equal(cfg->hook_timeout_s, 60);
 	assert_int_equal(cfg->workers, 4);
@@ -320,7 +322,8 @@ static void test_optional_sections(void **state)
 	           " eab: {kid: kid-1, hmac_key: aGVsbG8}, ca_bundle: /ca.pem, contact: [],"
 	           " revoke_on_disable: true, terms_agreed: false, renew_percent: 90,"
 	           " limits: {new_orders: 10, failed_validations: 0, certs_per_names_window_s: 60}}\n"
-	           "certificates: {auto: false, dir: /c, deploy_hook: /hook, hook_timeout_s: 3600}\n"
+	           "certificates: {auto: false, dir: /c, deploy_hook: /hook, hook_timeout_s: 3600, "
+	           "posh: true}\n"
 	           "workers: 64\nlog_level: debug\n" DEFP PROF,
 	           path, sizeof(path));
 	if (rz_config_load(path, &cfg, err, sizeof(err)) != 0)
@@ -342,6 +345,7 @@ static void test_optional_sections(void **state)
 	assert_int_equal(cfg->lim_certs_per_names_window_s, 60);
 	assert_int_equal(cfg->lim_certs_per_domain, 50);
 	assert_false(cfg->cert_auto);
+	assert_true(cfg->cert_posh);
 	assert_string_equal(cfg->deploy_hook, "/hook");
 	assert_int_equal(cfg->hook_timeout_s, 3600);
 	assert_int_equal(cfg->workers, 64);
@@ -542,6 +546,12 @@ static const struct err_case err_cases[] = {
 	{ "hook-env-twice", NULL, LISTEN DB KNOT DNS ACME
 	  "certificates: {dir: /c, hook_env: ['A=1', 'A=2']}\n" TOP DEFP PROF, RZ_ECONFIG,
 	  "6:35", "sets A twice" },
+	{ "hook-env-posh-dir", NULL, LISTEN DB KNOT DNS ACME
+	  "certificates: {dir: /c, hook_env: ['REGZONE_POSH_DIR=x']}\n" TOP DEFP PROF, RZ_ECONFIG,
+	  "6:36", "regzone sets itself" },
+	{ "cert-posh-not-bool", NULL, LISTEN DB KNOT DNS ACME
+	  "certificates: {dir: /c, posh: maybe}\n" TOP DEFP PROF, RZ_ETYPE, "6:31",
+	  "'posh' must be true or false" },
 	{ "hook-env-control", NULL, LISTEN DB KNOT DNS ACME
 	  "certificates: {dir: /c, hook_env: [\"A=\\x01\"]}\n" TOP DEFP PROF, RZ_ECONFIG,
 	  "6:36", "control characters" },
