@@ -95,11 +95,12 @@ static bool punycode_ok(const char *s, size_t len)
 	return true;
 }
 
+/* underscore: labels may also hold '_' (service labels, RFC 8552). */
 static int check_name(const char *in, char *out, size_t outlen,
-                      char *err, size_t errlen, const char *what)
+                      char *err, size_t errlen, const char *what, bool underscore)
 {
 	size_t len, i, lstart = 0, nlabels = 0;
-	bool tld_numeric = true;
+	bool tld_numeric = true, tld_underscore = false;
 
 	if (in == NULL || in[0] == '\0')
 		return fail(err, errlen, "empty %s", what);
@@ -134,9 +135,13 @@ static int check_name(const char *in, char *out, size_t outlen,
 					            (int)llen, l);
 			}
 			tld_numeric = true;
-			for (size_t j = 0; j < llen; j++)
+			tld_underscore = false;
+			for (size_t j = 0; j < llen; j++) {
 				if (!isdigit((unsigned char)l[j]))
 					tld_numeric = false;
+				if (l[j] == '_')
+					tld_underscore = true;
+			}
 			nlabels++;
 			lstart = i + 1;
 			continue;
@@ -150,7 +155,7 @@ static int check_name(const char *in, char *out, size_t outlen,
 			return fail(err, errlen, "wildcards are not allowed in a %s", what);
 		if (c == '\\')
 			return fail(err, errlen, "escapes are not allowed in a %s", what);
-		if (!isalnum(c) && c != '-') {
+		if (!isalnum(c) && c != '-' && !(underscore && c == '_')) {
 			if (isprint(c))
 				return fail(err, errlen, "invalid character '%c' at position %zu of %s",
 				            c, i + 1, what);
@@ -162,6 +167,9 @@ static int check_name(const char *in, char *out, size_t outlen,
 		return fail(err, errlen, "%s must have at least two labels", what);
 	if (tld_numeric)
 		return fail(err, errlen, "top-level label of %s is all digits", what);
+	/* a service label is never a TLD: "x._domainkey" is a relative name */
+	if (tld_underscore)
+		return fail(err, errlen, "top-level label of %s contains '_'", what);
 	if (out != NULL) {
 		if (outlen <= len)
 			return fail(err, errlen, "%s too long for the buffer", what);
@@ -174,12 +182,17 @@ static int check_name(const char *in, char *out, size_t outlen,
 
 int zg_dname_check(const char *in, char *out, size_t outlen, char *err, size_t errlen)
 {
-	return check_name(in, out, outlen, err, errlen, "domain name");
+	return check_name(in, out, outlen, err, errlen, "domain name", false);
 }
 
 int zg_hostname_check(const char *in, char *out, size_t outlen, char *err, size_t errlen)
 {
-	return check_name(in, out, outlen, err, errlen, "host name");
+	return check_name(in, out, outlen, err, errlen, "host name", false);
+}
+
+int zg_alias_check(const char *in, char *out, size_t outlen, char *err, size_t errlen)
+{
+	return check_name(in, out, outlen, err, errlen, "CNAME target", true);
 }
 
 const char *zg_zone_first(const char *domain)

@@ -374,7 +374,13 @@ int zg_knot_read(struct zg_knot *k, const char *zone, const char *owner,
 	return get_or_read(k, "zone-read", zone, &owner, 1, out, n, err, errlen);
 }
 
-/* Nothing Knot's zone parser could read as syntax may reach zone-set. */
+/*
+ * Nothing Knot's zone parser could read as syntax may reach zone-set.
+ * Owner and type: printable ASCII without blanks or specials.  Data: the
+ * same outside double quotes (blanks allowed); inside them anything
+ * printable, for TXT text holds ';', '(' and ')' ("v=DMARC1; p=none"),
+ * with '\' only as the escape of '"' or '\' that zg_txt_data() writes.
+ */
 static int rec_safe(const struct zg_krec *rec, char *err, size_t errlen)
 {
 	const char *fields[] = { rec->owner, rec->type, rec->data };
@@ -385,16 +391,23 @@ static int rec_safe(const struct zg_krec *rec, char *err, size_t errlen)
 		for (const char *c = fields[i]; *c != '\0'; c++) {
 			unsigned char ch = (unsigned char)*c;
 
+			if (ch < 0x20 || ch > 0x7e)
+				goto unsafe;
 			if (i == 2 && ch == '"') {
 				quoted = !quoted;
 				continue;
 			}
-			if (ch < 0x20 || ch > 0x7e || ch == ';' || ch == '(' || ch == ')' ||
-			    ch == '\\' || ch == '"' || (i < 2 && ch == ' ')) {
-				seterr(err, errlen, "refusing record %s %s: unsafe character",
-				       rec->owner, rec->type);
-				return ZG_EINVAL;
+			if (quoted && ch == '\\') {
+				if (c[1] != '"' && c[1] != '\\')
+					goto unsafe;
+				c++;
+				continue;
 			}
+			if (quoted)
+				continue;
+			if (ch == ';' || ch == '(' || ch == ')' || ch == '\\' || ch == '"' ||
+			    (i < 2 && ch == ' '))
+				goto unsafe;
 		}
 		if (quoted) {
 			seterr(err, errlen, "refusing record %s %s: unbalanced quote",
@@ -408,6 +421,9 @@ static int rec_safe(const struct zg_krec *rec, char *err, size_t errlen)
 		return ZG_EINVAL;
 	}
 	return 0;
+unsafe:
+	seterr(err, errlen, "refusing record %s %s: unsafe character", rec->owner, rec->type);
+	return ZG_EINVAL;
 }
 
 int zg_knot_set(struct zg_knot *k, const char *zone, const struct zg_krec *rec,

@@ -172,6 +172,10 @@ int zg_krec_equal(const struct zg_krec *a, const struct zg_krec *b);
  *   - an SRV, A, AAAA, MX or CAA wanted where the customer has one of the
  *     same type with other data (TXT sets are additive: an SPF record
  *     beside a verification token is no clash);
+ *   - a TXT wanted that starts with a version tag ("v=spf1", "v=DMARC1",
+ *     "v=STSv1", "v=TLSRPTv1", ...) where the customer has another TXT
+ *     with the same tag, ignoring case: those policies allow one record
+ *     per owner, a second voids them;
  *   - a wanted record whose RRset already exists with another TTL (Knot
  *     would silently rewrite the customer's TTL).
  * conflict then names every clashing record (cut with "..." when they do

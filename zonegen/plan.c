@@ -51,6 +51,28 @@ static bool exclusive_type(const char *type)
 	return false;
 }
 
+/*
+ * The version tag TXT rdata (in Knot's form: the first string in quotes)
+ * starts with, "v=spf1", "v=DMARC1", "v=STSv1", into tag (size bytes);
+ * false when it starts with none.  Those policies allow one record per
+ * owner: two SPF records are a permerror (RFC 7208 4.5), two DMARC,
+ * MTA-STS or TLS-RPT records no policy at all (RFC 7489 6.6.3, RFC 8461
+ * 3.1, RFC 8460 3), so such a TXT is exclusive after all.
+ */
+static bool txt_version(const char *data, char *tag, size_t size)
+{
+	size_t n;
+
+	if (data[0] != '"' || strncasecmp(data + 1, "v=", 2) != 0)
+		return false;
+	n = 2 + strcspn(data + 3, " ;\"\\");
+	if (n == 2 || n >= size)
+		return false;
+	memcpy(tag, data + 1, n);
+	tag[n] = '\0';
+	return true;
+}
+
 static void add_conflict(struct zg_plan *p, const struct zg_krec *theirs, const char *why)
 {
 	size_t len = strlen(p->conflict);
@@ -94,6 +116,7 @@ static void find_conflicts(const struct zg_krec *want, size_t n_want,
 		for (size_t j = 0; j < n_want; j++) {
 			const struct zg_krec *w = &want[j];
 			bool same_type = strcasecmp(e->type, w->type) == 0;
+			char wtag[32], etag[32], why[96];
 
 			if (strcasecmp(e->owner, w->owner) != 0)
 				continue;
@@ -109,6 +132,13 @@ static void find_conflicts(const struct zg_krec *want, size_t n_want,
 			}
 			if (strcasecmp(e->type, "CNAME") == 0) {
 				add_conflict(plan, e, "a CNAME where our records go");
+				break;
+			}
+			if (same_type && strcasecmp(w->type, "TXT") == 0 &&
+			    txt_version(w->data, wtag, sizeof(wtag)) &&
+			    txt_version(e->data, etag, sizeof(etag)) && strcasecmp(wtag, etag) == 0) {
+				snprintf(why, sizeof(why), "another %s record: only one may exist", wtag);
+				add_conflict(plan, e, why);
 				break;
 			}
 			if (same_type && exclusive_type(w->type)) {

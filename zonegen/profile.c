@@ -14,7 +14,8 @@
 #include "zonegen/zonegen.h"
 
 #define ZG_PARAM_NAME_LEN 32
-#define ZG_TEMPLATE_SIZE 512
+/* An expanded value: the longest TXT text, and room to see it is longer. */
+#define ZG_TEMPLATE_SIZE (ZG_TXT_MAX + 256)
 
 static const char *const rtype_names[ZG_RR__MAX] = {
 	[ZG_RR_A] = "A", [ZG_RR_AAAA] = "AAAA", [ZG_RR_CNAME] = "CNAME",
@@ -81,8 +82,9 @@ int zg_ptype_from_name(const char *name, enum zg_ptype *out)
 	return ZG_ENOENT;
 }
 
-/* Text that goes between double quotes in a zone file: printable ASCII
- * without anything Knot's parser (or a human reader) treats as syntax. */
+/* A text parameter's value or a CAA value, written between double quotes
+ * as it is: printable ASCII without anything Knot's parser (or a human
+ * reader) treats as syntax. */
 static int text_check(const char *s, char *err, size_t errlen)
 {
 	size_t len = strnlen(s, ZG_TEXT_LEN + 1);
@@ -124,6 +126,31 @@ int zg_param_value_check(enum zg_ptype type, const char *val, char *err, size_t 
 	default:
 		return failv(ZG_EINVAL, err, errlen, "unknown parameter kind");
 	}
+}
+
+/* TXT text: whatever zg_txt_data() can render (it escapes and splits). */
+static int txt_check(const char *s, char *err, size_t errlen)
+{
+	char tmp[ZG_DATA_SIZE];
+
+	return zg_txt_data(s, tmp, sizeof(tmp), err, errlen);
+}
+
+/* Target "." (the root): "no such service" in SRV (RFC 2782), "no mail"
+ * in MX (RFC 7505).  Only as a literal: a host-name parameter never is. */
+static bool is_root(const char *target)
+{
+	return strcmp(target, ".") == 0;
+}
+
+/* A target of type t: a host name, for CNAME any name of LDH and '_'
+ * labels (zg_alias_check()). */
+static int target_check(enum zg_rtype t, const char *in, char *out, size_t outlen,
+                        char *err, size_t errlen)
+{
+	if (t == ZG_RR_CNAME)
+		return zg_alias_check(in, out, outlen, err, errlen);
+	return zg_hostname_check(in, out, outlen, err, errlen);
 }
 
 /* A relative owner: "@" or dot-separated labels of letters, digits, '-' and
@@ -206,14 +233,28 @@ static int literals_check(const struct zg_rtmpl *r, char *err, size_t errlen)
 {
 	char tmp[ZG_OWNER_SIZE];
 
-	if (r->target != NULL && !has_ref(r->target) &&
-	    zg_hostname_check(r->target, tmp, sizeof(tmp), err, errlen) != 0)
+	if (r->target != NULL && is_root(r->target)) {
+		if (r->type == ZG_RR_SRV && (r->priority != 0 || r->weight != 0 || r->port != 0))
+			return failv(ZG_EINVAL, err, errlen, "SRV target '.' (no such service, RFC "
+			             "2782) needs priority, weight and port 0, not %u %u %u",
+			             r->priority, r->weight, r->port);
+		if (r->type == ZG_RR_MX && r->priority != 0)
+			return failv(ZG_EINVAL, err, errlen, "null MX '.' (RFC 7505) needs "
+			             "preference 0, not %u", r->priority);
+		if (r->type != ZG_RR_SRV && r->type != ZG_RR_MX)
+			return failv(ZG_EINVAL, err, errlen, "%s target cannot be '.' (only SRV "
+			             "and MX have a meaning for the root)", rtype_names[r->type]);
+	} else if (r->target != NULL && !has_ref(r->target) &&
+	           target_check(r->type, r->target, tmp, sizeof(tmp), err, errlen) != 0) {
 		return ZG_EINVAL;
+	}
 	if (r->address != NULL && !has_ref(r->address) &&
 	    zg_param_value_check(r->type == ZG_RR_A ? ZG_P_IPV4 : ZG_P_IPV6, r->address,
 	                         err, errlen) != 0)
 		return ZG_EINVAL;
-	if (r->text != NULL && !has_ref(r->text) && text_check(r->text, err, errlen) != 0)
+	if (r->text != NULL && !has_ref(r->text) &&
+	    (r->type == ZG_RR_TXT ? txt_check(r->text, err, errlen) :
+	                            text_check(r->text, err, errlen)) != 0)
 		return ZG_EINVAL;
 	return 0;
 }
@@ -315,6 +356,11 @@ int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 			if (a->type == b->type && ta != tb)
 				return failv(ZG_EINVAL, err, errlen, "%s records at '%s' with different "
 				             "TTLs", rtype_names[a->type], a->owner);
+			if (a->type == b->type && a->target != NULL && is_root(a->target))
+				return failv(ZG_EINVAL, err, errlen, "%s '.' at '%s' beside another %s "
+				             "record: '.' says there is no such service and must be "
+				             "alone", rtype_names[a->type], a->owner,
+				             rtype_names[a->type]);
 		}
 		if (a->type == ZG_RR_CNAME && strcmp(a->owner, "@") == 0)
 			return failv(ZG_EINVAL, err, errlen, "a CNAME cannot be at the apex '@'");
@@ -364,7 +410,8 @@ static int subst(const struct zg_profile *p, const char *domain, const struct zg
 
 		if (*c != '{') {
 			if (o + 1 >= outlen)
-				return failv(ZG_ETOOLONG, err, errlen, "value too long");
+				return failv(ZG_ETOOLONG, err, errlen, "value longer than %zu bytes",
+				             outlen - 1);
 			out[o++] = *c;
 			continue;
 		}
@@ -377,7 +424,8 @@ static int subst(const struct zg_profile *p, const char *domain, const struct zg
 			             p->name, (int)(end - c - 1), c + 1);
 		vlen = strlen(val);
 		if (o + vlen >= outlen)
-			return failv(ZG_ETOOLONG, err, errlen, "value too long");
+			return failv(ZG_ETOOLONG, err, errlen, "value longer than %zu bytes",
+			             outlen - 1);
 		memcpy(out + o, val, vlen);
 		o += vlen;
 		c = end;
@@ -467,7 +515,9 @@ static int rr_data(const struct zg_rtmpl *r, const char *host, const char *val,
 		ret = snprintf(rr->data, sizeof(rr->data), "%u %s.", r->priority, host);
 		break;
 	case ZG_RR_TXT:
-		ret = snprintf(rr->data, sizeof(rr->data), "\"%s\"", val);
+		if (zg_txt_data(val, rr->data, sizeof(rr->data), err, errlen) != 0)
+			return ZG_ETOOLONG;   /* val passed txt_check(): only the size */
+		ret = 0;
 		break;
 	case ZG_RR_CAA: {
 		char tag[16];
@@ -501,10 +551,15 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 	if ((ret = owner_fqdn(r->owner, domain, rr->owner, sizeof(rr->owner), err, errlen)) != 0)
 		return ret;
 
-	if (r->target != NULL) {
+	if (r->target != NULL && is_root(r->target)) {
+		if (r->type != ZG_RR_SRV && r->type != ZG_RR_MX)
+			return failv(ZG_EINVAL, err, errlen, "%s %s target cannot be '.'", rr->owner,
+			             rtype_names[r->type]);
+		/* host stays "": rr_data() writes the root as "." */
+	} else if (r->target != NULL) {
 		if ((ret = subst(p, domain, kv, n_kv, r->target, val, sizeof(val), err, errlen)) != 0)
 			return ret;
-		if (zg_hostname_check(val, host, sizeof(host), msg, sizeof(msg)) != 0)
+		if (target_check(r->type, val, host, sizeof(host), msg, sizeof(msg)) != 0)
 			return failv(ZG_EPARAM, err, errlen, "%s %s target: %s", rr->owner,
 			             rtype_names[r->type], msg);
 		if (r->type == ZG_RR_CNAME && strlen(host) + 1 == strlen(rr->owner) &&
@@ -524,9 +579,11 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 	if (r->text != NULL) {
 		if ((ret = subst(p, domain, kv, n_kv, r->text, val, sizeof(val), err, errlen)) != 0)
 			return ret;
-		if (text_check(val, msg, sizeof(msg)) != 0)
-			return failv(ZG_EPARAM, err, errlen, "%s %s: %s", rr->owner,
-			             rtype_names[r->type], msg);
+		ret = r->type == ZG_RR_TXT ? txt_check(val, msg, sizeof(msg)) :
+		                             text_check(val, msg, sizeof(msg));
+		if (ret != 0)
+			return failv(ret == ZG_ETOOLONG ? ZG_ETOOLONG : ZG_EPARAM, err, errlen,
+			             "%s %s: %s", rr->owner, rtype_names[r->type], msg);
 	}
 
 	return rr_data(r, host, val, rr, err, errlen);

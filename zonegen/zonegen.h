@@ -26,8 +26,21 @@
 
 #define ZG_DNAME_LEN   253   /* longest name in text, without the final dot */
 #define ZG_OWNER_SIZE  (ZG_DNAME_LEN + 2)  /* with trailing dot and NUL */
-#define ZG_TEXT_LEN    255   /* one TXT character-string / CAA value */
-#define ZG_DATA_SIZE   (ZG_TEXT_LEN + ZG_DNAME_LEN + 32)
+#define ZG_TEXT_LEN    255   /* one TXT character-string / CAA value / text parameter */
+/*
+ * Longest TXT text a profile may produce, in bytes before escaping; it is
+ * published as ceil(len / ZG_TEXT_LEN) character-strings (RFC 1035 3.3.14,
+ * RFC 7208 3.3).  The wire limit is far away (65535 bytes of rdata, about
+ * 65279 bytes of text): 1024 holds an RSA-4096 DKIM key or a long SPF
+ * record, and keeps one such record well inside the 1232-byte EDNS buffer
+ * (DNS flag day 2020), so that neither resolvers nor regzone's own checks
+ * need TCP for it.
+ */
+#define ZG_TXT_MAX     1024
+/* rdata in presentation form: the worst TXT ('"' or '\' in every byte,
+ * 2 * ZG_TXT_MAX, plus quotes and spaces) with room to spare, so that no
+ * generated record ever fills a buffer a longer one was cut to. */
+#define ZG_DATA_SIZE   (2 * ZG_TXT_MAX + 64)
 #define ZG_MAX_RECORDS 64    /* records one profile may produce */
 #define ZG_MAX_PARAMS  16
 #define ZG_MAX_CERT_NAMES 16
@@ -63,9 +76,11 @@ struct zg_param {
  * One record of a profile.  Which fields matter depends on the type:
  *   A, AAAA   address
  *   CNAME     target
- *   SRV       priority weight port target
- *   MX        priority(preference) target(exchange)
- *   TXT       text
+ *   SRV       priority weight port target ("." with 0 0 0: no such service,
+ *             RFC 2782, RFC 6186 3.4)
+ *   MX        priority(preference) target(exchange) ("." with 0: null MX,
+ *             RFC 7505)
+ *   TXT       text (raw bytes, escaped and split when rendered)
  *   CAA       flags tag text(value)
  * String fields may contain "{param}" references.
  */
@@ -139,6 +154,13 @@ int zg_dname_check(const char *in, char *out, size_t outlen, char *err, size_t e
  * exchanges); only the messages differ ("host name"). */
 int zg_hostname_check(const char *in, char *out, size_t outlen, char *err, size_t errlen);
 
+/* Same rules for a CNAME target, except that labels may also hold '_':
+ * a CNAME may point at a name that is no host, as DKIM delegation does
+ * (SELECTOR._domainkey.example.org to SELECTOR._domainkey.provider, RFC
+ * 6376 3.6.2.1; service labels, RFC 8552).  SRV and MX targets stay host
+ * names (RFC 2782, RFC 5321 5.1). */
+int zg_alias_check(const char *in, char *out, size_t outlen, char *err, size_t errlen);
+
 /*
  * The zones that may hold a domain, nearest first: the domain itself,
  * then each parent that still has two labels or more (a registrar serves
@@ -154,17 +176,38 @@ const char *zg_zone_next(const char *cand);
  * zg_hostname_check(), an IPv4 or IPv6 address by inet_pton(), text of at
  * most ZG_TEXT_LEN printable ASCII characters without '"', '\', ';', '('
  * or ')'.  Returns 0, or ZG_EINVAL with the reason in err (also for a
- * NULL val or an unknown kind).
+ * NULL val or an unknown kind).  A request's text stays this strict even
+ * though TXT text may hold more (zg_txt_data()): a ';' in a value would
+ * add a tag of its own to an SPF, DMARC or MTA-STS record.
  */
 int zg_param_value_check(enum zg_ptype type, const char *val, char *err, size_t errlen);
+
+/*
+ * TXT text -> its rdata in presentation form, into out (outlen bytes;
+ * ZG_DATA_SIZE always suffice).  text is the raw value: 0..ZG_TXT_MAX
+ * printable ASCII bytes (0x20..0x7e), '"', '\', ';', '(' and ')'
+ * included.  It is cut into character-strings of ZG_TEXT_LEN bytes (the
+ * last one shorter; an empty text is one empty string), each written in
+ * double quotes with '"' and '\' escaped by '\', separated by one space:
+ * exactly how Knot prints the record back (zone-get, and the DNS answers
+ * of dnscheck.h), so that published and generated records compare equal.
+ * Cutting happens before escaping, so no escape is ever split.
+ * Returns 0, or ZG_EINVAL (NULL text, a control or non-ASCII byte) or
+ * ZG_ETOOLONG (more than ZG_TXT_MAX bytes, or outlen too small), with the
+ * reason in err.
+ */
+int zg_txt_data(const char *text, char *out, size_t outlen, char *err, size_t errlen);
 
 /*
  * Check one record template of a profile: the type, owner syntax ("@" or
  * labels of letters, digits, '-' and '_'), forbidden owners
  * (_xmppconnect), exactly the fields its type needs, "{param}" references
  * declared in p, literal (unreferenced) values, the CAA tag and flags, the
- * TTL (0, or 60..604800).  Meant for a loader that reports at the
- * record's line.  Returns 0, or ZG_EINVAL with the reason in err.
+ * TTL (0, or 60..604800).  A target is a host name, or "." for SRV (then
+ * priority, weight and port 0) and MX (then preference 0); TXT text is
+ * what zg_txt_data() takes, CAA text what a text parameter may hold.
+ * Meant for a loader that reports at the record's line.  Returns 0, or
+ * ZG_EINVAL with the reason in err.
  */
 int zg_rtmpl_check(const struct zg_profile *p, const struct zg_rtmpl *r,
                    char *err, size_t errlen);
@@ -172,7 +215,9 @@ int zg_rtmpl_check(const struct zg_profile *p, const struct zg_rtmpl *r,
 /*
  * Whole-profile checks after every record passed zg_rtmpl_check(): 1 to
  * ZG_MAX_RECORDS records, at most ZG_MAX_PARAMS parameters, each declared
- * once, no CNAME beside other data of the profile or at the apex, records
+ * once, no CNAME beside other data of the profile or at the apex, no
+ * null MX or "." SRV beside another MX or SRV of its owner (RFC 7505 3.3:
+ * "no mail" is the only answer), records
  * of one owner and type with one TTL, at most ZG_MAX_CERT_NAMES
  * certificate names, each a host-name owner listed once.
  * Returns 0, or ZG_EINVAL with the reason in err.

@@ -1,6 +1,7 @@
 /* Conflict rules of a publication: a customer's records are never touched. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -95,6 +96,60 @@ static void test_table(void **state)
 	}
 }
 
+/* TXT policies with a version tag allow one record per owner. */
+static void test_single_txt(void **state)
+{
+	static const struct zg_krec mail[] = {
+		R("example.test.", 3600, "TXT", "\"v=spf1 include:mailbox.org ~all\""),
+		R("_dmarc.example.test.", 3600, "TXT", "\"v=DMARC1; p=none\""),
+		R("_mta-sts.example.test.", 3600, "TXT", "\"v=STSv1; id=2\""),
+	};
+	static const struct {
+		const char *name;
+		struct zg_krec theirs;
+		bool mine;               /* in the ledger: ours from before */
+		const char *conflict;    /* NULL: none */
+	} txt_cases[] = {
+		{ "their SPF", R("example.test.", 3600, "TXT", "\"v=spf1 mx -all\""), false,
+		  "example.test. 3600 TXT \"v=spf1 mx -all\" (another v=spf1 record: only one "
+		  "may exist)" },
+		{ "their SPF in capitals", R("example.test.", 3600, "TXT", "\"V=SPF1 -all\""),
+		  false, "another v=spf1 record" },
+		{ "their SPF in two strings",
+		  R("example.test.", 3600, "TXT", "\"v=spf1\" \" -all\""), false, "v=spf1" },
+		{ "their DMARC", R("_dmarc.example.test.", 3600, "TXT", "\"v=DMARC1;p=reject\""),
+		  false, "another v=DMARC1 record" },
+		{ "their MTA-STS id", R("_mta-sts.example.test.", 3600, "TXT", "\"v=STSv1; id=1\""),
+		  false, "another v=STSv1 record" },
+		{ "a verification token beside SPF",
+		  R("example.test.", 3600, "TXT", "\"mailbox-verification=x\""), false, NULL },
+		{ "another tag", R("example.test.", 3600, "TXT", "\"v=BIMI1; l=x\""), false, NULL },
+		{ "a tag that only starts alike",
+		  R("example.test.", 3600, "TXT", "\"v=spf10 -all\""), false, NULL },
+		{ "no tag at all", R("example.test.", 3600, "TXT", "\"v=\""), false, NULL },
+		{ "the same SPF: kept", mail[0], false, NULL },
+		{ "our old SPF: replaced, no clash",
+		  R("example.test.", 3600, "TXT", "\"v=spf1 include:old.example ~all\""), true, NULL },
+		{ "an SPF elsewhere", R("www.example.test.", 3600, "TXT", "\"v=spf1 -all\""), false,
+		  NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(txt_cases) / sizeof(txt_cases[0]); i++) {
+		struct zg_plan p;
+		int ret = zg_plan_publish(mail, 3, &txt_cases[i].theirs, 1, &txt_cases[i].theirs,
+		                          txt_cases[i].mine ? 1 : 0, &p);
+
+		if (txt_cases[i].conflict != NULL ?
+		    ret != ZG_ECONFLICT || strstr(p.conflict, txt_cases[i].conflict) == NULL :
+		    ret != 0 || p.conflict[0] != '\0')
+			fail_msg("%s: ret %d conflict '%s'", txt_cases[i].name, ret, p.conflict);
+		if (txt_cases[i].mine)
+			assert_int_equal(p.n_unset, 1);
+		zg_plan_clear(&p);
+	}
+}
+
 static void test_removal(void **state)
 {
 	const struct zg_krec existing[] = {
@@ -130,6 +185,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_single_txt),
 		cmocka_unit_test(test_removal),
 		cmocka_unit_test(test_from_rr),
 	};
