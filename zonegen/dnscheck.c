@@ -66,7 +66,7 @@ static int answer_copy(const struct zg_wire_reply *r, const struct zg_wire_quest
 				goto out;
 			o = &out[c];
 			if (strlen(tb.p) >= sizeof(o->data)) {
-				ret = zg_wire_fail(ZG_ETOOLONG, err, errlen,
+				ret = zg_fail(ZG_ETOOLONG, err, errlen,
 				                   "%s: a %s record of %s is too long for regzone "
 				                   "(%zu characters)", peer, q->tname, q->owner,
 				                   strlen(tb.p));
@@ -99,11 +99,11 @@ int zg_dns_query(const struct zg_dns_server *srv, const char *owner,
 	if (n_out != NULL)
 		*n_out = 0;
 	if (n_out == NULL || (out == NULL && max > 0)) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "no output array");
+		ret = zg_fail(ZG_EINVAL, err, errlen, "no output array");
 		goto out;
 	}
 	if (!rtype_ok(type)) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "invalid record type %d", (int)type);
+		ret = zg_fail(ZG_EINVAL, err, errlen, "invalid record type %d", (int)type);
 		goto out;
 	}
 	if ((ret = zg_net_peer_init(srv, &peer, err, errlen)) != 0)
@@ -116,7 +116,7 @@ int zg_dns_query(const struct zg_dns_server *srv, const char *owner,
 		goto out;
 	*n_out = count;
 	if (count > max)
-		ret = zg_wire_fail(ZG_ERANGE, err, errlen, "%s: %zu %s records at %s, room for %zu",
+		ret = zg_fail(ZG_ERANGE, err, errlen, "%s: %zu %s records at %s, room for %zu",
 		                   peer.name, count, q.tname, q.owner, max);
 out:
 	zg_wire_reply_clear(&r);
@@ -170,13 +170,13 @@ static int check_prepare(const struct zg_dns_server *servers, size_t n_servers,
 			return ret;
 	for (size_t i = 0; i < n; i++) {
 		if (!rtype_ok(rrs[i].type))
-			return zg_wire_fail(ZG_EINVAL, err, errlen, "record %zu: invalid type %d", i,
+			return zg_fail(ZG_EINVAL, err, errlen, "record %zu: invalid type %d", i,
 			                    (int)rrs[i].type);
 		if ((ret = question_for(rrs[i].owner, rrs[i].type, &q, err, errlen)) != 0)
 			return ret;
 		memcpy(w[i].qname, q.qname, sizeof(w[i].qname));
 		if (memchr(rrs[i].data, '\0', sizeof(rrs[i].data)) == NULL)
-			return zg_wire_fail(ZG_EINVAL, err, errlen, "record %zu: data not terminated",
+			return zg_fail(ZG_EINVAL, err, errlen, "record %zu: data not terminated",
 			                    i);
 		memcpy(w[i].data, rrs[i].data, sizeof(w[i].data));
 		zg_wire_normalize(rrs[i].type, w[i].data, sizeof(w[i].data));
@@ -237,12 +237,12 @@ static void report_unmet(const char *peer, const struct zg_rr *rr, const struct 
 
 	rr_line(rr, line, sizeof(line));
 	if (!present)
-		zg_wire_fail(0, err, errlen, "%s: still served: %s", peer, line);
+		zg_fail(0, err, errlen, "%s: still served: %s", peer, line);
 	else if (w->found)
-		zg_wire_fail(0, err, errlen, "%s: served with TTL %u instead of %u: %s",
+		zg_fail(0, err, errlen, "%s: served with TTL %u instead of %u: %s",
 		             peer, (unsigned)w->ttl, (unsigned)rr->ttl, line);
 	else
-		zg_wire_fail(0, err, errlen, "%s: not served yet: %s", peer, line);
+		zg_fail(0, err, errlen, "%s: not served yet: %s", peer, line);
 }
 
 /*
@@ -264,7 +264,7 @@ static int check_server(const struct zg_net_peer *peer, const struct zg_rr *rrs,
 
 	*unmet = false;
 	if (qs == NULL || rs == NULL || leader == NULL) {
-		ret = zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+		ret = zg_fail(ZG_ENOMEM, err, errlen, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -322,15 +322,15 @@ int zg_dns_check_servers(const struct zg_dns_server *servers, size_t n_servers,
 		outcome[s] = ZG_DNS_NOT_ASKED;
 
 	if (servers == NULL || n_servers == 0) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "no server to check");
+		ret = zg_fail(ZG_EINVAL, err, errlen, "no server to check");
 		goto out;
 	}
 	if (rrs == NULL && n > 0) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "no records");
+		ret = zg_fail(ZG_EINVAL, err, errlen, "no records");
 		goto out;
 	}
 	if (timeout_ms == 0) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "timeout must be > 0");
+		ret = zg_fail(ZG_EINVAL, err, errlen, "timeout must be > 0");
 		goto out;
 	}
 	if (n == 0)
@@ -338,7 +338,7 @@ int zg_dns_check_servers(const struct zg_dns_server *servers, size_t n_servers,
 	peers = calloc(n_servers, sizeof(*peers));
 	w = calloc(n, sizeof(*w));
 	if (peers == NULL || w == NULL) {
-		ret = zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+		ret = zg_fail(ZG_ENOMEM, err, errlen, "out of memory");
 		goto out;
 	}
 	if ((ret = check_prepare(servers, n_servers, peers, rrs, n, w, err, errlen)) != 0)
@@ -374,7 +374,7 @@ int zg_dns_soa_serial(const struct zg_dns_server *srv, const char *zone,
 	int ret;
 
 	if (serial == NULL) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "no output for the serial");
+		ret = zg_fail(ZG_EINVAL, err, errlen, "no output for the serial");
 		goto out;
 	}
 	if ((ret = zg_net_peer_init(srv, &peer, err, errlen)) != 0)
@@ -393,14 +393,14 @@ int zg_dns_soa_serial(const struct zg_dns_server *srv, const char *zone,
 		rd = knot_rdataset_at(&rr->rrs, 0);
 		/* Two names (at least the root, 1 byte each) and 5 x 32 bits. */
 		if (rd->len < 2 + 20) {
-			ret = zg_wire_fail(ZG_EIO, err, errlen, "%s: malformed SOA for %s", peer.name,
+			ret = zg_fail(ZG_EIO, err, errlen, "%s: malformed SOA for %s", peer.name,
 			                   q.owner);
 			goto out;
 		}
 		*serial = knot_soa_serial(rd);
 		goto out;
 	}
-	ret = zg_wire_fail(ZG_ENOENT, err, errlen, "%s: no SOA at %s (not a zone apex)",
+	ret = zg_fail(ZG_ENOENT, err, errlen, "%s: no SOA at %s (not a zone apex)",
 	                   peer.name, q.owner);
 out:
 	zg_wire_reply_clear(&r);

@@ -92,7 +92,7 @@ int zg_net_peer_init(const struct zg_dns_server *srv, struct zg_net_peer *p,
 
 	memset(p, 0, sizeof(*p));
 	if (srv == NULL || srv->address == NULL)
-		return zg_wire_fail(ZG_EINVAL, err, errlen, "no server address");
+		return zg_fail(ZG_EINVAL, err, errlen, "no server address");
 	if (inet_pton(AF_INET, srv->address, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(srv->port);
@@ -104,13 +104,13 @@ int zg_net_peer_init(const struct zg_dns_server *srv, struct zg_net_peer *p,
 		p->sslen = sizeof(*s6);
 		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
 	} else {
-		return zg_wire_fail(ZG_EINVAL, err, errlen,
+		return zg_fail(ZG_EINVAL, err, errlen,
 		                    "invalid server address '%.64s' (want an IPv4 or IPv6 literal)",
 		                    srv->address);
 	}
 	snprintf(p->name, sizeof(p->name), "%s@%u", addr, (unsigned)srv->port);
 	if (srv->port == 0)
-		return zg_wire_fail(ZG_EINVAL, err, errlen, "%s: invalid port 0", p->name);
+		return zg_fail(ZG_EINVAL, err, errlen, "%s: invalid port 0", p->name);
 	return 0;
 }
 
@@ -123,10 +123,10 @@ static int udp_error(const struct zg_net_peer *p, int e, const char *what,
 	char ebuf[128];
 
 	if (e == ECONNREFUSED)
-		return zg_wire_fail(ZG_EIO, err, errlen,
+		return zg_fail(ZG_EIO, err, errlen,
 		                    "%s: connection refused (no DNS server on that UDP port)",
 		                    p->name);
-	return zg_wire_fail(ZG_EIO, err, errlen, "%s: %s: %s", p->name, what,
+	return zg_fail(ZG_EIO, err, errlen, "%s: %s: %s", p->name, what,
 	                    errtext(e, ebuf, sizeof(ebuf)));
 }
 
@@ -141,10 +141,10 @@ static int udp_open(const struct zg_net_peer *p, int *fd, char *err, size_t errl
 
 	*fd = socket(p->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (*fd < 0)
-		return zg_wire_fail(ZG_EIO, err, errlen, "%s: cannot open a UDP socket: %s",
+		return zg_fail(ZG_EIO, err, errlen, "%s: cannot open a UDP socket: %s",
 		                    p->name, errtext(errno, ebuf, sizeof(ebuf)));
 	if (connect(*fd, (const struct sockaddr *)&p->ss, p->sslen) != 0)
-		return zg_wire_fail(ZG_EIO, err, errlen, "%s: cannot reach the server over UDP: %s",
+		return zg_fail(ZG_EIO, err, errlen, "%s: cannot reach the server over UDP: %s",
 		                    p->name, errtext(errno, ebuf, sizeof(ebuf)));
 	return 0;
 }
@@ -168,7 +168,7 @@ static int udp_receive(int fd, const struct zg_net_peer *p, const struct zg_wire
 		if (w == 0)
 			return 0;
 		if (w < 0)
-			return zg_wire_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
+			return zg_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
 			                    errtext(errno, ebuf, sizeof(ebuf)));
 		n = recv(fd, r->buf, ZG_WIRE_RBUF_SIZE, 0);
 		if (n < 0) {
@@ -212,7 +212,7 @@ static int ask_udp(const struct zg_net_peer *p, const struct zg_wire_question *q
 			goto out;
 	}
 	if (!matched) {
-		ret = zg_wire_fail(ZG_EIO, err, errlen,
+		ret = zg_fail(ZG_EIO, err, errlen,
 		                   "%s: no answer for %s %s over UDP (%d tries of %u ms; %s)",
 		                   p->name, q->owner, q->tname, NET_UDP_TRIES,
 		                   (unsigned)timeout_ms, why);
@@ -240,21 +240,21 @@ static int tcp_connect(const struct zg_net_peer *p, int64_t deadline, int *fd,
 
 	*fd = socket(p->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (*fd < 0)
-		return zg_wire_fail(ZG_EIO, err, errlen, "%s: cannot open a TCP socket: %s",
+		return zg_fail(ZG_EIO, err, errlen, "%s: cannot open a TCP socket: %s",
 		                    p->name, errtext(errno, ebuf, sizeof(ebuf)));
 	if (connect(*fd, (const struct sockaddr *)&p->ss, p->sslen) == 0)
 		return 0;
 	if (errno != EINPROGRESS)
-		return zg_wire_fail(ZG_EIO, err, errlen, "%s: TCP connect: %s", p->name,
+		return zg_fail(ZG_EIO, err, errlen, "%s: TCP connect: %s", p->name,
 		                    errtext(errno, ebuf, sizeof(ebuf)));
 	w = wait_fd(*fd, POLLOUT, deadline);
 	if (w <= 0)
-		return zg_wire_fail(ZG_EIO, err, errlen, "%s: TCP connect: %s", p->name,
+		return zg_fail(ZG_EIO, err, errlen, "%s: TCP connect: %s", p->name,
 		                    w == 0 ? "timed out" : errtext(errno, ebuf, sizeof(ebuf)));
 	if (getsockopt(*fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0)
 		soerr = errno;
 	if (soerr != 0)
-		return zg_wire_fail(ZG_EIO, err, errlen, "%s: TCP connect: %s", p->name,
+		return zg_fail(ZG_EIO, err, errlen, "%s: TCP connect: %s", p->name,
 		                    errtext(soerr, ebuf, sizeof(ebuf)));
 	return 0;
 }
@@ -277,13 +277,13 @@ static int tcp_write(int fd, const uint8_t *buf, size_t len, int64_t deadline,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return zg_wire_fail(ZG_EIO, err, errlen, "%s: TCP send: %s", p->name,
+			return zg_fail(ZG_EIO, err, errlen, "%s: TCP send: %s", p->name,
 			                    errtext(errno, ebuf, sizeof(ebuf)));
 		w = wait_fd(fd, POLLOUT, deadline);
 		if (w == 0)
-			return zg_wire_fail(ZG_EIO, err, errlen, "%s: TCP send timed out", p->name);
+			return zg_fail(ZG_EIO, err, errlen, "%s: TCP send timed out", p->name);
 		if (w < 0)
-			return zg_wire_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
+			return zg_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
 			                    errtext(errno, ebuf, sizeof(ebuf)));
 	}
 	return 0;
@@ -305,19 +305,19 @@ static int tcp_read(int fd, uint8_t *buf, size_t len, int64_t deadline,
 			continue;
 		}
 		if (n == 0)
-			return zg_wire_fail(ZG_EIO, err, errlen,
+			return zg_fail(ZG_EIO, err, errlen,
 			                    "%s: TCP connection closed by the server", p->name);
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return zg_wire_fail(ZG_EIO, err, errlen, "%s: TCP receive: %s", p->name,
+			return zg_fail(ZG_EIO, err, errlen, "%s: TCP receive: %s", p->name,
 			                    errtext(errno, ebuf, sizeof(ebuf)));
 		w = wait_fd(fd, POLLIN, deadline);
 		if (w == 0)
-			return zg_wire_fail(ZG_EIO, err, errlen,
+			return zg_fail(ZG_EIO, err, errlen,
 			                    "%s: no TCP reply within the timeout", p->name);
 		if (w < 0)
-			return zg_wire_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
+			return zg_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
 			                    errtext(errno, ebuf, sizeof(ebuf)));
 	}
 	return 0;
@@ -337,7 +337,7 @@ static int ask_tcp(const struct zg_net_peer *p, const struct zg_wire_question *q
 	bool matched = false;
 
 	if (query->size > KNOT_WIRE_MIN_PKTSIZE) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "query too large");
+		ret = zg_fail(ZG_EINVAL, err, errlen, "query too large");
 		goto out;
 	}
 	if ((ret = tcp_connect(p, deadline, &fd, err, errlen)) != 0)
@@ -354,12 +354,12 @@ static int ask_tcp(const struct zg_net_peer *p, const struct zg_wire_question *q
 	if ((ret = zg_wire_reply_match(r, len, id, q, &matched, &why, err, errlen)) != 0)
 		goto out;
 	if (!matched) {
-		ret = zg_wire_fail(ZG_EIO, err, errlen, "%s: TCP %s (asked %s %s)", p->name, why,
+		ret = zg_fail(ZG_EIO, err, errlen, "%s: TCP %s (asked %s %s)", p->name, why,
 		                   q->owner, q->tname);
 		goto out;
 	}
 	if (knot_wire_get_tc(r->buf)) {
-		ret = zg_wire_fail(ZG_EIO, err, errlen,
+		ret = zg_fail(ZG_EIO, err, errlen,
 		                   "%s: reply for %s %s truncated even over TCP",
 		                   p->name, q->owner, q->tname);
 		goto out;
@@ -381,18 +381,18 @@ int zg_net_ask(const struct zg_net_peer *p, const struct zg_wire_question *q,
 	int ret;
 
 	if (timeout_ms == 0) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "timeout must be > 0");
+		ret = zg_fail(ZG_EINVAL, err, errlen, "timeout must be > 0");
 		goto out;
 	}
 	query = knot_pkt_new(NULL, KNOT_WIRE_MIN_PKTSIZE, NULL);
 	r->buf = malloc(ZG_WIRE_RBUF_SIZE);
 	if (query == NULL || r->buf == NULL) {
-		ret = zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+		ret = zg_fail(ZG_ENOMEM, err, errlen, "out of memory");
 		goto out;
 	}
 	ret = knot_pkt_put_question(query, q->qname, KNOT_CLASS_IN, q->qtype);
 	if (ret != KNOT_EOK) {
-		ret = zg_wire_fail(ZG_EINVAL, err, errlen, "cannot build a query for %s %s: %s",
+		ret = zg_fail(ZG_EINVAL, err, errlen, "cannot build a query for %s %s: %s",
 		                   q->owner, q->tname, knot_strerror(ret));
 		goto out;
 	}
@@ -427,10 +427,10 @@ static int build_query(const struct zg_wire_question *q, struct pending_q *pq, c
 	int ret;
 
 	if ((pq->query = knot_pkt_new(NULL, KNOT_WIRE_MIN_PKTSIZE, NULL)) == NULL)
-		return zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+		return zg_fail(ZG_ENOMEM, err, errlen, "out of memory");
 	ret = knot_pkt_put_question(pq->query, q->qname, KNOT_CLASS_IN, q->qtype);
 	if (ret != KNOT_EOK)
-		return zg_wire_fail(ZG_EINVAL, err, errlen, "cannot build a query for %s %s: %s",
+		return zg_fail(ZG_EINVAL, err, errlen, "cannot build a query for %s %s: %s",
 		                    q->owner, q->tname, knot_strerror(ret));
 	knot_wire_set_id(pq->query->wire, pq->id);
 	knot_wire_clear_rd(pq->query->wire);
@@ -449,7 +449,7 @@ static int receive_many(int fd, const struct zg_net_peer *p, const struct zg_wir
 	int ret = 0;
 
 	if (buf == NULL)
-		return zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+		return zg_fail(ZG_ENOMEM, err, errlen, "out of memory");
 	while (*left > 0) {
 		ssize_t len;
 		int w = wait_fd(fd, POLLIN, deadline);
@@ -458,7 +458,7 @@ static int receive_many(int fd, const struct zg_net_peer *p, const struct zg_wir
 		if (w == 0)
 			break;
 		if (w < 0) {
-			ret = zg_wire_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
+			ret = zg_fail(ZG_EIO, err, errlen, "%s: poll: %s", p->name,
 			                   errtext(errno, ebuf, sizeof(ebuf)));
 			break;
 		}
@@ -501,8 +501,8 @@ int zg_net_ask_many(const struct zg_net_peer *p, const struct zg_wire_question *
 	for (size_t i = 0; i < n; i++)
 		rs[i] = (struct zg_wire_reply){ NULL, NULL };
 	if (timeout_ms == 0 || pq == NULL) {
-		ret = pq == NULL ? zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory") :
-		      zg_wire_fail(ZG_EINVAL, err, errlen, "timeout must be > 0");
+		ret = pq == NULL ? zg_fail(ZG_ENOMEM, err, errlen, "out of memory") :
+		      zg_fail(ZG_EINVAL, err, errlen, "timeout must be > 0");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -515,7 +515,7 @@ int zg_net_ask_many(const struct zg_net_peer *p, const struct zg_wire_question *
 				dup = dup || pq[j].id == pq[i].id;
 		} while (dup);
 		if ((rs[i].buf = malloc(ZG_WIRE_RBUF_SIZE)) == NULL) {
-			ret = zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+			ret = zg_fail(ZG_ENOMEM, err, errlen, "out of memory");
 			goto out;
 		}
 		if ((ret = build_query(&qs[i], &pq[i], err, errlen)) != 0)
@@ -536,7 +536,7 @@ int zg_net_ask_many(const struct zg_net_peer *p, const struct zg_wire_question *
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!pq[i].matched) {
-			ret = zg_wire_fail(ZG_EIO, err, errlen,
+			ret = zg_fail(ZG_EIO, err, errlen,
 			                   "%s: no answer for %s %s over UDP (%d tries of %u ms; %s)",
 			                   p->name, qs[i].owner, qs[i].tname, NET_UDP_TRIES,
 			                   (unsigned)timeout_ms, why);

@@ -23,18 +23,6 @@
 #include "zonegen/dnswire.h"
 #include "zonegen/zg_err.h"
 
-int zg_wire_fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 int zg_wire_question_init(const char *owner, uint16_t qtype, const char *tname,
                           struct zg_wire_question *q, char *err, size_t errlen)
 {
@@ -43,11 +31,11 @@ int zg_wire_question_init(const char *owner, uint16_t qtype, const char *tname,
 	q->tname = tname;
 	if (owner == NULL || owner[0] == '\0' ||
 	    knot_dname_from_str(q->qname, owner, sizeof(q->qname)) == NULL)
-		return zg_wire_fail(ZG_EINVAL, err, errlen, "invalid owner name '%.260s'",
+		return zg_fail(ZG_EINVAL, err, errlen, "invalid owner name '%.260s'",
 		                    owner != NULL ? owner : "(null)");
 	knot_dname_to_lower(q->qname);
 	if (knot_dname_to_str(q->owner, q->qname, sizeof(q->owner)) == NULL)
-		return zg_wire_fail(ZG_EINVAL, err, errlen, "owner name too long '%.260s'", owner);
+		return zg_fail(ZG_EINVAL, err, errlen, "owner name too long '%.260s'", owner);
 	return 0;
 }
 
@@ -84,7 +72,7 @@ int zg_wire_reply_match(struct zg_wire_reply *r, size_t len, uint16_t id,
 	}
 	r->pkt = knot_pkt_new(r->buf, (uint16_t)len, NULL);
 	if (r->pkt == NULL)
-		return zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+		return zg_fail(ZG_ENOMEM, err, errlen, "out of memory");
 	if (knot_pkt_parse_question(r->pkt) != KNOT_EOK) {
 		*why = "reply with a malformed question";
 		return 0;
@@ -112,20 +100,20 @@ int zg_wire_reply_check(const char *peer, const struct zg_wire_question *q,
 		rcname = rcbuf;
 	}
 	if (rcode == KNOT_RCODE_REFUSED || rcode == KNOT_RCODE_NOTAUTH)
-		return zg_wire_fail(ZG_EIO, err, errlen,
+		return zg_fail(ZG_EIO, err, errlen,
 		                    "%s: server is not authoritative for %s (%s)",
 		                    peer, q->owner, rcname);
 	if (rcode != KNOT_RCODE_NOERROR && rcode != KNOT_RCODE_NXDOMAIN)
-		return zg_wire_fail(ZG_EIO, err, errlen, "%s: server answered %s for %s %s",
+		return zg_fail(ZG_EIO, err, errlen, "%s: server answered %s for %s %s",
 		                    peer, rcname, q->owner, q->tname);
 	if (!knot_wire_get_aa(r->buf))
-		return zg_wire_fail(ZG_EIO, err, errlen,
+		return zg_fail(ZG_EIO, err, errlen,
 		                    "%s: server is not authoritative for %s "
 		                    "(answer without the AA flag)", peer, q->owner);
 	/* Flags 0: owners and rdata names come out lowercase. */
 	ret = knot_pkt_parse(r->pkt, 0);
 	if (ret != KNOT_EOK && ret != KNOT_ETRAIL)
-		return zg_wire_fail(ZG_EIO, err, errlen, "%s: malformed reply for %s %s: %s",
+		return zg_fail(ZG_EIO, err, errlen, "%s: malformed reply for %s %s: %s",
 		                    peer, q->owner, q->tname, knot_strerror(ret));
 	return 0;
 }
@@ -187,13 +175,13 @@ int zg_wire_rdata_text(const knot_rrset_t *rr, uint16_t pos, enum zg_rtype t,
 		char *np = realloc(tb->p, need);
 
 		if (np == NULL)
-			return zg_wire_fail(ZG_ENOMEM, err, errlen, "out of memory");
+			return zg_fail(ZG_ENOMEM, err, errlen, "out of memory");
 		tb->p = np;
 		tb->size = need;
 	}
 	n = knot_rrset_txt_dump_data(rr, pos, tb->p, tb->size, &KNOT_DUMP_STYLE_DEFAULT);
 	if (n < 0)
-		return zg_wire_fail(ZG_EIO, err, errlen,
+		return zg_fail(ZG_EIO, err, errlen,
 		                    "%s: cannot print a record of the answer: %s",
 		                    peer, knot_strerror(n));
 	zg_wire_normalize(t, tb->p, tb->size);

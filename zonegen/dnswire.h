@@ -18,6 +18,7 @@
 
 #include <libknot/libknot.h>
 
+#include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 /* Size of a reply's buffer: the largest message (a TCP reply). */
@@ -45,10 +46,6 @@ struct zg_wire_text {
 	char *p;
 	size_t size;
 };
-
-/* Write the message to err as described above; returns code. */
-int zg_wire_fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 /*
  * Fill q for (owner, qtype): owner is text, trailing dot optional, any

@@ -35,21 +35,6 @@ static const unsigned rtype_fields[ZG_RR__MAX] = {
 	[ZG_RR_CAA] = F_TEXT | F_TAG,
 };
 
-static int failv(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int failv(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 const char *zg_rtype_name(enum zg_rtype t)
 {
 	return (unsigned)t < ZG_RR__MAX ? rtype_names[t] : NULL;
@@ -90,15 +75,15 @@ static int text_check(const char *s, char *err, size_t errlen)
 	size_t len = strnlen(s, ZG_TEXT_LEN + 1);
 
 	if (len > ZG_TEXT_LEN)
-		return failv(ZG_EINVAL, err, errlen, "text longer than %d characters", ZG_TEXT_LEN);
+		return zg_fail(ZG_EINVAL, err, errlen, "text longer than %d characters", ZG_TEXT_LEN);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c < 0x20 || c > 0x7e)
-			return failv(ZG_EINVAL, err, errlen,
+			return zg_fail(ZG_EINVAL, err, errlen,
 			             "text contains a control or non-ASCII byte 0x%02x", c);
 		if (strchr("\"\\;()", c) != NULL)
-			return failv(ZG_EINVAL, err, errlen, "text contains the character '%c'", c);
+			return zg_fail(ZG_EINVAL, err, errlen, "text contains the character '%c'", c);
 	}
 	return 0;
 }
@@ -109,22 +94,22 @@ int zg_param_value_check(enum zg_ptype type, const char *val, char *err, size_t 
 	char tmp[ZG_OWNER_SIZE];
 
 	if (val == NULL)
-		return failv(ZG_EINVAL, err, errlen, "missing value");
+		return zg_fail(ZG_EINVAL, err, errlen, "missing value");
 	switch (type) {
 	case ZG_P_HOSTNAME:
 		return zg_hostname_check(val, tmp, sizeof(tmp), err, errlen) == 0 ? 0 : ZG_EINVAL;
 	case ZG_P_IPV4:
 		if (inet_pton(AF_INET, val, buf) != 1)
-			return failv(ZG_EINVAL, err, errlen, "'%.64s' is not an IPv4 address", val);
+			return zg_fail(ZG_EINVAL, err, errlen, "'%.64s' is not an IPv4 address", val);
 		return 0;
 	case ZG_P_IPV6:
 		if (inet_pton(AF_INET6, val, buf) != 1)
-			return failv(ZG_EINVAL, err, errlen, "'%.64s' is not an IPv6 address", val);
+			return zg_fail(ZG_EINVAL, err, errlen, "'%.64s' is not an IPv6 address", val);
 		return 0;
 	case ZG_P_TEXT:
 		return text_check(val, err, errlen);
 	default:
-		return failv(ZG_EINVAL, err, errlen, "unknown parameter kind");
+		return zg_fail(ZG_EINVAL, err, errlen, "unknown parameter kind");
 	}
 }
 
@@ -160,30 +145,30 @@ static int owner_check(const char *o, char *err, size_t errlen)
 	size_t llen = 0, len;
 
 	if (o == NULL || o[0] == '\0')
-		return failv(ZG_EINVAL, err, errlen, "empty owner");
+		return zg_fail(ZG_EINVAL, err, errlen, "empty owner");
 	if (strcmp(o, "@") == 0)
 		return 0;
 	len = strnlen(o, ZG_DNAME_LEN + 1);
 	if (len > ZG_DNAME_LEN - 4)
-		return failv(ZG_EINVAL, err, errlen, "owner '%.32s...' too long", o);
+		return zg_fail(ZG_EINVAL, err, errlen, "owner '%.32s...' too long", o);
 	for (size_t i = 0; i <= len; i++) {
 		unsigned char c = i < len ? (unsigned char)o[i] : '.';
 
 		if (c == '.') {
 			if (llen == 0)
-				return failv(ZG_EINVAL, err, errlen, "owner '%s' has an empty label", o);
+				return zg_fail(ZG_EINVAL, err, errlen, "owner '%s' has an empty label", o);
 			if (llen > 63)
-				return failv(ZG_EINVAL, err, errlen, "owner '%s' has a label over 63", o);
+				return zg_fail(ZG_EINVAL, err, errlen, "owner '%s' has a label over 63", o);
 			llen = 0;
 			continue;
 		}
 		if (!isalnum(c) && c != '-' && c != '_')
-			return failv(ZG_EINVAL, err, errlen,
+			return zg_fail(ZG_EINVAL, err, errlen,
 			             "owner '%.64s' contains an invalid character", o);
 		llen++;
 	}
 	if (strncasecmp(o, "_xmppconnect", 12) == 0 && (o[12] == '\0' || o[12] == '.'))
-		return failv(ZG_EINVAL, err, errlen, "'_xmppconnect' (XEP-0156 TXT) is never "
+		return zg_fail(ZG_EINVAL, err, errlen, "'_xmppconnect' (XEP-0156 TXT) is never "
 		             "published: it was removed from XMPP for security reasons");
 	return 0;
 }
@@ -204,18 +189,18 @@ static int refs_check(const struct zg_profile *p, const char *s, const char *fie
 		const char *end;
 
 		if (*c == '}')
-			return failv(ZG_EINVAL, err, errlen, "'%s': unmatched '}'", field);
+			return zg_fail(ZG_EINVAL, err, errlen, "'%s': unmatched '}'", field);
 		if (*c != '{')
 			continue;
 		end = strchr(c + 1, '}');
 		if (end == NULL)
-			return failv(ZG_EINVAL, err, errlen, "'%s': unterminated '{'", field);
+			return zg_fail(ZG_EINVAL, err, errlen, "'%s': unterminated '{'", field);
 		if ((size_t)(end - c - 1) == 6 && strncmp(c + 1, "domain", 6) == 0) {
 			c = end;
 			continue;
 		}
 		if (param_find(p, c + 1, (size_t)(end - c - 1)) == NULL)
-			return failv(ZG_EINVAL, err, errlen, "'%s': unknown parameter '{%.*s}'",
+			return zg_fail(ZG_EINVAL, err, errlen, "'%s': unknown parameter '{%.*s}'",
 			             field, (int)(end - c - 1), c + 1);
 		c = end;
 	}
@@ -235,14 +220,14 @@ static int literals_check(const struct zg_rtmpl *r, char *err, size_t errlen)
 
 	if (r->target != NULL && is_root(r->target)) {
 		if (r->type == ZG_RR_SRV && (r->priority != 0 || r->weight != 0 || r->port != 0))
-			return failv(ZG_EINVAL, err, errlen, "SRV target '.' (no such service, RFC "
+			return zg_fail(ZG_EINVAL, err, errlen, "SRV target '.' (no such service, RFC "
 			             "2782) needs priority, weight and port 0, not %u %u %u",
 			             r->priority, r->weight, r->port);
 		if (r->type == ZG_RR_MX && r->priority != 0)
-			return failv(ZG_EINVAL, err, errlen, "null MX '.' (RFC 7505) needs "
+			return zg_fail(ZG_EINVAL, err, errlen, "null MX '.' (RFC 7505) needs "
 			             "preference 0, not %u", r->priority);
 		if (r->type != ZG_RR_SRV && r->type != ZG_RR_MX)
-			return failv(ZG_EINVAL, err, errlen, "%s target cannot be '.' (only SRV "
+			return zg_fail(ZG_EINVAL, err, errlen, "%s target cannot be '.' (only SRV "
 			             "and MX have a meaning for the root)", rtype_names[r->type]);
 	} else if (r->target != NULL && !has_ref(r->target) &&
 	           target_check(r->type, r->target, tmp, sizeof(tmp), err, errlen) != 0) {
@@ -270,16 +255,16 @@ int zg_rtmpl_check(const struct zg_profile *p, const struct zg_rtmpl *r,
 	int ret;
 
 	if ((unsigned)r->type >= ZG_RR__MAX)
-		return failv(ZG_EINVAL, err, errlen, "invalid record type");
+		return zg_fail(ZG_EINVAL, err, errlen, "invalid record type");
 	if ((ret = owner_check(r->owner, err, errlen)) != 0)
 		return ret;
 	need = rtype_fields[r->type];
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		if ((need & f[i].bit) && f[i].val == NULL)
-			return failv(ZG_EINVAL, err, errlen, "%s record needs '%s'",
+			return zg_fail(ZG_EINVAL, err, errlen, "%s record needs '%s'",
 			             rtype_names[r->type], f[i].name);
 		if (!(need & f[i].bit) && f[i].val != NULL)
-			return failv(ZG_EINVAL, err, errlen, "'%s' does not apply to a %s record",
+			return zg_fail(ZG_EINVAL, err, errlen, "'%s' does not apply to a %s record",
 			             f[i].name, rtype_names[r->type]);
 		if (f[i].val != NULL && (ret = refs_check(p, f[i].val, f[i].name, err, errlen)) != 0)
 			return ret;
@@ -290,15 +275,15 @@ int zg_rtmpl_check(const struct zg_profile *p, const struct zg_rtmpl *r,
 		size_t n = strlen(r->tag);
 
 		if (n == 0 || n > 15)
-			return failv(ZG_EINVAL, err, errlen, "CAA tag must be 1..15 characters");
+			return zg_fail(ZG_EINVAL, err, errlen, "CAA tag must be 1..15 characters");
 		for (size_t i = 0; i < n; i++)
 			if (!isalnum((unsigned char)r->tag[i]))
-				return failv(ZG_EINVAL, err, errlen, "CAA tag must be letters and digits");
+				return zg_fail(ZG_EINVAL, err, errlen, "CAA tag must be letters and digits");
 	}
 	if (r->type == ZG_RR_CAA && r->flags != 0 && r->flags != 128)
-		return failv(ZG_EINVAL, err, errlen, "CAA flags must be 0 or 128");
+		return zg_fail(ZG_EINVAL, err, errlen, "CAA flags must be 0 or 128");
 	if (r->ttl != 0 && (r->ttl < 60 || r->ttl > 604800))
-		return failv(ZG_EINVAL, err, errlen, "ttl must be between 60 and 604800");
+		return zg_fail(ZG_EINVAL, err, errlen, "ttl must be between 60 and 604800");
 	return 0;
 }
 
@@ -325,20 +310,20 @@ static bool hyphens_ok(const char *s)
 int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 {
 	if (p->n_records == 0)
-		return failv(ZG_EINVAL, err, errlen, "profile '%s' has no records", p->name);
+		return zg_fail(ZG_EINVAL, err, errlen, "profile '%s' has no records", p->name);
 	if (p->n_records > ZG_MAX_RECORDS)
-		return failv(ZG_EINVAL, err, errlen, "profile '%s' has more than %d records",
+		return zg_fail(ZG_EINVAL, err, errlen, "profile '%s' has more than %d records",
 		             p->name, ZG_MAX_RECORDS);
 	if (p->n_params > ZG_MAX_PARAMS)
-		return failv(ZG_EINVAL, err, errlen, "profile '%s' has more than %d parameters",
+		return zg_fail(ZG_EINVAL, err, errlen, "profile '%s' has more than %d parameters",
 		             p->name, ZG_MAX_PARAMS);
 	if (p->n_cert_names > ZG_MAX_CERT_NAMES)
-		return failv(ZG_EINVAL, err, errlen, "profile '%s' has more than %d certificate "
+		return zg_fail(ZG_EINVAL, err, errlen, "profile '%s' has more than %d certificate "
 		             "names", p->name, ZG_MAX_CERT_NAMES);
 	for (size_t i = 0; i < p->n_params; i++)
 		for (size_t j = i + 1; j < p->n_params; j++)
 			if (strcmp(p->params[i].name, p->params[j].name) == 0)
-				return failv(ZG_EINVAL, err, errlen, "parameter '%s' declared twice",
+				return zg_fail(ZG_EINVAL, err, errlen, "parameter '%s' declared twice",
 				             p->params[i].name);
 	for (size_t i = 0; i < p->n_records; i++) {
 		const struct zg_rtmpl *a = &p->records[i];
@@ -351,19 +336,19 @@ int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 			if (i == j || !owner_eq(a->owner, b->owner))
 				continue;
 			if (a->type == ZG_RR_CNAME)
-				return failv(ZG_EINVAL, err, errlen, "CNAME at '%s' beside other data "
+				return zg_fail(ZG_EINVAL, err, errlen, "CNAME at '%s' beside other data "
 				             "of the profile", a->owner);
 			if (a->type == b->type && ta != tb)
-				return failv(ZG_EINVAL, err, errlen, "%s records at '%s' with different "
+				return zg_fail(ZG_EINVAL, err, errlen, "%s records at '%s' with different "
 				             "TTLs", rtype_names[a->type], a->owner);
 			if (a->type == b->type && a->target != NULL && is_root(a->target))
-				return failv(ZG_EINVAL, err, errlen, "%s '.' at '%s' beside another %s "
+				return zg_fail(ZG_EINVAL, err, errlen, "%s '.' at '%s' beside another %s "
 				             "record: '.' says there is no such service and must be "
 				             "alone", rtype_names[a->type], a->owner,
 				             rtype_names[a->type]);
 		}
 		if (a->type == ZG_RR_CNAME && strcmp(a->owner, "@") == 0)
-			return failv(ZG_EINVAL, err, errlen, "a CNAME cannot be at the apex '@'");
+			return zg_fail(ZG_EINVAL, err, errlen, "a CNAME cannot be at the apex '@'");
 	}
 	for (size_t i = 0; i < p->n_cert_names; i++) {
 		const char *n = p->cert_names[i];
@@ -371,10 +356,10 @@ int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 		if (owner_check(n, err, errlen) != 0)
 			return ZG_EINVAL;
 		if (strchr(n, '_') != NULL || !hyphens_ok(n))
-			return failv(ZG_EINVAL, err, errlen, "certificate name '%s' is not a host name", n);
+			return zg_fail(ZG_EINVAL, err, errlen, "certificate name '%s' is not a host name", n);
 		for (size_t j = 0; j < i; j++)
 			if (owner_eq(n, p->cert_names[j]))
-				return failv(ZG_EINVAL, err, errlen, "certificate name '%s' listed twice", n);
+				return zg_fail(ZG_EINVAL, err, errlen, "certificate name '%s' listed twice", n);
 	}
 	return 0;
 }
@@ -410,21 +395,21 @@ static int subst(const struct zg_profile *p, const char *domain, const struct zg
 
 		if (*c != '{') {
 			if (o + 1 >= outlen)
-				return failv(ZG_ETOOLONG, err, errlen, "value longer than %zu bytes",
+				return zg_fail(ZG_ETOOLONG, err, errlen, "value longer than %zu bytes",
 				             outlen - 1);
 			out[o++] = *c;
 			continue;
 		}
 		end = strchr(c + 1, '}');
 		if (end == NULL)
-			return failv(ZG_EINVAL, err, errlen, "unterminated '{' in template");
+			return zg_fail(ZG_EINVAL, err, errlen, "unterminated '{' in template");
 		val = param_value(p, domain, kv, n_kv, c + 1, (size_t)(end - c - 1));
 		if (val == NULL)
-			return failv(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%.*s'",
+			return zg_fail(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%.*s'",
 			             p->name, (int)(end - c - 1), c + 1);
 		vlen = strlen(val);
 		if (o + vlen >= outlen)
-			return failv(ZG_ETOOLONG, err, errlen, "value longer than %zu bytes",
+			return zg_fail(ZG_ETOOLONG, err, errlen, "value longer than %zu bytes",
 			             outlen - 1);
 		memcpy(out + o, val, vlen);
 		o += vlen;
@@ -440,34 +425,34 @@ static int params_check(const struct zg_profile *p, const char *domain,
 	char msg[256], norm[ZG_OWNER_SIZE];
 
 	if (n_kv > ZG_MAX_PARAMS)
-		return failv(ZG_EPARAM, err, errlen, "too many parameters");
+		return zg_fail(ZG_EPARAM, err, errlen, "too many parameters");
 	for (size_t i = 0; i < n_kv; i++) {
 		const struct zg_param *decl;
 
 		if (kv[i].key == NULL || kv[i].val == NULL)
-			return failv(ZG_EPARAM, err, errlen, "parameter without a name or value");
+			return zg_fail(ZG_EPARAM, err, errlen, "parameter without a name or value");
 		decl = param_find(p, kv[i].key, strlen(kv[i].key));
 		if (decl == NULL)
-			return failv(ZG_EPARAM, err, errlen, "profile '%s' has no parameter '%.32s'",
+			return zg_fail(ZG_EPARAM, err, errlen, "profile '%s' has no parameter '%.32s'",
 			             p->name, kv[i].key);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(kv[j].key, kv[i].key) == 0)
-				return failv(ZG_EPARAM, err, errlen, "parameter '%s' given twice",
+				return zg_fail(ZG_EPARAM, err, errlen, "parameter '%s' given twice",
 				             kv[i].key);
 		if (zg_param_value_check(decl->type, kv[i].val, msg, sizeof(msg)) != 0)
-			return failv(ZG_EPARAM, err, errlen, "parameter '%s': %s", decl->name, msg);
+			return zg_fail(ZG_EPARAM, err, errlen, "parameter '%s': %s", decl->name, msg);
 	}
 	for (size_t i = 0; i < p->n_params; i++) {
 		const struct zg_param *decl = &p->params[i];
 		const char *v = param_value(p, domain, kv, n_kv, decl->name, strlen(decl->name));
 
 		if (v == NULL)
-			return failv(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%s'",
+			return zg_fail(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%s'",
 			             p->name, decl->name);
 		if (decl->type == ZG_P_HOSTNAME &&
 		    zg_hostname_check(v, norm, sizeof(norm), NULL, 0) == 0 &&
 		    strcmp(norm, domain) == 0)
-			return failv(ZG_EDNAME, err, errlen, "domain '%s' is the hosting target "
+			return zg_fail(ZG_EDNAME, err, errlen, "domain '%s' is the hosting target "
 			             "itself ('%s')", domain, decl->name);
 	}
 	return 0;
@@ -484,7 +469,7 @@ static int owner_fqdn(const char *owner, const char *domain, char *out, size_t o
 	else
 		n = snprintf(out, outlen, "%s.%s.", owner, domain);
 	if (n < 0 || (size_t)n >= outlen || (size_t)n > ZG_DNAME_LEN + 1)
-		return failv(ZG_EDNAME, err, errlen, "name too long: '%s' under '%.64s'", owner, domain);
+		return zg_fail(ZG_EDNAME, err, errlen, "name too long: '%s' under '%.64s'", owner, domain);
 	for (char *c = out; *c != '\0'; c++)
 		*c = (char)tolower((unsigned char)*c);
 	return 0;
@@ -530,10 +515,10 @@ static int rr_data(const struct zg_rtmpl *r, const char *host, const char *val,
 		break;
 	}
 	default:
-		return failv(ZG_EINVAL, err, errlen, "invalid record type");
+		return zg_fail(ZG_EINVAL, err, errlen, "invalid record type");
 	}
 	if (ret < 0 || (size_t)ret >= sizeof(rr->data))
-		return failv(ZG_ETOOLONG, err, errlen, "%s: record data too long", rr->owner);
+		return zg_fail(ZG_ETOOLONG, err, errlen, "%s: record data too long", rr->owner);
 	return 0;
 }
 
@@ -553,18 +538,18 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 
 	if (r->target != NULL && is_root(r->target)) {
 		if (r->type != ZG_RR_SRV && r->type != ZG_RR_MX)
-			return failv(ZG_EINVAL, err, errlen, "%s %s target cannot be '.'", rr->owner,
+			return zg_fail(ZG_EINVAL, err, errlen, "%s %s target cannot be '.'", rr->owner,
 			             rtype_names[r->type]);
 		/* host stays "": rr_data() writes the root as "." */
 	} else if (r->target != NULL) {
 		if ((ret = subst(p, domain, kv, n_kv, r->target, val, sizeof(val), err, errlen)) != 0)
 			return ret;
 		if (target_check(r->type, val, host, sizeof(host), msg, sizeof(msg)) != 0)
-			return failv(ZG_EPARAM, err, errlen, "%s %s target: %s", rr->owner,
+			return zg_fail(ZG_EPARAM, err, errlen, "%s %s target: %s", rr->owner,
 			             rtype_names[r->type], msg);
 		if (r->type == ZG_RR_CNAME && strlen(host) + 1 == strlen(rr->owner) &&
 		    strncmp(host, rr->owner, strlen(host)) == 0)
-			return failv(ZG_EDNAME, err, errlen, "CNAME %s would point at itself", rr->owner);
+			return zg_fail(ZG_EDNAME, err, errlen, "CNAME %s would point at itself", rr->owner);
 	}
 	if (r->address != NULL) {
 		int af = r->type == ZG_RR_A ? AF_INET : AF_INET6;
@@ -572,7 +557,7 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 		if ((ret = subst(p, domain, kv, n_kv, r->address, val, sizeof(val), err, errlen)) != 0)
 			return ret;
 		if (inet_pton(af, val, bin) != 1)
-			return failv(ZG_EPARAM, err, errlen, "%s %s: '%.64s' is not an address",
+			return zg_fail(ZG_EPARAM, err, errlen, "%s %s: '%.64s' is not an address",
 			             rr->owner, rtype_names[r->type], val);
 		inet_ntop(af, bin, val, sizeof(val));   /* canonical C-library form (knot.c re-renders what Knot prints the same way) */
 	}
@@ -582,7 +567,7 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 		ret = r->type == ZG_RR_TXT ? txt_check(val, msg, sizeof(msg)) :
 		                             text_check(val, msg, sizeof(msg));
 		if (ret != 0)
-			return failv(ret == ZG_ETOOLONG ? ZG_ETOOLONG : ZG_EPARAM, err, errlen,
+			return zg_fail(ret == ZG_ETOOLONG ? ZG_ETOOLONG : ZG_EPARAM, err, errlen,
 			             "%s %s: %s", rr->owner, rtype_names[r->type], msg);
 	}
 
@@ -600,7 +585,7 @@ int zg_expand(const struct zg_profile *p, const char *domain,
 	if (zg_dname_check(domain, norm, sizeof(norm), err, errlen) != 0)
 		return ZG_EDNAME;
 	if (p->n_records > ZG_MAX_RECORDS)
-		return failv(ZG_EINVAL, err, errlen, "profile has too many records");
+		return zg_fail(ZG_EINVAL, err, errlen, "profile has too many records");
 	if ((ret = params_check(p, norm, params, n_params, err, errlen)) != 0)
 		return ret;
 	for (size_t i = 0; i < p->n_records; i++) {

@@ -52,21 +52,6 @@ struct zg_psl {
 	size_t rules;
 };
 
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /* ------------------------------------------------------------ Punycode */
 
 enum { P_BASE = 36, P_TMIN = 1, P_TMAX = 26, P_SKEW = 38, P_DAMP = 700,
@@ -435,12 +420,12 @@ static int parse_rule(struct zg_psl *p, const char *r, size_t n, const char *wha
 		why = "an exception rule needs at least two labels";
 	if (why != NULL) {
 		if (printable(r, n))
-			return fail(rc, err, errlen, "%s:%zu: rule '%.*s': %s", what, lineno, (int)n, r,
+			return zg_fail(rc, err, errlen, "%s:%zu: rule '%.*s': %s", what, lineno, (int)n, r,
 			            why);
-		return fail(rc, err, errlen, "%s:%zu: %s", what, lineno, why);
+		return zg_fail(rc, err, errlen, "%s:%zu: %s", what, lineno, why);
 	}
 	if ((rc = insert(p, key, klen, flags)) < 0)
-		return fail(rc, err, errlen, "%s: out of memory", what);
+		return zg_fail(rc, err, errlen, "%s: out of memory", what);
 	p->rules++;
 	return 0;
 }
@@ -455,12 +440,12 @@ int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl *
 	if (what == NULL)
 		what = "psl";
 	if (out == NULL || (text == NULL && len > 0)) {
-		rc = fail(ZG_EINVAL, err, errlen, "%s: missing argument", what);
+		rc = zg_fail(ZG_EINVAL, err, errlen, "%s: missing argument", what);
 		goto out;
 	}
 	*out = NULL;
 	if (len > ZG_PSL_MAX_BYTES) {
-		rc = fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", what,
+		rc = zg_fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", what,
 		          ZG_PSL_MAX_BYTES);
 		goto out;
 	}
@@ -471,7 +456,7 @@ int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl *
 		p->names = malloc(p->size);
 	}
 	if (p == NULL || p->tab == NULL || p->names == NULL) {
-		rc = fail(ZG_ENOMEM, err, errlen, "%s: out of memory", what);
+		rc = zg_fail(ZG_ENOMEM, err, errlen, "%s: out of memory", what);
 		goto out;
 	}
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
@@ -485,12 +470,12 @@ int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl *
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
 		if (n > ZG_PSL_LINE_MAX) {
-			rc = fail(ZG_ETOOLONG, err, errlen, "%s:%zu: line longer than %d bytes", what,
+			rc = zg_fail(ZG_ETOOLONG, err, errlen, "%s:%zu: line longer than %d bytes", what,
 			          lineno, ZG_PSL_LINE_MAX);
 			goto out;
 		}
 		if (memchr(line, '\0', n) != NULL) {
-			rc = fail(ZG_ESYNTAX, err, errlen, "%s:%zu: NUL byte", what, lineno);
+			rc = zg_fail(ZG_ESYNTAX, err, errlen, "%s:%zu: NUL byte", what, lineno);
 			goto out;
 		}
 		while (i < n && (line[i] == ' ' || line[i] == '\t'))
@@ -503,7 +488,7 @@ int zg_psl_parse(const char *text, size_t len, const char *what, struct zg_psl *
 			goto out;
 	}
 	if (p->rules == 0) {
-		rc = fail(ZG_ESYNTAX, err, errlen, "%s: no rules", what);
+		rc = zg_fail(ZG_ESYNTAX, err, errlen, "%s: no rules", what);
 		goto out;
 	}
 	*out = p;
@@ -524,31 +509,31 @@ int zg_psl_load(const char *path, struct zg_psl **out, char *err, size_t errlen)
 	if (out != NULL)
 		*out = NULL;
 	if (path == NULL || out == NULL) {
-		rc = fail(ZG_EINVAL, err, errlen, "psl: missing argument");
+		rc = zg_fail(ZG_EINVAL, err, errlen, "psl: missing argument");
 		goto out;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = fail(errno == ENOENT ? ZG_ENOENT : ZG_EIO, err, errlen, "%s: %s", path,
+		rc = zg_fail(errno == ENOENT ? ZG_ENOENT : ZG_EIO, err, errlen, "%s: %s", path,
 		          strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0) {
-		rc = fail(ZG_EIO, err, errlen, "%s: %s", path, strerror(errno));
+		rc = zg_fail(ZG_EIO, err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(ZG_EIO, err, errlen, "%s: not a regular file", path);
+		rc = zg_fail(ZG_EIO, err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > (off_t)ZG_PSL_MAX_BYTES) {
-		rc = fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", path,
+		rc = zg_fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", path,
 		          ZG_PSL_MAX_BYTES);
 		goto out;
 	}
 	/* one byte more than the file, to see it end (or grow) */
 	size = (size_t)st.st_size + 1;
 	if ((buf = malloc(size)) == NULL) {
-		rc = fail(ZG_ENOMEM, err, errlen, "%s: out of memory", path);
+		rc = zg_fail(ZG_ENOMEM, err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	for (;;) {
@@ -558,13 +543,13 @@ int zg_psl_load(const char *path, struct zg_psl **out, char *err, size_t errlen)
 			char *b;
 
 			if (size > ZG_PSL_MAX_BYTES) {
-				rc = fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", path,
+				rc = zg_fail(ZG_ETOOLONG, err, errlen, "%s: larger than %u bytes", path,
 				          ZG_PSL_MAX_BYTES);
 				goto out;
 			}
 			size = size * 2 > ZG_PSL_MAX_BYTES + 1 ? ZG_PSL_MAX_BYTES + 1 : size * 2;
 			if ((b = realloc(buf, size)) == NULL) {
-				rc = fail(ZG_ENOMEM, err, errlen, "%s: out of memory", path);
+				rc = zg_fail(ZG_ENOMEM, err, errlen, "%s: out of memory", path);
 				goto out;
 			}
 			buf = b;
@@ -573,7 +558,7 @@ int zg_psl_load(const char *path, struct zg_psl **out, char *err, size_t errlen)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			rc = fail(ZG_EIO, err, errlen, "%s: %s", path, strerror(errno));
+			rc = zg_fail(ZG_EIO, err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (got == 0)

@@ -9,30 +9,15 @@
 #include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
-static int txt_fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int txt_fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 int zg_txt_data(const char *text, char *out, size_t outlen, char *err, size_t errlen)
 {
 	size_t len, o = 0, i = 0;
 
 	if (text == NULL)
-		return txt_fail(ZG_EINVAL, err, errlen, "missing text");
+		return zg_fail(ZG_EINVAL, err, errlen, "missing text");
 	len = strnlen(text, ZG_TXT_MAX + 1);
 	if (len > ZG_TXT_MAX)
-		return txt_fail(ZG_ETOOLONG, err, errlen, "TXT text longer than %d bytes",
+		return zg_fail(ZG_ETOOLONG, err, errlen, "TXT text longer than %d bytes",
 		                ZG_TXT_MAX);
 	for (size_t k = 0; k < len; k++) {
 		unsigned char c = (unsigned char)text[k];
@@ -40,7 +25,7 @@ int zg_txt_data(const char *text, char *out, size_t outlen, char *err, size_t er
 		/* Knot would print these as \DDD: refused rather than rendered,
 		 * no profile needs them and they are a typo more often than not. */
 		if (c < 0x20 || c > 0x7e)
-			return txt_fail(ZG_EINVAL, err, errlen, "text contains a control or "
+			return zg_fail(ZG_EINVAL, err, errlen, "text contains a control or "
 			                "non-ASCII byte 0x%02x at offset %zu", c, k);
 	}
 	/* Raw bytes are cut first, escaped after: an escape is never split
@@ -54,7 +39,7 @@ int zg_txt_data(const char *text, char *out, size_t outlen, char *err, size_t er
 		for (size_t k = i; k < end; k++)
 			need += text[k] == '"' || text[k] == '\\';
 		if (outlen < need)
-			return txt_fail(ZG_ETOOLONG, err, errlen, "TXT data does not fit %zu bytes",
+			return zg_fail(ZG_ETOOLONG, err, errlen, "TXT data does not fit %zu bytes",
 			                outlen);
 		if (i > 0)
 			out[o++] = ' ';

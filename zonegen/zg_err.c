@@ -1,6 +1,8 @@
 /*
  * zg_err.c - the text of each zonegen error code (zg_err.h).
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 
 #include "zonegen/zg_err.h"
@@ -29,4 +31,16 @@ const char *zg_strerror(int code)
 	if (code > 0 || code <= ZG_E__MIN || zg_err_text[-code] == NULL)
 		return "unknown error";
 	return zg_err_text[-code];
+}
+
+int zg_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

@@ -14,6 +14,8 @@
 #ifndef ZONEGEN_ZG_ERR_H
 #define ZONEGEN_ZG_ERR_H
 
+#include <stddef.h>
+
 enum zg_err {
 	ZG_EOK = 0,
 	ZG_ENOMEM = -1,      /* out of memory */
@@ -40,5 +42,10 @@ enum zg_err {
  * (a positive one, one not above ZG_E__MIN, a number zonegen does not
  * use).  Never NULL; the text is static. */
 const char *zg_strerror(int code);
+
+/* Format a message into err (when err is not NULL and errlen > 0) and
+ * return code: the one way zonegen fills its callers' message buffers. */
+int zg_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif
