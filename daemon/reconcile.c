@@ -264,13 +264,16 @@ static void step_check(const struct rz_config *cfg, const struct rz_job *job,
 	int ret = rz_publish_check(cfg, job->primary, rrs, n, present, err, sizeof(err));
 
 	if (ret == 0) {
-		/* active: the records and, when regzone manages certificates, a
+		/* active: the records and, when regzone manages certificates and
+		 * the profile names some (a mail set may need none), a
 		 * certificate deployed (the cert job, armed here, says when) */
+		const struct zg_profile *prof = rz_config_profile(cfg, job->profile);
+		bool certs = cfg->cert_auto && (prof == NULL || prof->n_cert_names > 0);
+
 		rz_step_go(o, RZ_STEP_NONE, 0, NULL);
 		o->res.dns = present ? RZ_DNS_PUBLISHED : RZ_DNS_REMOVED;
-		o->res.active = !present ? RZ_ACTIVE_NO : cfg->cert_auto ? RZ_ACTIVE_IF_CERT :
-		                RZ_ACTIVE_YES;
-		o->res.arm_cert = present && cfg->cert_auto;
+		o->res.active = !present ? RZ_ACTIVE_NO : certs ? RZ_ACTIVE_IF_CERT : RZ_ACTIVE_YES;
+		o->res.arm_cert = present && certs;
 		if (present)
 			rz_metric_observe(rz_instr.publication_seconds, NULL, NULL, job->desired_age);
 		snprintf(o->audit, sizeof(o->audit), "%s on all %zu authoritative servers of knot "

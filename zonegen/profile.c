@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,7 +196,8 @@ static int refs_check(const struct zg_profile *p, const char *s, const char *fie
 		end = strchr(c + 1, '}');
 		if (end == NULL)
 			return zg_fail(ZG_EINVAL, err, errlen, "'%s': unterminated '{'", field);
-		if ((size_t)(end - c - 1) == 6 && strncmp(c + 1, "domain", 6) == 0) {
+		if (((size_t)(end - c - 1) == 6 && strncmp(c + 1, "domain", 6) == 0) ||
+		    ((size_t)(end - c - 1) == 9 && strncmp(c + 1, "params_id", 9) == 0)) {
 			c = end;
 			continue;
 		}
@@ -382,6 +384,33 @@ static const char *param_value(const struct zg_profile *p, const char *domain,
 	return decl->def;
 }
 
+/*
+ * "{params_id}": 16 hexadecimal digits that change whenever a value of the
+ * profile's parameters changes (FNV-1a, 64 bits, over name=value of every
+ * declared parameter in order, defaults included): an id for a policy the
+ * hosting serves from those values, such as MTA-STS's (RFC 8461 3.1: it
+ * must change when the policy does; a change of another value only makes
+ * senders fetch the same policy again).  Not a secret, not a checksum.
+ */
+static void params_id(const struct zg_profile *p, const char *domain, const struct zg_kv *kv,
+                      size_t n_kv, char out[17])
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < p->n_params; i++) {
+		const char *name = p->params[i].name;
+		const char *v = param_value(p, domain, kv, n_kv, name, strlen(name));
+		const char *parts[] = { name, "=", v != NULL ? v : "", "\n" };
+
+		for (size_t k = 0; k < 4; k++)
+			for (const unsigned char *c = (const unsigned char *)parts[k]; *c != '\0'; c++) {
+				h ^= *c;
+				h *= 1099511628211ull;
+			}
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 /* Expand "{name}" references of tmpl into out. */
 static int subst(const struct zg_profile *p, const char *domain, const struct zg_kv *kv,
                  size_t n_kv, const char *tmpl, char *out, size_t outlen,
@@ -391,6 +420,7 @@ static int subst(const struct zg_profile *p, const char *domain, const struct zg
 
 	for (const char *c = tmpl; *c != '\0'; c++) {
 		const char *val, *end;
+		char id[17];
 		size_t vlen;
 
 		if (*c != '{') {
@@ -403,7 +433,12 @@ static int subst(const struct zg_profile *p, const char *domain, const struct zg
 		end = strchr(c + 1, '}');
 		if (end == NULL)
 			return zg_fail(ZG_EINVAL, err, errlen, "unterminated '{' in template");
-		val = param_value(p, domain, kv, n_kv, c + 1, (size_t)(end - c - 1));
+		if ((size_t)(end - c - 1) == 9 && strncmp(c + 1, "params_id", 9) == 0) {
+			params_id(p, domain, kv, n_kv, id);
+			val = id;
+		} else {
+			val = param_value(p, domain, kv, n_kv, c + 1, (size_t)(end - c - 1));
+		}
 		if (val == NULL)
 			return zg_fail(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%.*s'",
 			             p->name, (int)(end - c - 1), c + 1);

@@ -148,7 +148,13 @@ static void test_example(void **state)
 	assert_int_equal(cfg->workers, 4);
 	assert_string_equal(cfg->log_level, "info");
 	assert_string_equal(cfg->default_profile, "xmpp");
-	assert_int_equal(cfg->n_profiles, 3);
+	assert_int_equal(cfg->n_profiles, 5);
+	/* the mail profiles: a generic hosted set and mailbox.org's */
+	assert_non_null(rz_config_profile(cfg, "mail"));
+	assert_string_equal(rz_config_profile(cfg, "mail")->service, "mail");
+	assert_int_equal(rz_config_profile(cfg, "mail")->n_cert_names, 2);
+	assert_non_null(rz_config_profile(cfg, "mail-mailboxorg"));
+	assert_int_equal(rz_config_profile(cfg, "mail-mailboxorg")->n_cert_names, 0);
 
 	/* The default profile: the article's record set. */
 	p = rz_config_profile(cfg, NULL);

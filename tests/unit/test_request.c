@@ -343,8 +343,15 @@ static const struct rcase cases[] = {
 	  BAD(RZ_RC_BAD_REQUEST, "one of enable, disable, renew, status"), .id = "r1" },
 	{ R("\"action\":\"ENABLE\",\"service\":\"xmpp\"," DOM),
 	  BAD(RZ_RC_BAD_REQUEST, "field 'action' must be one of"), .id = "r1" },
+	{ R("\"action\":\"enable\",\"service\":\"sip\"," DOM),
+	  BAD(RZ_RC_BAD_REQUEST, "no profile provides service 'sip'"), .id = "r1" },
+	/* the example's mail profiles are not its default: a mail enable
+	 * names one */
 	{ R("\"action\":\"enable\",\"service\":\"mail\"," DOM),
-	  BAD(RZ_RC_BAD_REQUEST, "no profile provides service 'mail'"), .id = "r1" },
+	  BAD(RZ_RC_BAD_REQUEST, "no default profile for service 'mail': name one in field "
+	      "'profile'"), .id = "r1" },
+	{ R("\"action\":\"enable\",\"service\":\"mail\",\"profile\":\"mail\"," DOM),
+	  .service = "mail", OK(RZ_ACT_ENABLE, "example.org", "mail", "{}", 0) },
 	{ R("\"action\":\"enable\",\"service\":\"\"," DOM),
 	  BAD(RZ_RC_BAD_REQUEST, "no profile provides service ''"), .id = "r1" },
 	{ R(ENA DOM ",\"extra\":\"x\""), BAD(RZ_RC_BAD_REQUEST, "unknown field 'extra'"), .id = "r1" },
