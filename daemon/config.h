@@ -149,6 +149,14 @@ void rz_config_free(struct rz_config *cfg);
  * NULL when there is none. */
 const struct zg_profile *rz_config_profile(const struct rz_config *cfg, const char *name);
 
+/* The records of a stored service: its profile (by name) in cfg with its
+ * stored params (a JSON object of strings), for domain, into rrs (room for
+ * ZG_MAX_RECORDS).  0, RZ_ENOENT (the profile is gone), RZ_EINVAL (params
+ * not an object of strings), or zg_expand()'s error, with err. */
+int rz_config_expand(const struct rz_config *cfg, const char *profile, const char *domain,
+                     const char *params_json, struct zg_rr *rrs, size_t *n, char *err,
+                     size_t errlen);
+
 /* The transports regzone listens on (and regzonectl connects to). */
 enum rz_endpoint_kind { RZ_EP_IPC, RZ_EP_TCP, RZ_EP__MAX };
 #define RZ_IPC_PATH_MAX 107     /* sizeof(sun_path) - 1 */

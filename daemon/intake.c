@@ -12,12 +12,14 @@
 
 #include <zmq.h>
 
+#include "daemon/config.h"
 #include "daemon/instr.h"
 #include "daemon/intake.h"
 #include "daemon/log.h"
 #include "daemon/request.h"
 #include "daemon/rz_err.h"
 #include "daemon/store.h"
+#include "zonegen/knot.h"
 
 #define INTAKE_BATCH 256       /* requests stored in one transaction, at most */
 #define MSG_FRAMES 4           /* frames of a message kept; the rest are dropped */
@@ -252,16 +254,111 @@ static void answer_status(struct intake *t, struct msg *m)
 	                          "try again later");
 }
 
+/* Records of two profiles, and room to compare them (refuse_clashes). */
+struct clash_buf {
+	struct zg_rr rr[ZG_MAX_RECORDS];
+	struct zg_krec a[ZG_MAX_RECORDS], b[ZG_MAX_RECORDS];
+};
+
+/* Could enable req live beside service (profile, params) of its domain?
+ * false with the reason in why when their records clash. */
+static bool fits_beside(const struct intake *t, struct clash_buf *cb, const struct rz_req *req,
+                        const char *service, const char *profile, const char *params_json,
+                        char *why, size_t whylen)
+{
+	const struct zg_profile *p = rz_config_profile(t->cfg, req->profile);
+	char clash[600], err[256];
+	size_t na = 0, nb = 0;
+
+	if (p == NULL || zg_expand(p, req->domain, req->params, req->n_params, cb->rr, &na, err,
+	                           sizeof(err)) != 0)
+		return true;    /* the worker says what is wrong with it */
+	for (size_t i = 0; i < na; i++)
+		zg_krec_from_rr(&cb->rr[i], &cb->a[i]);
+	if (rz_config_expand(t->cfg, profile, req->domain, params_json, cb->rr, &nb, err,
+	                     sizeof(err)) != 0)
+		return true;    /* a profile gone from the configuration: nothing to compare */
+	for (size_t i = 0; i < nb; i++)
+		zg_krec_from_rr(&cb->rr[i], &cb->b[i]);
+	if (zg_records_clash(cb->a, na, cb->b, nb, clash, sizeof(clash)) == 0)
+		return true;
+	snprintf(why, whylen, "service '%s' (profile '%s') cannot be enabled beside service "
+	         "'%s' (profile '%s') of %s: %s", req->service, req->profile, service, profile,
+	         req->domain, clash);
+	return false;
+}
+
+/*
+ * A second service of a domain whose records would clash with another's
+ * (a second SPF or DMARC record, a shared record, a CNAME beside data) is
+ * refused at its enable, with the reason, and changes nothing: checked
+ * against the enabled services stored and the enables ahead of it in this
+ * batch.  Returns the batch without them (their replies set).  Without the
+ * database the batch goes on unchecked (it then fails as a whole).
+ */
+static size_t refuse_clashes(struct intake *t, struct msg **batch, size_t n)
+{
+	const char **domains = calloc(n ? n : 1, sizeof(*domains));
+	struct clash_buf *cb = calloc(1, sizeof(*cb));
+	struct store_svc *svc = NULL;
+	size_t nd = 0, ns = 0, kept = 0;
+	char err[512], why[1024];
+
+	for (size_t i = 0; domains != NULL && i < n; i++)
+		if (batch[i]->req.action == RZ_ACT_ENABLE)
+			domains[nd++] = batch[i]->req.domain;
+	if (nd == 0 || cb == NULL || intake_connect(t, err, sizeof(err)) != 0 ||
+	    store_services_enabled(t->db, domains, nd, &svc, &ns, err, sizeof(err)) != 0) {
+		free(domains);
+		free(cb);
+		return n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct msg *m = batch[i];
+		bool ok = true;
+
+		for (size_t j = 0; ok && m->req.action == RZ_ACT_ENABLE && j < ns; j++)
+			if (strcmp(svc[j].domain, m->req.domain) == 0 &&
+			    strcmp(svc[j].service, m->req.service) != 0)
+				ok = fits_beside(t, cb, &m->req, svc[j].service, svc[j].profile,
+				                 svc[j].params_json, why, sizeof(why));
+		for (size_t j = 0; ok && m->req.action == RZ_ACT_ENABLE && j < kept; j++) {
+			const struct rz_req *o = &batch[j]->req;
+
+			if (o->action == RZ_ACT_ENABLE && strcmp(o->domain, m->req.domain) == 0 &&
+			    strcmp(o->service, m->req.service) != 0)
+				ok = fits_beside(t, cb, &m->req, o->service, o->profile, o->params_json,
+				                 why, sizeof(why));
+		}
+		if (ok) {
+			batch[kept++] = m;
+			continue;
+		}
+		rz_log_zone(RZ_LOG_INFO, m->req.domain, "request %s refused: %s", m->req.id, why);
+		m->reply = rz_reply_error(m->req.id, RZ_RC_CONFLICT, why);
+		m->in_batch = false;
+	}
+	store_svcs_free(svc, ns);
+	free(domains);
+	free(cb);
+	return kept;
+}
+
 /*
  * Store the batched requests: one transaction for all; if it fails, once
  * more after a reconnect, then one by one so that a single bad item cannot
  * refuse the others.  Nothing is acknowledged that was not committed.
+ * First the enables that would clash with another service are refused.
  */
 static void store_batch(struct intake *t, struct msg **batch, size_t n)
 {
-	struct store_intake_item *items = calloc(n, sizeof(*items));
+	struct store_intake_item *items;
 	char err[1024] = "";
 	int ret = RZ_ENOMEM;
+
+	if ((n = refuse_clashes(t, batch, n)) == 0)
+		return;
+	items = calloc(n, sizeof(*items));
 
 	for (size_t i = 0; items != NULL && i < n; i++)
 		items[i] = batch[i]->item;

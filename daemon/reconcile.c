@@ -49,36 +49,8 @@ static void to_krecs(const struct zg_rr *rrs, size_t n, struct zg_krec *out)
 static int want_records(const struct rz_config *cfg, const struct rz_job *job,
                         struct zg_rr *rrs, size_t *n, char *err, size_t errlen)
 {
-	const struct zg_profile *p = rz_config_profile(cfg, job->profile);
-	struct zg_kv kv[ZG_MAX_PARAMS];
-	json_t *params = NULL, *v;
-	const char *key;
-	size_t n_kv = 0;
-	int ret;
-
-	*n = 0;
-	if (p == NULL) {
-		snprintf(err, errlen, "profile '%s' is no longer in the configuration", job->profile);
-		return RZ_ENOENT;
-	}
-	params = json_loads(job->params_json, 0, NULL);
-	if (!json_is_object(params)) {
-		json_decref(params);
-		snprintf(err, errlen, "stored params are not a JSON object");
-		return RZ_EINVAL;
-	}
-	json_object_foreach(params, key, v) {
-		if (!json_is_string(v) || n_kv == ZG_MAX_PARAMS) {
-			json_decref(params);
-			snprintf(err, errlen, "stored params are not string values");
-			return RZ_EINVAL;
-		}
-		kv[n_kv].key = key;
-		kv[n_kv++].val = json_string_value(v);
-	}
-	ret = zg_expand(p, job->domain, kv, n_kv, rrs, n, err, errlen);
-	json_decref(params);
-	return ret;
+	return rz_config_expand(cfg, job->profile, job->domain, job->params_json, rrs, n, err,
+	                        errlen);
 }
 
 /*

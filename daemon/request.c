@@ -35,6 +35,7 @@ static const char *const rcode_names[RZ_RC__MAX] = {
 	[RZ_RC_UNAVAILABLE] = "unavailable",
 	[RZ_RC_UNAUTHORIZED] = "unauthorized",
 	[RZ_RC_INTERNAL] = "internal",
+	[RZ_RC_CONFLICT] = "conflict",
 };
 
 /* How a JSON type is named in "must be a string, not ..." messages. */

@@ -57,6 +57,7 @@ enum rz_rcode {
 	RZ_RC_UNAVAILABLE,
 	RZ_RC_UNAUTHORIZED,
 	RZ_RC_INTERNAL,
+	RZ_RC_CONFLICT,         /* a service's records would clash with another's of the domain */
 	RZ_RC__MAX
 };
 

@@ -65,6 +65,21 @@ struct store_intake_item {
 	struct rz_state st;          /* out: the state after it */
 };
 
+/* A service of a domain, as stored (store_services_enabled()). */
+struct store_svc {
+	char domain[ZG_OWNER_SIZE];
+	char service[RZ_SERVICE_MAX + 1];
+	char profile[RZ_PROFILE_MAX + 1];
+	char *params_json;           /* malloc'ed */
+};
+
+/* The enabled services of these domains: *out (malloc'ed, free with
+ * store_svcs_free()), *n_out of them. */
+RZ_MUSTCHECK
+int store_services_enabled(PGconn *c, const char *const *domains, size_t n,
+                           struct store_svc **out, size_t *n_out, char *err, size_t errlen);
+void store_svcs_free(struct store_svc *s, size_t n);
+
 /* Prepare the intake's statements on a new connection. */
 RZ_MUSTCHECK
 int store_intake_prepare(PGconn *c, char *err, size_t errlen);

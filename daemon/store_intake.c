@@ -502,3 +502,55 @@ fail:
 	return ret;
 }
 
+
+int store_services_enabled(PGconn *c, const char *const *domains, size_t n,
+                           struct store_svc **out, size_t *n_out, char *err, size_t errlen)
+{
+	char *arr = sq_ptr_array(domains, n);
+	const char *p[] = { arr };
+	PGresult *r;
+	int rows;
+
+	*out = NULL;
+	*n_out = 0;
+	if (arr == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return RZ_ENOMEM;
+	}
+	r = sq_q(c, "SELECT domain, service, profile, params::text FROM services "
+	         "WHERE domain = ANY ($1::text[]) AND desired = 'enabled'", 1, p, PGRES_TUPLES_OK,
+	         err, errlen);
+	free(arr);
+	if (r == NULL)
+		return RZ_EDB;
+	rows = PQntuples(r);
+	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+		PQclear(r);
+		snprintf(err, errlen, "out of memory");
+		return RZ_ENOMEM;
+	}
+	for (int i = 0; i < rows; i++) {
+		struct store_svc *s = &(*out)[i];
+
+		snprintf(s->domain, sizeof(s->domain), "%s", PQgetvalue(r, i, 0));
+		snprintf(s->service, sizeof(s->service), "%s", PQgetvalue(r, i, 1));
+		snprintf(s->profile, sizeof(s->profile), "%s", PQgetvalue(r, i, 2));
+		if ((s->params_json = strdup(PQgetvalue(r, i, 3))) == NULL) {
+			store_svcs_free(*out, (size_t)i);
+			*out = NULL;
+			PQclear(r);
+			snprintf(err, errlen, "out of memory");
+			return RZ_ENOMEM;
+		}
+	}
+	*n_out = (size_t)rows;
+	PQclear(r);
+	return 0;
+}
+
+void store_svcs_free(struct store_svc *s, size_t n)
+{
+	for (size_t i = 0; s != NULL && i < n; i++)
+		free(s[i].params_json);
+	free(s);
+}

@@ -200,4 +200,16 @@ int zg_plan_publish(const struct zg_krec *want, size_t n_want,
 /* Free set and unset and zero the counts (conflict is kept). */
 void zg_plan_clear(struct zg_plan *plan);
 
+/*
+ * Could two record sets of one domain (two services' profiles) live side by
+ * side, each owned by its own service?  Not when they share a record (the
+ * ledger gives a record one owner), when one has a CNAME where the other
+ * has data, when both have a TXT of the same version tag at one owner
+ * (v=spf1, v=DMARC1, ...: one may exist), a set of an exclusive type
+ * (SRV, A, AAAA, MX, CAA) at one owner, or one type at one owner with two
+ * TTLs.  0, or ZG_ECONFLICT with the first clash in why.
+ */
+int zg_records_clash(const struct zg_krec *a, size_t na, const struct zg_krec *b, size_t nb,
+                     char *why, size_t whylen);
+
 #endif

@@ -199,3 +199,38 @@ void zg_plan_clear(struct zg_plan *plan)
 	plan->set = plan->unset = NULL;
 	plan->n_set = plan->n_unset = plan->n_keep = 0;
 }
+
+int zg_records_clash(const struct zg_krec *a, size_t na, const struct zg_krec *b, size_t nb,
+                     char *why, size_t whylen)
+{
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++) {
+			const struct zg_krec *x = &a[i], *y = &b[j];
+			bool same_type = strcasecmp(x->type, y->type) == 0;
+			char xtag[32], ytag[32];
+
+			if (strcasecmp(x->owner, y->owner) != 0)
+				continue;
+			if (same_rr(x, y))
+				return zg_fail(ZG_ECONFLICT, why, whylen, "both would publish %s %s %s "
+				               "(a record has one owner in the ledger: disabling one "
+				               "would take it from the other)", x->owner, x->type, x->data);
+			if (strcasecmp(x->type, "CNAME") == 0 || strcasecmp(y->type, "CNAME") == 0)
+				return zg_fail(ZG_ECONFLICT, why, whylen, "a CNAME at %s beside other "
+				               "data there", x->owner);
+			if (!same_type)
+				continue;
+			if (strcasecmp(x->type, "TXT") == 0 && txt_version(x->data, xtag, sizeof(xtag)) &&
+			    txt_version(y->data, ytag, sizeof(ytag)) && strcasecmp(xtag, ytag) == 0)
+				return zg_fail(ZG_ECONFLICT, why, whylen, "two %s records at %s (%s and "
+				               "%s): only one may exist", xtag, x->owner, x->data, y->data);
+			if (exclusive_type(x->type))
+				return zg_fail(ZG_ECONFLICT, why, whylen, "two %s sets at %s (%s and %s)",
+				               x->type, x->owner, x->data, y->data);
+			if (x->ttl != y->ttl)
+				return zg_fail(ZG_ECONFLICT, why, whylen, "%s records at %s with TTLs %u "
+				               "and %u (one set, one TTL)", x->type, x->owner, x->ttl,
+				               y->ttl);
+		}
+	return 0;
+}

@@ -168,6 +168,53 @@ static void test_removal(void **state)
 	zg_plan_clear(&p);
 }
 
+/* Two services' record sets of one domain, side by side or not. */
+static void test_clash(void **state)
+{
+	static const struct zg_krec xmpp[] = {
+		R("example.org.", 3600, "TXT", "\"xmpp-hosting-verification=t1\""),
+		R("_xmpp-client._tcp.example.org.", 3600, "SRV", "5 1 5222 x.example.net."),
+		R("conference.example.org.", 3600, "CNAME", "x.example.net."),
+	};
+	static const struct {
+		struct zg_krec rec;
+		bool clash;
+		const char *why;
+	} pairs[] = {
+		/* a second TXT at the apex, another policy: side by side */
+		{ R("example.org.", 3600, "TXT", "\"v=spf1 include:h.example ~all\""), false, NULL },
+		{ R("example.org.", 3600, "MX", "10 mx.example.net."), false, NULL },
+		/* the same record: one owner in the ledger */
+		{ R("example.org.", 3600, "TXT", "\"xmpp-hosting-verification=t1\""), true,
+		  "both would publish" },
+		{ R("conference.example.org.", 3600, "TXT", "\"x\""), true, "a CNAME at" },
+		{ R("_xmpp-client._tcp.example.org.", 3600, "SRV", "0 0 0 ."), true, "two SRV sets" },
+		{ R("example.org.", 300, "TXT", "\"other\""), true, "TTLs 300 and 3600" },
+	};
+	static const struct zg_krec spf1 = R("example.org.", 3600, "TXT", "\"v=spf1 -all\"");
+	static const struct zg_krec spf2 = R("example.org.", 3600, "TXT",
+	                                     "\"v=spf1 include:h.example ~all\"");
+	static const struct zg_krec dmarc = R("_dmarc.example.org.", 3600, "TXT",
+	                                      "\"v=DMARC1; p=none\"");
+	char why[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		int ret = zg_records_clash(&pairs[i].rec, 1, xmpp, 3, why, sizeof(why));
+
+		print_message("case %zu: %d %s\n", i, ret, ret ? why : "");
+		assert_int_equal(ret, pairs[i].clash ? ZG_ECONFLICT : 0);
+		if (pairs[i].clash)
+			assert_non_null(strstr(why, pairs[i].why));
+	}
+	/* two SPF records at one owner: refused, naming the tag */
+	assert_int_equal(zg_records_clash(&spf1, 1, &spf2, 1, why, sizeof(why)), ZG_ECONFLICT);
+	assert_non_null(strstr(why, "two v=spf1 records"));
+	/* SPF and DMARC: other owners */
+	assert_int_equal(zg_records_clash(&spf1, 1, &dmarc, 1, why, sizeof(why)), 0);
+	assert_int_equal(zg_records_clash(NULL, 0, xmpp, 3, why, sizeof(why)), 0);
+}
+
 static void test_from_rr(void **state)
 {
 	struct zg_rr rr = { .owner = "a.example.test.", .ttl = 60, .type = ZG_RR_CAA,
@@ -187,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_single_txt),
 		cmocka_unit_test(test_removal),
+		cmocka_unit_test(test_clash),
 		cmocka_unit_test(test_from_rr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -571,7 +571,7 @@ static void test_names(void **state)
 {
 	static const char *const rc[] = {
 		"ok", "bad_json", "bad_request", "invalid_domain", "unknown_profile",
-		"zone_not_served", "unavailable", "unauthorized", "internal",
+		"zone_not_served", "unavailable", "unauthorized", "internal", "conflict",
 	};
 	static const char *const act[] = { "enable", "disable", "renew", "status" };
 	enum rz_rcode c;

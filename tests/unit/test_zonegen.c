@@ -117,6 +117,57 @@ static void test_params_override(void **state)
 	assert_string_equal(rrs[3].data, "chat.hosting.example.");
 }
 
+/* {params_id}: 16 hex digits that follow the parameters' values. */
+static struct zg_param id_params[] = {
+	{ S("mode"), ZG_P_TEXT, S("enforce") },
+	{ S("mx"), ZG_P_HOSTNAME, S("mx.hosting.example") },
+};
+static struct zg_rtmpl id_records[] = {
+	{ .owner = S("_mta-sts"), .type = ZG_RR_TXT, .text = S("v=STSv1; id={params_id}") },
+};
+static struct zg_profile id_profile = {
+	.name = S("mail"), .service = S("mail"), .ttl = 3600,
+	.params = id_params, .n_params = 2, .records = id_records, .n_records = 1,
+};
+
+static void id_of(const struct zg_kv *kv, size_t n_kv, char *out, size_t len)
+{
+	struct zg_rr rr[1];
+	char err[256];
+	size_t n = 0;
+	const char *id;
+
+	assert_int_equal(zg_expand(&id_profile, "example.org", kv, n_kv, rr, &n, err,
+	                           sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	id = strstr(rr[0].data, "id=");
+	assert_non_null(id);
+	id += 3;
+	assert_int_equal(strspn(id, "0123456789abcdef"), 16);   /* RFC 8461: 1-32 alnum */
+	assert_int_equal(id[16], '"');
+	snprintf(out, len, "%.16s", id);
+}
+
+static void test_params_id(void **state)
+{
+	const struct zg_kv testing[] = { { "mode", "testing" } };
+	const struct zg_kv same[] = { { "mode", "enforce" } };
+	const struct zg_kv other_mx[] = { { "mx", "mx2.hosting.example" } };
+	char a[17], b[17], c[17], d[17], e[17];
+
+	(void)state;
+	id_of(NULL, 0, a, sizeof(a));
+	id_of(NULL, 0, b, sizeof(b));
+	assert_string_equal(a, b);                 /* stable */
+	id_of(same, 1, c, sizeof(c));
+	assert_string_equal(a, c);                 /* a default given explicitly: the same */
+	id_of(testing, 1, d, sizeof(d));
+	assert_string_not_equal(a, d);             /* a value changed: a new id */
+	id_of(other_mx, 1, e, sizeof(e));
+	assert_string_not_equal(a, e);
+	assert_string_not_equal(d, e);
+}
+
 static void test_every_type(void **state)
 {
 	const struct zg_kv kv[] = { { "v4", "192.0.2.10" }, { "token", "abc-123" } };
@@ -385,6 +436,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_article_records),
 		cmocka_unit_test(test_params_override),
+		cmocka_unit_test(test_params_id),
 		cmocka_unit_test(test_every_type),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_hostile_target),
