@@ -82,95 +82,149 @@ static const struct { const char *where; int n_params; } list_state_where[] = {
 	  "s.service AND j.kind = 'cert' AND j.step = 'order' AND j.state ? 'budget_wait') ", 0 },
 };
 
-static void list_table(const struct rz_state *st, size_t n)
+/* The table's columns: a state's values, in order. */
+static const char *const list_head[] = {
+	"DOMAIN", "SERVICE", "DESIRED", "DNS", "CERTIFICATE", "ACTIVE", "UPDATED", "PRIMARY",
+	"LAST ERROR"
+};
+enum { LIST_NCOL = sizeof(list_head) / sizeof(list_head[0]) };
+
+static void list_values(const struct rz_state *st, const char *v[LIST_NCOL])
 {
-	static const char *const head[] = {
-		"DOMAIN", "SERVICE", "DESIRED", "DNS", "CERTIFICATE", "ACTIVE", "UPDATED", "PRIMARY",
-		"LAST ERROR"
+	v[0] = st->domain;
+	v[1] = st->service;
+	v[2] = rz_desired_name(st->desired);
+	v[3] = rz_dns_name(st->dns);
+	v[4] = rz_cert_name(st->cert);
+	v[5] = st->active ? "yes" : "no";
+	v[6] = st->updated_at;
+	v[7] = st->primary[0] != '\0' ? st->primary : "-";
+	v[8] = st->last_error[0] != '\0' ? st->last_error : "-";
+}
+
+static void list_row(const char *const v[LIST_NCOL], const size_t w[LIST_NCOL])
+{
+	for (size_t c = 0; c < LIST_NCOL; c++) {
+		put_safe(stdout, v[c]);
+		if (c + 1 < LIST_NCOL)
+			printf("%*s", (int)(w[c] > strlen(v[c]) ? w[c] - strlen(v[c]) + 2 : 2), "");
+	}
+	printf("\n");
+}
+
+/*
+ * The columns' widths: the widest value of each over the rows listed,
+ * asked of PostgreSQL first (the rows are then printed as they come, never
+ * held: a list of 10^5 services took 285 MiB when they were).  The
+ * columns whose values are state words or a timestamp have fixed widths.
+ */
+static int list_widths(PGconn *db, const char *where, int n, const char *const *param,
+                       size_t w[LIST_NCOL])
+{
+	static const char *const words[][8] = {
+		[2] = { "enabled", "disabled" },
+		[3] = { "pending", "published", "conflict", "removing", "removed", "error" },
+		[4] = { "none", "ordering", "issued", "renewing", "failed" },
+		[5] = { "yes", "no" },
+		[6] = { "2026-12-02T06:29:24.000Z" },
 	};
-	enum { NCOL = sizeof(head) / sizeof(head[0]) };
-	size_t w[NCOL];
+	char sql[1024];
+	PGresult *r;
 
-	for (size_t c = 0; c < NCOL; c++)
-		w[c] = strlen(head[c]);
-	for (size_t i = 0; i < n; i++) {
-		const char *v[NCOL - 1] = {
-			st[i].domain, st[i].service, rz_desired_name(st[i].desired),
-			rz_dns_name(st[i].dns), rz_cert_name(st[i].cert),
-			st[i].active ? "yes" : "no", st[i].updated_at,
-			st[i].primary[0] != '\0' ? st[i].primary : "-",
-		};
-
-		for (size_t c = 0; c < NCOL - 1; c++)
-			if (strlen(v[c]) > w[c])
-				w[c] = strlen(v[c]);
+	for (size_t c = 0; c < LIST_NCOL; c++) {
+		w[c] = strlen(list_head[c]);
+		for (size_t k = 0; c < 7 && k < 8 && words[c][k] != NULL; k++)
+			if (strlen(words[c][k]) > w[c])
+				w[c] = strlen(words[c][k]);
 	}
-	for (size_t c = 0; c + 1 < NCOL; c++)
-		printf("%-*s  ", (int)w[c], head[c]);
-	printf("%s\n", head[NCOL - 1]);
-	for (size_t i = 0; i < n; i++) {
-		const char *v[NCOL] = {
-			st[i].domain, st[i].service, rz_desired_name(st[i].desired),
-			rz_dns_name(st[i].dns), rz_cert_name(st[i].cert),
-			st[i].active ? "yes" : "no", st[i].updated_at,
-			st[i].primary[0] != '\0' ? st[i].primary : "-",
-			st[i].last_error[0] != '\0' ? st[i].last_error : "-",
-		};
-
-		for (size_t c = 0; c < NCOL; c++) {
-			put_safe(stdout, v[c]);
-			if (c + 1 < NCOL)
-				printf("%*s", (int)(w[c] - strlen(v[c]) + 2), "");
-		}
-		printf("\n");
-	}
+	snprintf(sql, sizeof(sql), "SELECT coalesce(max(length(s.domain)), 0), "
+	         "coalesce(max(length(s.service)), 0), "
+	         "coalesce(max(length(coalesce(s.knot_primary, ''))), 0) FROM services s %s", where);
+	if ((r = db_run(db, "list", sql, n, param, PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	w[0] = (size_t)atoi(PQgetvalue(r, 0, 0)) > w[0] ? (size_t)atoi(PQgetvalue(r, 0, 0)) : w[0];
+	w[1] = (size_t)atoi(PQgetvalue(r, 0, 1)) > w[1] ? (size_t)atoi(PQgetvalue(r, 0, 1)) : w[1];
+	w[7] = (size_t)atoi(PQgetvalue(r, 0, 2)) > w[7] ? (size_t)atoi(PQgetvalue(r, 0, 2)) : w[7];
+	PQclear(r);
+	return 0;
 }
 
 int cmd_list(const struct ctl_args *a, struct rz_config *cfg)
 {
 	char sql[1024];
-	const char *param[1] = { a->state };
-	struct rz_state *st = NULL;
+	const char *param[1] = { a->state }, *where = "";
+	size_t w[LIST_NCOL];
 	PGconn *db = NULL;
-	PGresult *r = NULL;
-	json_t *arr = NULL;
-	int rc, n, k = -1;
+	PGresult *r;
+	bool first = true, bad = false;
+	int rc, n = 0, k = -1, row = 0;
 
 	if (a->state != NULL)
 		k = name_index(list_state_names, a->state);    /* checked by check_values() */
+	if (k >= 0) {
+		where = list_state_where[k].where;
+		n = list_state_where[k].n_params;
+	}
 	snprintf(sql, sizeof(sql), "SELECT " RZ_STATE_COLS " " STATE_FROM "%s ORDER BY s.domain, s.service",
-	         k >= 0 ? list_state_where[k].where : "");
+	         where);
 	if ((rc = db_open(cfg, &db)) != EXIT_OK)
 		return rc;
 	rc = EXIT_REFUSED;
-	if ((r = db_run(db, "list", sql, k >= 0 ? list_state_where[k].n_params : 0, param, PGRES_TUPLES_OK)) == NULL)
+	if (!a->json && list_widths(db, where, n, param, w) != 0)
 		goto out;
-	n = PQntuples(r);
-	if ((st = calloc((size_t)n + 1, sizeof(*st))) == NULL ||
-	    (a->json && (arr = json_array()) == NULL)) {
-		fprintf(stderr, "regzonectl: out of memory\n");
+	/* one row at a time (libpq's single-row mode): constant memory */
+	if (!PQsendQueryParams(db, sql, n, NULL, param, NULL, NULL, 0) || !PQsetSingleRowMode(db)) {
+		fprintf(stderr, "regzonectl: list: %s", PQerrorMessage(db));
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
-		if (rz_state_from_row(r, i, 0, &st[i]) != 0) {
-			fprintf(stderr, "regzonectl: list: a state regzone does not know in row %d\n", i);
-			goto out;
+	if (!a->json) {
+		for (size_t c = 0; c + 1 < LIST_NCOL; c++)
+			printf("%-*s  ", (int)w[c], list_head[c]);
+		printf("%s\n", list_head[LIST_NCOL - 1]);
+	} else {
+		printf("[");
+	}
+	while ((r = PQgetResult(db)) != NULL) {
+		ExecStatusType t = PQresultStatus(r);
+		struct rz_state st;
+
+		if (t == PGRES_SINGLE_TUPLE && !bad) {
+			if (rz_state_from_row(r, 0, 0, &st) != 0) {
+				fprintf(stderr, "regzonectl: list: a state regzone does not know in row "
+				        "%d\n", row);
+				bad = true;
+			} else if (a->json) {
+				json_t *j = rz_state_json(&st);
+				char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+				if (text == NULL) {
+					fprintf(stderr, "regzonectl: out of memory\n");
+					bad = true;
+				} else {
+					printf("%s%s", first ? "" : ",", text);
+				}
+				free(text);
+				json_decref(j);
+			} else {
+				const char *v[LIST_NCOL];
+
+				list_values(&st, v);
+				list_row(v, w);
+			}
+			first = false;
+			row++;
+		} else if (t != PGRES_SINGLE_TUPLE && t != PGRES_TUPLES_OK) {
+			const char *msg = PQresultErrorMessage(r);
+
+			fprintf(stderr, "regzonectl: list: %.*s\n", (int)strcspn(msg, "\n"), msg);
+			bad = true;
 		}
-		if (arr != NULL && json_array_append_new(arr, rz_state_json(&st[i])) != 0) {
-			fprintf(stderr, "regzonectl: out of memory\n");
-			goto out;
-		}
+		PQclear(r);
 	}
-	if (arr != NULL) {
-		rc = print_json(arr);
-		goto out;
-	}
-	list_table(st, (size_t)n);
-	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_REFUSED;
+	if (a->json)
+		printf("]\n");
+	rc = !bad && fflush(stdout) == 0 ? EXIT_OK : EXIT_REFUSED;
 out:
-	json_decref(arr);
-	free(st);
-	PQclear(r);
 	PQfinish(db);
 	return rc;
 }

@@ -192,6 +192,33 @@ static void check_host_at_end(const char *s)
 	FZ_CHECK(strlen(buf) + 1 == strlen(h) && strncmp(buf, h, strlen(buf)) == 0);
 }
 
+/* TXT data as zg_txt_data() writes it: quoted character-strings of at
+ * most 255 bytes each, one space apart; inside the quotes '\' only as the
+ * escape of '"' or '\' (so ';' and parentheses can be nothing but text). */
+static void check_txt(const char *d)
+{
+	const char *c = d;
+
+	for (;;) {
+		size_t bytes = 0;
+
+		FZ_CHECK(*c == '"');
+		for (c++; *c != '"'; c++, bytes++) {
+			FZ_CHECK(*c != '\0');
+			if (*c == '\\') {
+				c++;
+				FZ_CHECK(*c == '"' || *c == '\\');
+			}
+		}
+		FZ_CHECK(bytes <= 255);
+		c++;
+		if (*c == '\0')
+			break;
+		FZ_CHECK(*c == ' ' && c[1] == '"');
+		c++;
+	}
+}
+
 static void check_rr(const struct zg_profile *p, const struct zg_rtmpl *r, const char *domain,
                      const struct zg_rr *rr)
 {
@@ -211,7 +238,8 @@ static void check_rr(const struct zg_profile *p, const struct zg_rtmpl *r, const
 
 	FZ_CHECK(fz_terminated(rr->data, sizeof(rr->data)) && rr->data[0] != '\0');
 	FZ_CHECK(fz_printable(rr->data));
-	FZ_CHECK(strpbrk(rr->data, ";()\\") == NULL);
+	if (rr->type != ZG_RR_TXT)
+		FZ_CHECK(strpbrk(rr->data, ";()\\") == NULL);
 	for (const char *c = rr->data; *c != '\0'; c++)
 		quotes += *c == '"';
 	switch (rr->type) {
@@ -228,6 +256,8 @@ static void check_rr(const struct zg_profile *p, const struct zg_rtmpl *r, const
 		check_host_at_end(rr->data);
 		break;
 	case ZG_RR_TXT:
+		check_txt(rr->data);
+		break;
 	case ZG_RR_CAA:
 		FZ_CHECK(quotes == 2 && rr->data[strlen(rr->data) - 1] == '"');
 		break;

@@ -17,6 +17,9 @@
 #   until_ok SECONDS CMD...  CMD succeeds within SECONDS (tried every 0.1 s)
 #   jstr KEY             the first string value of KEY in the JSON on stdin
 #   status_json ID DOMAIN / enable_json ID DOMAIN  an xmpp request
+#   stack_cleanup        the EXIT trap of a script with one stack in
+#                        $dir under $tmp and one regzoned ($daemon_pid):
+#                        the daemon stopped, the stack down, $tmp removed
 # Messages are put on one line (newlines as " | ") and cut at 700 bytes.
 fails=0 n=0 t0=$SECONDS
 oneline() { local m="$*"; m=${m//$'\n'/ | }; printf '%s' "${m:0:700}"; }
@@ -54,6 +57,13 @@ start_answering() {
     "$bin/zsend" -t 200 "$@" "$ep" "$(status_json ping example.test)" >/dev/null 2>&1 && return 0
   done
   return 1
+}
+stack_cleanup() {
+  if [ -n "${daemon_pid:-}" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
+  fi
+  "$src/deploy/devstack" down "$dir" >/dev/null 2>&1
+  rm -rf "$tmp"
 }
 without_metrics() { sed -i '/^metrics:$/,/^  listen:/d' "$1"; }
 public_copy() {

@@ -25,14 +25,7 @@ D2=example.org.test
 daemon_pid=
 pids=()
 t0=$SECONDS
-cleanup() {
-  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
-  fi
-  "$src/deploy/devstack" down "$dir" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap stack_cleanup EXIT
 
 if "$src/deploy/devstack" up "$dir" >"$tmp/up.log" 2>&1; then ok "devstack up (port base $base)"
 else bad "devstack up"; tail -n 20 "$tmp/up.log"; exit 1; fi

@@ -21,14 +21,7 @@ tmp=$(mktemp -d /tmp/rzposh.XXXXXX)
 dir=$tmp/stack
 D=example.test
 daemon_pid=
-cleanup() {
-  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
-  fi
-  "$src/deploy/devstack" down "$dir" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap stack_cleanup EXIT
 
 ctl() { "$bin/regzonectl" -c "$dir/regzone.yaml" "$@"; }
 serial_of() { ctl status "$D" --json 2>/dev/null | sed -n 's/.*"serial":"\([0-9A-F]*\)".*/\1/p'; }

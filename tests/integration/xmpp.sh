@@ -20,14 +20,7 @@ unset REGZONE_DEMO_ZONES REGZONE_CERT_AUTO
 tmp=$(mktemp -d /tmp/rzxmpp.XXXXXX)
 dir=$tmp/stack
 daemon_pid=
-cleanup() {
-  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
-  fi
-  "$src/deploy/devstack" down "$dir" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap stack_cleanup EXIT
 
 ctl() { "$bin/regzonectl" -c "$dir/regzone.yaml" "$@"; }
 dig_short() { kdig @127.0.0.1 -p "$1" +timeout=2 +retry=1 +short "$2" "$3" 2>/dev/null; }
