@@ -179,16 +179,23 @@ static bool is_lower_name_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
-/* The host name at the end of s ("... name."), as zg_hostname_check()
- * accepts it. */
-static void check_host_at_end(const char *s)
+/* The name at the end of s ("... name."): a host name as
+ * zg_hostname_check() accepts it, or for a CNAME (alias) a name as
+ * zg_alias_check() accepts it ('_' labels, rz1._domainkey.hosting.example),
+ * or for SRV and MX the root "." (no such service, null MX). */
+static void check_host_at_end(const char *s, enum zg_rtype type)
 {
 	const char *h = strrchr(s, ' ');
 	char buf[ZG_OWNER_SIZE];
 
 	h = h != NULL ? h + 1 : s;
+	if (type != ZG_RR_CNAME && strcmp(h, ".") == 0)
+		return;
 	FZ_CHECK(strlen(h) >= 2 && h[strlen(h) - 1] == '.');
-	FZ_CHECK(zg_hostname_check(h, buf, sizeof(buf), NULL, 0) == 0);
+	if (type == ZG_RR_CNAME)
+		FZ_CHECK(zg_alias_check(h, buf, sizeof(buf), NULL, 0) == 0);
+	else
+		FZ_CHECK(zg_hostname_check(h, buf, sizeof(buf), NULL, 0) == 0);
 	FZ_CHECK(strlen(buf) + 1 == strlen(h) && strncmp(buf, h, strlen(buf)) == 0);
 }
 
@@ -253,7 +260,7 @@ static void check_rr(const struct zg_profile *p, const struct zg_rtmpl *r, const
 	case ZG_RR_SRV:
 	case ZG_RR_MX:
 		FZ_CHECK(quotes == 0);
-		check_host_at_end(rr->data);
+		check_host_at_end(rr->data, rr->type);
 		break;
 	case ZG_RR_TXT:
 		check_txt(rr->data);
