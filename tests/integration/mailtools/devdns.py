@@ -8,8 +8,10 @@
 # tools see what a mail server's resolver would give them.
 import dns.flags
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
