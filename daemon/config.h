@@ -75,6 +75,8 @@ struct rz_config {
 	char *acme_directory;
 	char **acme_contact;
 	size_t n_acme_contact;
+	char **acme_caa_identities;  /* none given: rz_config_caa_identities()'s default */
+	size_t n_acme_caa_identities;
 	bool acme_terms_agreed;
 	char *acme_account_key;     /* created 0600 if missing */
 	char *acme_ca_bundle;       /* NULL: system store */
@@ -148,6 +150,11 @@ void rz_config_free(struct rz_config *cfg);
 /* The profile called name, or the default profile when name is NULL;
  * NULL when there is none. */
 const struct zg_profile *rz_config_profile(const struct rz_config *cfg, const char *name);
+
+/* The CA's identities in CAA issue properties (acme.caa_identities; by
+ * default "letsencrypt.org"): *out, and how many. */
+#define RZ_CAA_IDENTITY_DEFAULT "letsencrypt.org"
+size_t rz_config_caa_identities(const struct rz_config *cfg, const char *const **out);
 
 /* The transports regzone listens on (and regzonectl connects to). */
 enum rz_endpoint_kind { RZ_EP_IPC, RZ_EP_TCP, RZ_EP__MAX };

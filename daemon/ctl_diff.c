@@ -52,7 +52,14 @@ static int diff_add(struct diff_set *d, const struct zg_profile *p, const char *
 
 	if (rrs == NULL)
 		goto oom;
-	if (zg_expand(p, domain, params, n_params, rrs, &n, err, sizeof(err)) != 0) {
+	/* No ACME account here: {acme_account_uri} shows as the placeholder,
+	 * so a CAA record with it differs from the one served (said once). */
+	if (zg_profile_uses_account_uri(p) && wanted)
+		fprintf(stderr, "regzonectl: profile '%s' uses {acme_account_uri}: shown as %s, "
+		        "the daemon writes its ACME account's URL\n", p->name,
+		        ZG_ACCOUNT_URI_PLACEHOLDER);
+	if (zg_expand_with(p, domain, &(struct zg_builtins){ ZG_ACCOUNT_URI_PLACEHOLDER }, params,
+	                   n_params, rrs, &n, err, sizeof(err)) != 0) {
 		fprintf(stderr, "regzonectl: profile '%s' (%s) for %s: %s\n", p->name, origin,
 		        domain, err);
 		goto out;

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "daemon/certs.h"
 #include "daemon/instr.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
@@ -51,6 +52,8 @@ static int want_records(const struct rz_config *cfg, const struct rz_job *job,
 {
 	const struct zg_profile *p = rz_config_profile(cfg, job->profile);
 	struct zg_kv kv[ZG_MAX_PARAMS];
+	struct zg_builtins b = { NULL };
+	char uri[ZG_TEXT_LEN + 1], why[512];
 	json_t *params = NULL, *v;
 	const char *key;
 	size_t n_kv = 0;
@@ -60,6 +63,16 @@ static int want_records(const struct rz_config *cfg, const struct rz_job *job,
 	if (p == NULL) {
 		snprintf(err, errlen, "profile '%s' is no longer in the configuration", job->profile);
 		return RZ_ENOENT;
+	}
+	/* {acme_account_uri}: the account made sure of first (certs.h), the
+	 * step again with backoff while the CA cannot be asked. */
+	if (zg_profile_uses_account_uri(p)) {
+		if ((ret = rz_cert_account_uri(cfg, uri, sizeof(uri), why, sizeof(why))) != 0) {
+			snprintf(err, errlen, "waiting for the ACME account ({acme_account_uri}): %s",
+			         why);
+			return RZ_EAGAIN;
+		}
+		b.acme_account_uri = uri;
 	}
 	params = json_loads(job->params_json, 0, NULL);
 	if (!json_is_object(params)) {
@@ -76,7 +89,7 @@ static int want_records(const struct rz_config *cfg, const struct rz_job *job,
 		kv[n_kv].key = key;
 		kv[n_kv++].val = json_string_value(v);
 	}
-	ret = zg_expand(p, job->domain, kv, n_kv, rrs, n, err, errlen);
+	ret = zg_expand_with(p, job->domain, &b, kv, n_kv, rrs, n, err, errlen);
 	json_decref(params);
 	return ret;
 }
