@@ -7,7 +7,8 @@
 #      first thing (the dns job makes sure of the account itself): both
 #      servers serve it with regzone's account URL (the one it logged and
 #      ordered with), and the certificate is issued anyway (regzone's check
-#      accepts its own account);
+#      accepts its own account); regzonectl diff takes the account from the
+#      orders and finds it in sync;
 #   2. a customer's CAA at the zone's apex that allows another CA only ->
 #      the certificate is failed with "CAA at example.org.test allows only
 #      other-ca.example" and no ACME order was made; the record removed and
@@ -76,6 +77,8 @@ for p in "$REGZONE_DNS_PORT" "$REGZONE_DNS2_PORT"; do
 done
 check "regzone's own check accepted its account (log)" \
   grep -q "CAA at $D2 allows pebble.letsencrypt.org (for $D2)" "$tmp/regzoned.log"
+out=$(ctl diff "$D2" 2>&1)
+check "regzonectl diff $D2: in sync (its account from the orders: $out)" grep -q 'in sync' <<<"$out"
 
 # ------------------------------------- 2. a customer's CAA forbids our CA
 out=$(ctl enable "$D1" --profile xmpp-devstack 2>&1)
