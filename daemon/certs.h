@@ -40,6 +40,20 @@ int rz_cert_start(const struct rz_config *cfg, char *err, size_t errlen);
  * job with the reason. */
 void rz_cert_step(const struct rz_step_ctx *x, const struct rz_job *job, struct rz_step_out *o);
 
+/*
+ * The URL of regzone's ACME account (for a profile's {acme_account_uri},
+ * zonegen.h) into buf.  The daemon keeps it in memory, under the lock
+ * the workers' shared account is under (certs_acct.c): set by the first
+ * registration, which for a key the CA knows is a look-up (newAccount
+ * answers the existing account).  When it is not known yet, this call
+ * makes that registration itself, so a dns job never waits for a cert
+ * job: nothing is stored, nothing else to keep in step.  0, or an RZ_E*
+ * code with err (the CA unreachable, the key unreadable).
+ */
+RZ_MUSTCHECK
+int rz_cert_account_uri(const struct rz_config *cfg, char *buf, size_t len, char *err,
+                        size_t errlen);
+
 /* Free this thread's ACME client (a worker's end). */
 void rz_cert_thread_end(void);
 

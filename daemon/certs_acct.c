@@ -149,6 +149,39 @@ int cs_client(const struct rz_config *cfg, struct acme_client **out, struct acme
 	return 0;
 }
 
+/* The known URL into buf: true when there is one. */
+static bool kid_copy(char *buf, size_t len)
+{
+	bool have;
+
+	pthread_mutex_lock(&acct_lock);
+	have = g_kid != NULL && strlen(g_kid) < len;
+	if (have)
+		snprintf(buf, len, "%s", g_kid);
+	pthread_mutex_unlock(&acct_lock);
+	return have;
+}
+
+int rz_cert_account_uri(const struct rz_config *cfg, char *buf, size_t len, char *err,
+                        size_t errlen)
+{
+	struct acme_client *c;
+	struct acme_error e;
+	int ret;
+
+	if (kid_copy(buf, len))
+		return 0;
+	if ((ret = cs_client(cfg, &c, &e)) != 0) {
+		snprintf(err, errlen, "%s", e.msg[0] ? e.msg : rz_strerror(ret));
+		return ret;
+	}
+	if (!kid_copy(buf, len)) {
+		snprintf(err, errlen, "the ACME account's URL is too long");
+		return RZ_ETOOLONG;
+	}
+	return 0;
+}
+
 /* The CA does not know the account (any more: a CA reset): register again
  * next time, a few times before giving up.  True when the step retries. */
 static bool account_lost(const struct rz_job *job, json_t *st, struct rz_step_out *o,

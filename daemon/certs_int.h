@@ -5,6 +5,7 @@
  *   certs.c         the step table, the helpers below, start and end
  *   certs_acct.c    the ACME account and clients; a CA's errors sorted
  *   certs_order.c   order (budget, slot, authorizations), respond, poll
+ *   certs_caa.c     the CAA check before an order is made
  *   certs_dns.c     the challenge records: publish, verify, cleanup,
  *                   verify_clean
  *   certs_issue.c   finalize (key, CSR), download (checks, install, row)
@@ -107,6 +108,17 @@ int cs_run_hook(const struct rz_config *cfg, const struct rz_job *job, const cha
  * failure to retry). */
 int cs_txt_remove(const struct rz_step_ctx *x, const struct rz_job *job, json_t *st,
                   struct rz_step_out *o);
+
+/* ---- certs_caa.c ----------------------------------------------------- */
+
+/* May the CA (acme.caa_identities, with account_uri and dns-01) issue for
+ * names[0..n), by the CAA records the job's primary serves in its zone?
+ * 0 yes; 1 when the step ended: forbidden (given up with "CAA at NAME
+ * allows only X", no order made) or the lookup failed (retried, never
+ * taken for "no CAA"). */
+int cs_caa_check(const struct rz_step_ctx *x, const struct rz_job *job, json_t *st,
+                 struct rz_step_out *o, const char *const *names, size_t n_names,
+                 const char *account_uri);
 
 /* ---- certs_acct.c ---------------------------------------------------- */
 

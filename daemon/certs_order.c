@@ -437,7 +437,9 @@ void cs_step_order(const struct rz_step_ctx *x, const struct rz_job *job, json_t
 		return;
 	}
 	if (cs_get(st, "order_url")[0] == '\0') {
-		if (order_new(x, job, st, o, c, &on, &ord) != 0)
+		/* CAA first: a refusal it shows costs no order (certs_caa.c) */
+		if (cs_caa_check(x, job, st, o, on.ptrs, on.n, acme_client_account_url(c)) != 0 ||
+		    order_new(x, job, st, o, c, &on, &ord) != 0)
 			goto out;
 	} else if ((ret = acme_order_get(c, cs_get(st, "order_url"), &ord, &e)) != 0) {
 		cs_ca_error(x, job, st, o, ret, &e);

@@ -478,3 +478,15 @@ const struct zg_profile *rz_config_profile(const struct rz_config *cfg, const ch
 			return &cfg->profiles[i];
 	return NULL;
 }
+
+size_t rz_config_caa_identities(const struct rz_config *cfg, const char *const **out)
+{
+	static const char *const def[] = { RZ_CAA_IDENTITY_DEFAULT };
+
+	if (cfg->n_acme_caa_identities == 0) {
+		*out = def;
+		return 1;
+	}
+	*out = (const char *const *)cfg->acme_caa_identities;
+	return cfg->n_acme_caa_identities;
+}

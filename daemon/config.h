@@ -75,6 +75,8 @@ struct rz_config {
 	char *acme_directory;
 	char **acme_contact;
 	size_t n_acme_contact;
+	char **acme_caa_identities;  /* none given: rz_config_caa_identities()'s default */
+	size_t n_acme_caa_identities;
 	bool acme_terms_agreed;
 	char *acme_account_key;     /* created 0600 if missing */
 	char *acme_ca_bundle;       /* NULL: system store */
@@ -150,12 +152,18 @@ void rz_config_free(struct rz_config *cfg);
 const struct zg_profile *rz_config_profile(const struct rz_config *cfg, const char *name);
 
 /* The records of a stored service: its profile (by name) in cfg with its
- * stored params (a JSON object of strings), for domain, into rrs (room for
- * ZG_MAX_RECORDS).  0, RZ_ENOENT (the profile is gone), RZ_EINVAL (params
- * not an object of strings), or zg_expand()'s error, with err. */
+ * stored params (a JSON object of strings), for domain, with the built-ins
+ * b (NULL: none), into rrs (room for ZG_MAX_RECORDS).  0, RZ_ENOENT (the
+ * profile is gone), RZ_EINVAL (params not an object of strings), or
+ * zg_expand_with()'s error, with err. */
 int rz_config_expand(const struct rz_config *cfg, const char *profile, const char *domain,
-                     const char *params_json, struct zg_rr *rrs, size_t *n, char *err,
-                     size_t errlen);
+                     const char *params_json, const struct zg_builtins *b, struct zg_rr *rrs,
+                     size_t *n, char *err, size_t errlen);
+
+/* The CA's identities in CAA issue properties (acme.caa_identities; by
+ * default "letsencrypt.org"): *out, and how many. */
+#define RZ_CAA_IDENTITY_DEFAULT "letsencrypt.org"
+size_t rz_config_caa_identities(const struct rz_config *cfg, const char *const **out);
 
 /* The transports regzone listens on (and regzonectl connects to). */
 enum rz_endpoint_kind { RZ_EP_IPC, RZ_EP_TCP, RZ_EP__MAX };

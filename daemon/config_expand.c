@@ -10,8 +10,8 @@
 #include "daemon/rz_err.h"
 
 int rz_config_expand(const struct rz_config *cfg, const char *profile, const char *domain,
-                     const char *params_json, struct zg_rr *rrs, size_t *n, char *err,
-                     size_t errlen)
+                     const char *params_json, const struct zg_builtins *b, struct zg_rr *rrs,
+                     size_t *n, char *err, size_t errlen)
 {
 	const struct zg_profile *p = rz_config_profile(cfg, profile);
 	struct zg_kv kv[ZG_MAX_PARAMS];
@@ -40,7 +40,7 @@ int rz_config_expand(const struct rz_config *cfg, const char *profile, const cha
 		kv[n_kv].key = key;
 		kv[n_kv++].val = json_string_value(v);
 	}
-	ret = zg_expand(p, domain, kv, n_kv, rrs, n, err, errlen);
+	ret = zg_expand_with(p, domain, b, kv, n_kv, rrs, n, err, errlen);
 	json_decref(params);
 	return ret;
 }

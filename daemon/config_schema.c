@@ -33,6 +33,17 @@ static const char *cfg_check_https(const char *s)
 	return NULL;
 }
 
+/* A CA's domain in CAA issue properties (RFC 8659 4.2: an
+ * issuer-domain-name). */
+static const char *cfg_check_caa_identity(const char *s)
+{
+	char tmp[ZG_OWNER_SIZE];
+
+	if (zg_hostname_check(s, tmp, sizeof(tmp), NULL, 0) != 0 || strchr(s, '_') != NULL)
+		return "must list domain names (a CA's CAA identity, \"letsencrypt.org\")";
+	return NULL;
+}
+
 /* A CURVE public key in Z85: 40 characters of the Z85 alphabet. */
 static const char *cfg_check_z85(const char *s)
 {
@@ -470,6 +481,8 @@ static const struct cfg_key acme_keys[] = {
 	K_BOOL("revoke_on_disable", acme_revoke_on_disable, false),
 	K_SECTION("limits", limit_section, false),
 	K_STR("public_suffix_list", acme_psl, false, NULL),
+	K_LIST("caa_identities", acme_caa_identities, n_acme_caa_identities, false, 1,
+	       cfg_check_caa_identity),
 };
 static const struct cfg_section acme_section = SECTION(acme_keys, cfg_check_acme);
 

@@ -41,7 +41,7 @@ struct diff_set {
 /* Expand p for domain with params and add the records. */
 static int diff_add(struct diff_set *d, const struct zg_profile *p, const char *domain,
                     const struct zg_kv *params, size_t n_params, bool wanted,
-                    const char *origin)
+                    const char *origin, const char *account)
 {
 	struct zg_rr *rrs = calloc(ZG_MAX_RECORDS, sizeof(*rrs));
 	struct zg_krec *recs;
@@ -52,7 +52,16 @@ static int diff_add(struct diff_set *d, const struct zg_profile *p, const char *
 
 	if (rrs == NULL)
 		goto oom;
-	if (zg_expand(p, domain, params, n_params, rrs, &n, err, sizeof(err)) != 0) {
+	/* regzonectl has no ACME account: {acme_account_uri} is the account
+	 * of regzone's last order (acme_events), or shows as the placeholder,
+	 * so a CAA record with it then differs from the one served (said). */
+	if (account == NULL && zg_profile_uses_account_uri(p) && wanted)
+		fprintf(stderr, "regzonectl: profile '%s' uses {acme_account_uri}: shown as %s "
+		        "(no order in the database tells regzone's ACME account)\n", p->name,
+		        ZG_ACCOUNT_URI_PLACEHOLDER);
+	if (zg_expand_with(p, domain, &(struct zg_builtins){
+	                   account != NULL ? account : ZG_ACCOUNT_URI_PLACEHOLDER }, params,
+	                   n_params, rrs, &n, err, sizeof(err)) != 0) {
 		fprintf(stderr, "regzonectl: profile '%s' (%s) for %s: %s\n", p->name, origin,
 		        domain, err);
 		goto out;
@@ -104,7 +113,8 @@ static int diff_generated(const struct ctl_args *a, const struct rz_config *cfg,
 {
 	const char *p[1] = { domain };
 	const struct zg_profile *prof;
-	PGresult *r = NULL;
+	PGresult *r = NULL, *acct = NULL;
+	const char *account = NULL;
 	json_t *obj = NULL;
 	int rc = EXIT_REFUSED;
 
@@ -113,13 +123,22 @@ static int diff_generated(const struct ctl_args *a, const struct rz_config *cfg,
 		           "FROM services WHERE domain = $1 ORDER BY service", 1, p, PGRES_TUPLES_OK);
 		if (r == NULL)
 			return EXIT_REFUSED;
+		/* the account regzone last ordered with: {acme_account_uri} */
+		acct = db_run(db, "acme_events", "SELECT account FROM acme_events WHERE account IS "
+		              "NOT NULL ORDER BY id DESC LIMIT 1", 0, NULL, PGRES_TUPLES_OK);
+		if (acct != NULL && PQntuples(acct) == 1)
+			account = PQgetvalue(acct, 0, 0);
 	}
 	if (r == NULL || PQntuples(r) == 0) {
 		PQclear(r);
-		if ((rc = arg_profile(a, cfg, &prof)) != EXIT_OK)
+		if ((rc = arg_profile(a, cfg, &prof)) != EXIT_OK) {
+			PQclear(acct);
 			return rc;
-		return diff_add(d, prof, domain, a->params, a->n_params, true,
-		                a->seen & (OPT_PROFILE | OPT_PARAM) ? "given" : "default");
+		}
+		rc = diff_add(d, prof, domain, a->params, a->n_params, true,
+		              a->seen & (OPT_PROFILE | OPT_PARAM) ? "given" : "default", account);
+		PQclear(acct);
+		return rc;
 	}
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct zg_kv kv[ZG_MAX_PARAMS];
@@ -140,7 +159,7 @@ static int diff_generated(const struct ctl_args *a, const struct rz_config *cfg,
 			goto out;
 		}
 		if ((rc = diff_add(d, prof, domain, kv, n, strcmp(PQgetvalue(r, i, 3), "enabled") == 0,
-		                   "stored")) != EXIT_OK)
+		                   "stored", account)) != EXIT_OK)
 			goto out;
 		rc = EXIT_REFUSED;
 		json_decref(obj);
@@ -150,6 +169,7 @@ static int diff_generated(const struct ctl_args *a, const struct rz_config *cfg,
 out:
 	json_decref(obj);
 	PQclear(r);
+	PQclear(acct);
 	return rc;
 }
 

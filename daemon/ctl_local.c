@@ -43,12 +43,18 @@ int cmd_preview(const struct ctl_args *a, struct rz_config *cfg)
 		fprintf(stderr, "regzonectl: invalid domain: %s\n", err);
 		return EXIT_REFUSED;
 	}
-	if (zg_expand(p, domain, a->params, a->n_params, rrs, &n, err, sizeof(err)) != 0 ||
+	/* regzonectl has no ACME account: {acme_account_uri} is shown as the
+	 * placeholder, and said so. */
+	if (zg_expand_with(p, domain, &(struct zg_builtins){ ZG_ACCOUNT_URI_PLACEHOLDER },
+	                   a->params, a->n_params, rrs, &n, err, sizeof(err)) != 0 ||
 	    zg_cert_names(p, domain, names, &n_names) != 0) {
 		fprintf(stderr, "regzonectl: %s\n", err);
 		return EXIT_REFUSED;
 	}
 	printf("; regzone: profile '%s' (service %s) for %s\n", p->name, p->service, domain);
+	if (zg_profile_uses_account_uri(p))
+		printf("; {acme_account_uri} is shown as %s: regzoned writes the URL of its "
+		       "ACME account there\n", ZG_ACCOUNT_URI_PLACEHOLDER);
 	if (zg_render(rrs, n, stdout) != 0)
 		return EXIT_REFUSED;
 	printf("; certificate names:");

@@ -266,16 +266,19 @@ static bool fits_beside(const struct intake *t, struct clash_buf *cb, const stru
                         const char *service, const char *profile, const char *params_json,
                         char *why, size_t whylen)
 {
+	/* regzone's account URL is the same for both: a placeholder compares
+	 * as well (a CAA both would publish is the same record) */
+	static const struct zg_builtins bi = { ZG_ACCOUNT_URI_PLACEHOLDER };
 	const struct zg_profile *p = rz_config_profile(t->cfg, req->profile);
 	char clash[600], err[256];
 	size_t na = 0, nb = 0;
 
-	if (p == NULL || zg_expand(p, req->domain, req->params, req->n_params, cb->rr, &na, err,
-	                           sizeof(err)) != 0)
+	if (p == NULL || zg_expand_with(p, req->domain, &bi, req->params, req->n_params, cb->rr,
+	                                &na, err, sizeof(err)) != 0)
 		return true;    /* the worker says what is wrong with it */
 	for (size_t i = 0; i < na; i++)
 		zg_krec_from_rr(&cb->rr[i], &cb->a[i]);
-	if (rz_config_expand(t->cfg, profile, req->domain, params_json, cb->rr, &nb, err,
+	if (rz_config_expand(t->cfg, profile, req->domain, params_json, &bi, cb->rr, &nb, err,
 	                     sizeof(err)) != 0)
 		return true;    /* a profile gone from the configuration: nothing to compare */
 	for (size_t i = 0; i < nb; i++)

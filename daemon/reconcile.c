@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "daemon/certs.h"
 #include "daemon/instr.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
@@ -49,7 +50,23 @@ static void to_krecs(const struct zg_rr *rrs, size_t n, struct zg_krec *out)
 static int want_records(const struct rz_config *cfg, const struct rz_job *job,
                         struct zg_rr *rrs, size_t *n, char *err, size_t errlen)
 {
-	return rz_config_expand(cfg, job->profile, job->domain, job->params_json, rrs, n, err,
+	const struct zg_profile *p = rz_config_profile(cfg, job->profile);
+	struct zg_builtins b = { NULL };
+	char uri[ZG_TEXT_LEN + 1], why[512];
+	int ret;
+
+	*n = 0;
+	/* {acme_account_uri}: the account made sure of first (certs.h), the
+	 * step again with backoff while the CA cannot be asked. */
+	if (p != NULL && zg_profile_uses_account_uri(p)) {
+		if ((ret = rz_cert_account_uri(cfg, uri, sizeof(uri), why, sizeof(why))) != 0) {
+			snprintf(err, errlen, "waiting for the ACME account ({acme_account_uri}): %s",
+			         why);
+			return RZ_EAGAIN;
+		}
+		b.acme_account_uri = uri;
+	}
+	return rz_config_expand(cfg, job->profile, job->domain, job->params_json, &b, rrs, n, err,
 	                        errlen);
 }
 

@@ -301,8 +301,11 @@ static int take_params(struct req_ctx *c, const json_t *v)
 		ret = req_fail(c->err, RZ_ENOMEM, RZ_RC_INTERNAL, "out of memory");
 		goto out;
 	}
-	ret = zg_expand(c->prof, c->req->domain, c->req->params, c->req->n_params,
-	                rrs, &n_rr, why, sizeof(why));
+	/* A dry run: the account URL (the daemon's, reconcile.c) is not
+	 * needed to know the request is good. */
+	ret = zg_expand_with(c->prof, c->req->domain,
+	                     &(struct zg_builtins){ ZG_ACCOUNT_URI_PLACEHOLDER },
+	                     c->req->params, c->req->n_params, rrs, &n_rr, why, sizeof(why));
 	if (ret != 0) {
 		enum rz_rcode code = RZ_RC_INTERNAL;
 

@@ -11,12 +11,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "zonegen/caa.h"
 #include "zonegen/zg_err.h"
 #include "zonegen/zonegen.h"
 
 #define ZG_PARAM_NAME_LEN 32
 /* An expanded value: the longest TXT text, and room to see it is longer. */
 #define ZG_TEMPLATE_SIZE (ZG_TXT_MAX + 256)
+/* The built-in "{acme_account_uri}" (zonegen.h), allowed in text only. */
+#define ACCOUNT_URI "acme_account_uri"
+#define ACCOUNT_URI_LEN (sizeof(ACCOUNT_URI) - 1)
 
 static const char *const rtype_names[ZG_RR__MAX] = {
 	[ZG_RR_A] = "A", [ZG_RR_AAAA] = "AAAA", [ZG_RR_CNAME] = "CNAME",
@@ -86,6 +90,50 @@ static int text_check(const char *s, char *err, size_t errlen)
 		if (strchr("\"\\;()", c) != NULL)
 			return zg_fail(ZG_EINVAL, err, errlen, "text contains the character '%c'", c);
 	}
+	return 0;
+}
+
+/*
+ * A CAA value a profile writes: a text value, except that ';' and '=' are
+ * allowed for the parameters of RFC 8657 ("ca; accounturi=...").  A
+ * request's parameter never brings a ';' (zg_param_value_check()), so
+ * only the profile's own text can add a parameter.  An issue or issuewild
+ * value must also parse as one (zg_caa_issue_check()).
+ */
+static int caa_text_check(const struct zg_rtmpl *r, const char *s, char *err, size_t errlen)
+{
+	size_t len = strnlen(s, ZG_TEXT_LEN + 1);
+
+	if (len > ZG_TEXT_LEN)
+		return zg_fail(ZG_EINVAL, err, errlen, "text longer than %d characters", ZG_TEXT_LEN);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c > 0x7e)
+			return zg_fail(ZG_EINVAL, err, errlen,
+			             "text contains a control or non-ASCII byte 0x%02x", c);
+		if (strchr("\"\\()", c) != NULL)
+			return zg_fail(ZG_EINVAL, err, errlen, "text contains the character '%c'", c);
+	}
+	if (r->tag != NULL && (strcasecmp(r->tag, "issue") == 0 ||
+	                       strcasecmp(r->tag, "issuewild") == 0))
+		return zg_caa_issue_check(s, err, errlen);
+	return 0;
+}
+
+/* The value of {acme_account_uri}: an RFC 8657 accounturi value (%x21-3A
+ * / %x3C-7E: no space, no ';'), and nothing Knot's parser reads as
+ * syntax. */
+static int account_uri_check(const char *s, char *err, size_t errlen)
+{
+	size_t len = strnlen(s, ZG_TEXT_LEN + 1);
+
+	if (len == 0 || len > ZG_TEXT_LEN - 64)
+		return zg_fail(ZG_EINVAL, err, errlen, "the ACME account URL is empty or too long");
+	for (size_t i = 0; i < len; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || strchr(";\"\\()", s[i]) != NULL)
+			return zg_fail(ZG_EINVAL, err, errlen, "the ACME account URL '%.64s' has a "
+			             "character a CAA parameter cannot hold", s);
 	return 0;
 }
 
@@ -186,6 +234,8 @@ static const struct zg_param *param_find(const struct zg_profile *p, const char 
 static int refs_check(const struct zg_profile *p, const char *s, const char *field,
                       char *err, size_t errlen)
 {
+	bool text = strcmp(field, "text") == 0;
+
 	for (const char *c = s; *c != '\0'; c++) {
 		const char *end;
 
@@ -198,6 +248,14 @@ static int refs_check(const struct zg_profile *p, const char *s, const char *fie
 			return zg_fail(ZG_EINVAL, err, errlen, "'%s': unterminated '{'", field);
 		if (((size_t)(end - c - 1) == 6 && strncmp(c + 1, "domain", 6) == 0) ||
 		    ((size_t)(end - c - 1) == 9 && strncmp(c + 1, "params_id", 9) == 0)) {
+			c = end;
+			continue;
+		}
+		if ((size_t)(end - c - 1) == ACCOUNT_URI_LEN &&
+		    strncmp(c + 1, ACCOUNT_URI, ACCOUNT_URI_LEN) == 0) {
+			if (!text)
+				return zg_fail(ZG_EINVAL, err, errlen, "'%s': '{" ACCOUNT_URI "}' "
+				             "may only be used in a record's text", field);
 			c = end;
 			continue;
 		}
@@ -241,6 +299,7 @@ static int literals_check(const struct zg_rtmpl *r, char *err, size_t errlen)
 		return ZG_EINVAL;
 	if (r->text != NULL && !has_ref(r->text) &&
 	    (r->type == ZG_RR_TXT ? txt_check(r->text, err, errlen) :
+	     r->type == ZG_RR_CAA ? caa_text_check(r, r->text, err, errlen) :
 	                            text_check(r->text, err, errlen)) != 0)
 		return ZG_EINVAL;
 	return 0;
@@ -323,6 +382,10 @@ int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 		return zg_fail(ZG_EINVAL, err, errlen, "profile '%s' has more than %d certificate "
 		             "names", p->name, ZG_MAX_CERT_NAMES);
 	for (size_t i = 0; i < p->n_params; i++)
+		if (strcmp(p->params[i].name, ACCOUNT_URI) == 0)
+			return zg_fail(ZG_EINVAL, err, errlen, "parameter '%s' is a built-in "
+			             "variable", ACCOUNT_URI);
+	for (size_t i = 0; i < p->n_params; i++)
 		for (size_t j = i + 1; j < p->n_params; j++)
 			if (strcmp(p->params[i].name, p->params[j].name) == 0)
 				return zg_fail(ZG_EINVAL, err, errlen, "parameter '%s' declared twice",
@@ -366,15 +429,26 @@ int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* What one expansion fills in: the domain, the built-ins, the request's
+ * values. */
+struct expansion {
+	const struct zg_profile *p;
+	const char *domain;
+	const struct zg_builtins *b;
+	const struct zg_kv *kv;
+	size_t n_kv;
+};
+
 /* Value of parameter name (len bytes) for this request, or NULL. */
-static const char *param_value(const struct zg_profile *p, const char *domain,
-                               const struct zg_kv *kv, size_t n_kv,
-                               const char *name, size_t len)
+static const char *param_value(const struct expansion *x, const char *name, size_t len)
 {
+	const struct zg_profile *p = x->p;
+	const struct zg_kv *kv = x->kv;
+	size_t n_kv = x->n_kv;
 	const struct zg_param *decl;
 
 	if (len == 6 && strncmp(name, "domain", 6) == 0)
-		return domain;
+		return x->domain;
 	decl = param_find(p, name, len);
 	if (decl == NULL)
 		return NULL;
@@ -392,14 +466,13 @@ static const char *param_value(const struct zg_profile *p, const char *domain,
  * must change when the policy does; a change of another value only makes
  * senders fetch the same policy again).  Not a secret, not a checksum.
  */
-static void params_id(const struct zg_profile *p, const char *domain, const struct zg_kv *kv,
-                      size_t n_kv, char out[17])
+static void params_id(const struct expansion *x, char out[17])
 {
 	uint64_t h = 14695981039346656037ull;
 
-	for (size_t i = 0; i < p->n_params; i++) {
-		const char *name = p->params[i].name;
-		const char *v = param_value(p, domain, kv, n_kv, name, strlen(name));
+	for (size_t i = 0; i < x->p->n_params; i++) {
+		const char *name = x->p->params[i].name;
+		const char *v = param_value(x, name, strlen(name));
 		const char *parts[] = { name, "=", v != NULL ? v : "", "\n" };
 
 		for (size_t k = 0; k < 4; k++)
@@ -411,15 +484,27 @@ static void params_id(const struct zg_profile *p, const char *domain, const stru
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* The value of {acme_account_uri}: the caller's, checked; ZG_EAGAIN
+ * while the caller does not know it yet. */
+static int account_uri_value(const struct expansion *x, const char **val, char *err,
+                             size_t errlen)
+{
+	if (x->b == NULL || x->b->acme_account_uri == NULL)
+		return zg_fail(ZG_EAGAIN, err, errlen, "profile '%s' uses {" ACCOUNT_URI "}: "
+		               "waiting for the ACME account", x->p->name);
+	*val = x->b->acme_account_uri;
+	return account_uri_check(*val, err, errlen);
+}
+
 /* Expand "{name}" references of tmpl into out. */
-static int subst(const struct zg_profile *p, const char *domain, const struct zg_kv *kv,
-                 size_t n_kv, const char *tmpl, char *out, size_t outlen,
+static int subst(const struct expansion *x, const char *tmpl, char *out, size_t outlen,
                  char *err, size_t errlen)
 {
 	size_t o = 0;
+	int ret;
 
 	for (const char *c = tmpl; *c != '\0'; c++) {
-		const char *val, *end;
+		const char *val = NULL, *end;
 		char id[17];
 		size_t vlen;
 
@@ -434,14 +519,18 @@ static int subst(const struct zg_profile *p, const char *domain, const struct zg
 		if (end == NULL)
 			return zg_fail(ZG_EINVAL, err, errlen, "unterminated '{' in template");
 		if ((size_t)(end - c - 1) == 9 && strncmp(c + 1, "params_id", 9) == 0) {
-			params_id(p, domain, kv, n_kv, id);
+			params_id(x, id);
 			val = id;
+		} else if ((size_t)(end - c - 1) == ACCOUNT_URI_LEN &&
+		    strncmp(c + 1, ACCOUNT_URI, ACCOUNT_URI_LEN) == 0) {
+			if ((ret = account_uri_value(x, &val, err, errlen)) != 0)
+				return ret;
 		} else {
-			val = param_value(p, domain, kv, n_kv, c + 1, (size_t)(end - c - 1));
+			val = param_value(x, c + 1, (size_t)(end - c - 1));
 		}
 		if (val == NULL)
 			return zg_fail(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%.*s'",
-			             p->name, (int)(end - c - 1), c + 1);
+			             x->p->name, (int)(end - c - 1), c + 1);
 		vlen = strlen(val);
 		if (o + vlen >= outlen)
 			return zg_fail(ZG_ETOOLONG, err, errlen, "value longer than %zu bytes",
@@ -454,9 +543,12 @@ static int subst(const struct zg_profile *p, const char *domain, const struct zg
 	return 0;
 }
 
-static int params_check(const struct zg_profile *p, const char *domain,
-                        const struct zg_kv *kv, size_t n_kv, char *err, size_t errlen)
+static int params_check(const struct expansion *x, char *err, size_t errlen)
 {
+	const struct zg_profile *p = x->p;
+	const struct zg_kv *kv = x->kv;
+	const char *domain = x->domain;
+	size_t n_kv = x->n_kv;
 	char msg[256], norm[ZG_OWNER_SIZE];
 
 	if (n_kv > ZG_MAX_PARAMS)
@@ -479,7 +571,7 @@ static int params_check(const struct zg_profile *p, const char *domain,
 	}
 	for (size_t i = 0; i < p->n_params; i++) {
 		const struct zg_param *decl = &p->params[i];
-		const char *v = param_value(p, domain, kv, n_kv, decl->name, strlen(decl->name));
+		const char *v = param_value(x, decl->name, strlen(decl->name));
 
 		if (v == NULL)
 			return zg_fail(ZG_EPARAM, err, errlen, "profile '%s' needs parameter '%s'",
@@ -557,10 +649,11 @@ static int rr_data(const struct zg_rtmpl *r, const char *host, const char *val,
 	return 0;
 }
 
-static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, const char *domain,
-                      const struct zg_kv *kv, size_t n_kv, struct zg_rr *rr,
+static int expand_one(const struct expansion *x, const struct zg_rtmpl *r, struct zg_rr *rr,
                       char *err, size_t errlen)
 {
+	const struct zg_profile *p = x->p;
+	const char *domain = x->domain;
 	char val[ZG_TEMPLATE_SIZE] = "", host[ZG_OWNER_SIZE] = "", msg[256];
 	unsigned char bin[16];
 	int ret;
@@ -577,7 +670,7 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 			             rtype_names[r->type]);
 		/* host stays "": rr_data() writes the root as "." */
 	} else if (r->target != NULL) {
-		if ((ret = subst(p, domain, kv, n_kv, r->target, val, sizeof(val), err, errlen)) != 0)
+		if ((ret = subst(x, r->target, val, sizeof(val), err, errlen)) != 0)
 			return ret;
 		if (target_check(r->type, val, host, sizeof(host), msg, sizeof(msg)) != 0)
 			return zg_fail(ZG_EPARAM, err, errlen, "%s %s target: %s", rr->owner,
@@ -589,7 +682,7 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 	if (r->address != NULL) {
 		int af = r->type == ZG_RR_A ? AF_INET : AF_INET6;
 
-		if ((ret = subst(p, domain, kv, n_kv, r->address, val, sizeof(val), err, errlen)) != 0)
+		if ((ret = subst(x, r->address, val, sizeof(val), err, errlen)) != 0)
 			return ret;
 		if (inet_pton(af, val, bin) != 1)
 			return zg_fail(ZG_EPARAM, err, errlen, "%s %s: '%.64s' is not an address",
@@ -597,9 +690,10 @@ static int expand_one(const struct zg_profile *p, const struct zg_rtmpl *r, cons
 		inet_ntop(af, bin, val, sizeof(val));   /* canonical C-library form (knot.c re-renders what Knot prints the same way) */
 	}
 	if (r->text != NULL) {
-		if ((ret = subst(p, domain, kv, n_kv, r->text, val, sizeof(val), err, errlen)) != 0)
+		if ((ret = subst(x, r->text, val, sizeof(val), err, errlen)) != 0)
 			return ret;
 		ret = r->type == ZG_RR_TXT ? txt_check(val, msg, sizeof(msg)) :
+		      r->type == ZG_RR_CAA ? caa_text_check(r, val, msg, sizeof(msg)) :
 		                             text_check(val, msg, sizeof(msg));
 		if (ret != 0)
 			return zg_fail(ret == ZG_ETOOLONG ? ZG_ETOOLONG : ZG_EPARAM, err, errlen,
@@ -613,7 +707,24 @@ int zg_expand(const struct zg_profile *p, const char *domain,
               const struct zg_kv *params, size_t n_params,
               struct zg_rr *out, size_t *n_out, char *err, size_t errlen)
 {
+	return zg_expand_with(p, domain, NULL, params, n_params, out, n_out, err, errlen);
+}
+
+bool zg_profile_uses_account_uri(const struct zg_profile *p)
+{
+	for (size_t i = 0; i < p->n_records; i++)
+		if (p->records[i].text != NULL &&
+		    strstr(p->records[i].text, "{" ACCOUNT_URI "}") != NULL)
+			return true;
+	return false;
+}
+
+int zg_expand_with(const struct zg_profile *p, const char *domain, const struct zg_builtins *b,
+                   const struct zg_kv *params, size_t n_params,
+                   struct zg_rr *out, size_t *n_out, char *err, size_t errlen)
+{
 	char norm[ZG_OWNER_SIZE];
+	struct expansion x = { p, norm, b, params, n_params };
 	int ret;
 
 	*n_out = 0;
@@ -621,10 +732,10 @@ int zg_expand(const struct zg_profile *p, const char *domain,
 		return ZG_EDNAME;
 	if (p->n_records > ZG_MAX_RECORDS)
 		return zg_fail(ZG_EINVAL, err, errlen, "profile has too many records");
-	if ((ret = params_check(p, norm, params, n_params, err, errlen)) != 0)
+	if ((ret = params_check(&x, err, errlen)) != 0)
 		return ret;
 	for (size_t i = 0; i < p->n_records; i++) {
-		ret = expand_one(p, &p->records[i], norm, params, n_params, &out[i], err, errlen);
+		ret = expand_one(&x, &p->records[i], &out[i], err, errlen);
 		if (ret != 0) {
 			*n_out = 0;
 			return ret;

@@ -18,6 +18,7 @@
 #ifndef ZONEGEN_H
 #define ZONEGEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -205,7 +206,10 @@ int zg_txt_data(const char *text, char *out, size_t outlen, char *err, size_t er
  * declared in p, literal (unreferenced) values, the CAA tag and flags, the
  * TTL (0, or 60..604800).  A target is a host name, or "." for SRV (then
  * priority, weight and port 0) and MX (then preference 0); TXT text is
- * what zg_txt_data() takes, CAA text what a text parameter may hold.
+ * what zg_txt_data() takes, CAA text what a text parameter may hold
+ * plus ';' and '=' (RFC 8657 parameters: only the profile's literal text
+ * can bring them, never a request's value), an issue/issuewild value in
+ * RFC 8659's syntax.
  * Meant for a loader that reports at the record's line.  Returns 0, or
  * ZG_EINVAL with the reason in err.
  */
@@ -246,6 +250,35 @@ int zg_profile_check(const struct zg_profile *p, char *err, size_t errlen);
 int zg_expand(const struct zg_profile *p, const char *domain,
               const struct zg_kv *params, size_t n_params,
               struct zg_rr *out, size_t *n_out, char *err, size_t errlen);
+
+/*
+ * The built-in variables besides {domain}, filled by the caller:
+ *   {acme_account_uri}  the URL of regzone's ACME account (RFC 8657
+ *                       accounturi), in a record's text only (a CAA
+ *                       "ca; accounturi={acme_account_uri}"); NULL while
+ *                       the caller does not know it.
+ * ZG_ACCOUNT_URI_PLACEHOLDER stands for it where no account is at hand
+ * (a request's dry run, regzonectl preview and diff): a URL of the
+ * reserved TLD .invalid, which no CA's account ever has.
+ */
+struct zg_builtins {
+	const char *acme_account_uri;
+};
+#define ZG_ACCOUNT_URI_PLACEHOLDER "https://acme-account.invalid/not-known-to-regzonectl"
+
+/*
+ * zg_expand() with the built-ins b.  zg_expand() is zg_expand_with(b =
+ * NULL): a profile that uses {acme_account_uri} then gets ZG_EAGAIN
+ * ("waiting for the ACME account"), as it does when b->acme_account_uri
+ * is NULL.  The value is checked as an accounturi (printable ASCII, no
+ * space, no ';', no quote, backslash or parenthesis: ZG_EINVAL).
+ */
+int zg_expand_with(const struct zg_profile *p, const char *domain, const struct zg_builtins *b,
+                   const struct zg_kv *params, size_t n_params,
+                   struct zg_rr *out, size_t *n_out, char *err, size_t errlen);
+
+/* Does a record of p use {acme_account_uri}? */
+bool zg_profile_uses_account_uri(const struct zg_profile *p);
 
 /*
  * The certificate's names for domain (used as given, lowercased), FQDN

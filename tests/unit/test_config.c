@@ -104,6 +104,10 @@ static void test_example(void **state)
 	assert_int_equal(cfg->db_connect_timeout_s, 10);
 	assert_int_equal(cfg->db_statement_timeout_ms, 30000);
 	assert_string_equal(cfg->acme_psl, "/usr/share/publicsuffix/public_suffix_list.dat");
+	assert_int_equal(cfg->n_acme_caa_identities, 1);
+	assert_string_equal(cfg->acme_caa_identities[0], "letsencrypt.org");
+	assert_non_null(rz_config_profile(cfg, "xmpp-caa"));
+	assert_true(zg_profile_uses_account_uri(rz_config_profile(cfg, "xmpp-caa")));
 	assert_null(cfg->cert_group);
 	assert_int_equal(cfg->cert_gid, (gid_t)-1);
 	assert_int_equal(cfg->hook_max_failures, 10);
@@ -148,7 +152,7 @@ static void test_example(void **state)
 	assert_int_equal(cfg->workers, 4);
 	assert_string_equal(cfg->log_level, "info");
 	assert_string_equal(cfg->default_profile, "xmpp");
-	assert_int_equal(cfg->n_profiles, 5);
+	assert_int_equal(cfg->n_profiles, 6);
 	/* the mail profiles: a generic hosted set and mailbox.org's */
 	assert_non_null(rz_config_profile(cfg, "mail"));
 	assert_string_equal(rz_config_profile(cfg, "mail")->service, "mail");
@@ -235,6 +239,14 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->db_connect_timeout_s, 10);
 	assert_int_equal(cfg->db_statement_timeout_ms, 30000);
 	assert_string_equal(cfg->acme_psl, RZ_DEFAULT_PSL);
+	/* acme.caa_identities: Let's Encrypt's */
+	{
+		const char *const *ids = NULL;
+
+		assert_int_equal(cfg->n_acme_caa_identities, 0);
+		assert_int_equal(rz_config_caa_identities(cfg, &ids), 1);
+		assert_string_equal(ids[0], "letsencrypt.org");
+	}
 	assert_int_equal(cfg->hook_max_failures, 10);
 	assert_int_equal(cfg->cert_gid, (gid_t)-1);
 	assert_int_equal(cfg->knot_timeout_ms, 5000);
@@ -326,6 +338,7 @@ static void test_optional_sections(void **state)
 	           DB KNOT DNS
 	           "acme: {directory: 'https://ca.test/dir', account_key: /k, key_type: rsa3072,"
 	           " eab: {kid: kid-1, hmac_key: aGVsbG8}, ca_bundle: /ca.pem, contact: [],"
+	           " caa_identities: [pebble.letsencrypt.org, Other-CA.example],"
 	           " revoke_on_disable: true, terms_agreed: false, renew_percent: 90,"
 	           " limits: {new_orders: 10, failed_validations: 0, certs_per_names_window_s: 60}}\n"
 	           "certificates: {auto: false, dir: /c, deploy_hook: /hook, hook_timeout_s: 3600, "
@@ -342,6 +355,13 @@ static void test_optional_sections(void **state)
 	assert_string_equal(cfg->acme_eab_hmac_key, "aGVsbG8");
 	assert_string_equal(cfg->acme_ca_bundle, "/ca.pem");
 	assert_int_equal(cfg->n_acme_contact, 0);
+	{
+		const char *const *ids = NULL;
+
+		assert_int_equal(rz_config_caa_identities(cfg, &ids), 2);
+		assert_string_equal(ids[0], "pebble.letsencrypt.org");
+		assert_string_equal(ids[1], "Other-CA.example");
+	}
 	assert_true(cfg->acme_revoke_on_disable);
 	assert_false(cfg->acme_terms_agreed);
 	assert_int_equal(cfg->acme_renew_percent, 90);
@@ -496,6 +516,13 @@ static const struct err_case err_cases[] = {
 	{ "eab-half", NULL, LISTEN DB KNOT DNS
 	  "acme: {directory: 'https://ca.test/dir', account_key: /k, eab: {kid: abc}}\n"
 	  CERTS TOP DEFP PROF, RZ_ECONFIG, "5:59", "'acme.eab' needs both 'kid' and 'hmac_key'" },
+	{ "caa-identities-empty", NULL, LISTEN DB KNOT DNS
+	  "acme: {directory: 'https://ca.test/dir', account_key: /k, caa_identities: []}\n"
+	  CERTS TOP DEFP PROF, RZ_ECONFIG, "5:75", "'caa_identities' needs at least 1 item" },
+	{ "caa-identities-bad", NULL, LISTEN DB KNOT DNS
+	  "acme: {directory: 'https://ca.test/dir', account_key: /k, caa_identities: [a.example, "
+	  "'x; y']}\n" CERTS TOP DEFP PROF, RZ_ECONFIG, "5:87", "'caa_identities' must list "
+	  "domain names" },
 	{ "http-directory", NULL, LISTEN DB KNOT DNS
 	  "acme: {directory: 'http://ca.test/dir', account_key: /k}\n"
 	  CERTS TOP DEFP PROF, RZ_ECONFIG, "5:19", "'directory' must be an https:// URL" },
