@@ -75,7 +75,7 @@ int zg_ptype_from_name(const char *name, enum zg_ptype *out)
 /* A text parameter's value or a CAA value, written between double quotes
  * as it is: printable ASCII without anything Knot's parser (or a human
  * reader) treats as syntax. */
-static int text_check(const char *s, char *err, size_t errlen)
+static int text_chars_check(const char *s, const char *forbidden, char *err, size_t errlen)
 {
 	size_t len = strnlen(s, ZG_TEXT_LEN + 1);
 
@@ -87,10 +87,15 @@ static int text_check(const char *s, char *err, size_t errlen)
 		if (c < 0x20 || c > 0x7e)
 			return zg_fail(ZG_EINVAL, err, errlen,
 			             "text contains a control or non-ASCII byte 0x%02x", c);
-		if (strchr("\"\\;()", c) != NULL)
+		if (strchr(forbidden, c) != NULL)
 			return zg_fail(ZG_EINVAL, err, errlen, "text contains the character '%c'", c);
 	}
 	return 0;
+}
+
+static int text_check(const char *s, char *err, size_t errlen)
+{
+	return text_chars_check(s, "\"\\;()", err, errlen);
 }
 
 /*
@@ -102,19 +107,10 @@ static int text_check(const char *s, char *err, size_t errlen)
  */
 static int caa_text_check(const struct zg_rtmpl *r, const char *s, char *err, size_t errlen)
 {
-	size_t len = strnlen(s, ZG_TEXT_LEN + 1);
+	int ret = text_chars_check(s, "\"\\()", err, errlen);
 
-	if (len > ZG_TEXT_LEN)
-		return zg_fail(ZG_EINVAL, err, errlen, "text longer than %d characters", ZG_TEXT_LEN);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c > 0x7e)
-			return zg_fail(ZG_EINVAL, err, errlen,
-			             "text contains a control or non-ASCII byte 0x%02x", c);
-		if (strchr("\"\\()", c) != NULL)
-			return zg_fail(ZG_EINVAL, err, errlen, "text contains the character '%c'", c);
-	}
+	if (ret != 0)
+		return ret;
 	if (r->tag != NULL && (strcasecmp(r->tag, "issue") == 0 ||
 	                       strcasecmp(r->tag, "issuewild") == 0))
 		return zg_caa_issue_check(s, err, errlen);

@@ -27,12 +27,7 @@ tmp=$(mktemp -d /tmp/rzcaa.XXXXXX)
 dir=$tmp/stack
 D1=example.org.test D2=example.test
 daemon_pid=
-cleanup() {
-  stop_pid "$daemon_pid"
-  "$src/deploy/devstack" down "$dir" >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap stack_cleanup EXIT
 
 ctl() { "$bin/regzonectl" -c "$dir/regzone.yaml" "$@"; }
 sql() { psql "$REGZONE_PG" -X -Atc "$1"; }
