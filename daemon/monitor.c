@@ -24,6 +24,7 @@ struct rz_monitor {
 	int stop_fd;                 /* eventfd: readable once stopping */
 	pthread_mutex_t lock;
 	struct rz_monitor_snap snap;
+	bool expiry_known;           /* snap.svc.expiring was read once */
 	char err[256];
 };
 
@@ -33,14 +34,22 @@ static void reading(struct rz_monitor *m, PGconn **db)
 	char err[256] = "";
 	int ret = 0;
 
+	bool expiry;
+
 	memset(&s, 0, sizeof(s));
+	/* the expiry counts of the last reading that made them, unless this
+	 * one makes them again (the first, then every few minutes) */
+	pthread_mutex_lock(&m->lock);
+	memcpy(s.svc.expiring, m->snap.svc.expiring, sizeof(s.svc.expiring));
+	expiry = !m->expiry_known || m->snap.readings % RZ_MONITOR_EXPIRY_EVERY == 0;
+	pthread_mutex_unlock(&m->lock);
 	if (*db == NULL || PQstatus(*db) != CONNECTION_OK) {
 		PQfinish(*db);
 		*db = NULL;
 		ret = db_connect(m->cfg, db, err, sizeof(err));
 	}
 	if (ret == 0)
-		ret = store_counts(*db, s.jobs, &s.n_jobs, &s.svc, err, sizeof(err));
+		ret = store_counts(*db, s.jobs, &s.n_jobs, &s.svc, expiry, err, sizeof(err));
 	s.ok = ret == 0;
 	for (size_t i = 0; i < s.n_jobs; i++) {
 		s.due += s.jobs[i].due;
@@ -59,6 +68,7 @@ static void reading(struct rz_monitor *m, PGconn **db)
 		keep.readings = s.readings;
 		s = keep;
 	}
+	m->expiry_known |= s.ok && expiry;
 	m->snap = s;
 	snprintf(m->err, sizeof(m->err), "%s", err);
 	pthread_mutex_unlock(&m->lock);

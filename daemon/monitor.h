@@ -17,6 +17,9 @@
 #include "daemon/primaries.h"
 
 #define RZ_MONITOR_S 15.0
+/* The certificates' expiry counts every this many readings (5 minutes):
+ * they move by days, and their statement looks at every enabled service. */
+#define RZ_MONITOR_EXPIRY_EVERY 20
 
 struct rz_monitor;
 

@@ -533,7 +533,7 @@ fail:
 }
 
 int store_counts(PGconn *c, struct store_job_count *jobs, size_t *n_jobs,
-                 struct store_service_count *svc, char *err, size_t errlen)
+                 struct store_service_count *svc, bool expiry, char *err, size_t errlen)
 {
 	PGresult *r = sq_q(c, "SELECT kind, step, count(*) FILTER (WHERE claimed_pid IS NULL AND "
 	                   "next_attempt_at <= now()), count(*) FILTER (WHERE claimed_pid IS NOT "
@@ -568,6 +568,8 @@ int store_counts(PGconn *c, struct store_job_count *jobs, size_t *n_jobs,
 	svc->active = atoll(PQgetvalue(r, 0, 3));
 	svc->total = atoll(PQgetvalue(r, 0, 4));
 	PQclear(r);
+	if (!expiry)
+		return 0;
 	r = sq_q(c, "SELECT count(*) FILTER (WHERE c.not_after <= now()), "
 	         "count(*) FILTER (WHERE c.not_after <= now() + interval '7 days'), "
 	         "count(*) FILTER (WHERE c.not_after <= now() + interval '14 days'), "

@@ -97,6 +97,16 @@ check "mail's certificate under certs/mail/ ($(sans "$mc"))" \
   eval '[ "$(sans "$mc")" = "autoconfig.$D mta-sts.$D " ]'
 check "mail's private key is 0600 or 0640" eval '[[ "$(stat -L -c %a "$REGZONE_CERT_DIR/mail/$D/privkey.pem")" =~ ^6[04]0$ ]]'
 
+# The monitor counts the certificates' expiry at its first reading, then
+# every few minutes: a restarted daemon shows both (Pebble's are valid 5
+# years: none within 60 days).
+expiring() { curl -fsS --max-time 5 "$REGZONE_METRICS" 2>/dev/null | sed -n "s/^regzone_certificates_expiring{within_days=\"$1\"} //p"; }
+stop_pid "$daemon_pid"
+if start_answering "$cfg" "$tmp/regzoned.log"; then ok "regzoned restarted"
+else bad "regzoned restarted"; fi
+check "the metrics count both certificates (+Inf: $(expiring +Inf), 60 days: $(expiring 60))" \
+  until_ok 10 eval '[ "$(expiring +Inf)" = 2 ] && [ "$(expiring 60)" = 0 ]'
+
 # --------------------------------------------- records that must be unique
 out=$(ctl enable "$D" --profile xmpp-devstack-spf 2>&1); rc=$?
 check "an xmpp profile adding a second SPF record is refused (exit $rc: $out)" \
