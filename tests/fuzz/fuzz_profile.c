@@ -245,7 +245,13 @@ static void check_rr(const struct zg_profile *p, const struct zg_rtmpl *r, const
 
 	FZ_CHECK(fz_terminated(rr->data, sizeof(rr->data)) && rr->data[0] != '\0');
 	FZ_CHECK(fz_printable(rr->data));
-	if (rr->type != ZG_RR_TXT)
+	/* ';' only as text: a TXT's (check_txt below), a CAA value's RFC 8657
+	 * parameters ("ca; accounturi=..."), inside its quotes */
+	if (rr->type == ZG_RR_CAA)
+		FZ_CHECK(strpbrk(rr->data, "()\\") == NULL &&
+		         (strchr(rr->data, ';') == NULL ||
+		          strchr(rr->data, ';') > strchr(rr->data, '"')));
+	else if (rr->type != ZG_RR_TXT)
 		FZ_CHECK(strpbrk(rr->data, ";()\\") == NULL);
 	for (const char *c = rr->data; *c != '\0'; c++)
 		quotes += *c == '"';
