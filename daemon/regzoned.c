@@ -266,7 +266,19 @@ static void *worker_main(void *arg)
 		rz_notify_busy(d->notify, (unsigned)w->index);
 		ctx.db = db;
 		ctx.cfg = rz_live_get(d->live);
-		rz_jobs_run(&ctx, wk->jobs, wk->n, wk->out);
+		for (size_t i = 0; i < wk->n; i++)
+			cert |= wk->jobs[i].kind == RZ_KIND_CERT;
+		if (!cert) {
+			rz_jobs_run(&ctx, wk->jobs, wk->n, wk->out);   /* bounded as one */
+		} else {
+			/* cert steps (several only when a dead session's claims are
+			 * taken over) each a unit of the watchdog's: each has its
+			 * own bound (the CA's timeouts, the hook's) */
+			for (size_t i = 0; i < wk->n; i++) {
+				rz_notify_busy(d->notify, (unsigned)w->index);
+				rz_job_run(&ctx, &wk->jobs[i], &wk->out[i]);
+			}
+		}
 		for (size_t i = 0; i < wk->n; i++) {
 			const struct rz_job *job = &wk->jobs[i];
 
@@ -275,7 +287,6 @@ static void *worker_main(void *arg)
 				rz_metric_inc(rz_instr.step_retries, rz_kind_name(job->kind),
 				              job->step_name);
 			wk->fin[i] = (struct store_finish){ .job = job, .res = &wk->out[i].res };
-			cert |= job->kind == RZ_KIND_CERT;
 		}
 		/* what libcurl keeps open without close-on-exec (its connections'
 		 * socketpairs) after a cert step; a dns step leaves nothing open
