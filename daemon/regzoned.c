@@ -200,6 +200,37 @@ static int claim(PGconn *db, const char *name, bool dead, struct work *w, double
 	return ret;
 }
 
+/* The steps of the jobs claimed, their outcomes ready for
+ * store_job_finish(); true when cert steps ran. */
+static bool run_steps(struct daemon *d, const struct worker *w, const struct rz_step_ctx *ctx,
+                      struct work *wk)
+{
+	bool cert = false;
+
+	for (size_t i = 0; i < wk->n; i++)
+		cert |= wk->jobs[i].kind == RZ_KIND_CERT;
+	if (!cert) {
+		rz_jobs_run(ctx, wk->jobs, wk->n, wk->out);   /* bounded as one */
+	} else {
+		/* cert steps (several only when a dead session's claims are
+		 * taken over) each a unit of the watchdog's: each has its own
+		 * bound (the CA's timeouts, the hook's) */
+		for (size_t i = 0; i < wk->n; i++) {
+			rz_notify_busy(d->notify, (unsigned)w->index);
+			rz_job_run(ctx, &wk->jobs[i], &wk->out[i]);
+		}
+	}
+	for (size_t i = 0; i < wk->n; i++) {
+		const struct rz_job *job = &wk->jobs[i];
+
+		rz_metric_inc(rz_instr.steps, rz_kind_name(job->kind), job->step_name);
+		if (wk->out[i].res.failed)
+			rz_metric_inc(rz_instr.step_retries, rz_kind_name(job->kind), job->step_name);
+		wk->fin[i] = (struct store_finish){ .job = job, .res = &wk->out[i].res };
+	}
+	return cert;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -266,28 +297,7 @@ static void *worker_main(void *arg)
 		rz_notify_busy(d->notify, (unsigned)w->index);
 		ctx.db = db;
 		ctx.cfg = rz_live_get(d->live);
-		for (size_t i = 0; i < wk->n; i++)
-			cert |= wk->jobs[i].kind == RZ_KIND_CERT;
-		if (!cert) {
-			rz_jobs_run(&ctx, wk->jobs, wk->n, wk->out);   /* bounded as one */
-		} else {
-			/* cert steps (several only when a dead session's claims are
-			 * taken over) each a unit of the watchdog's: each has its
-			 * own bound (the CA's timeouts, the hook's) */
-			for (size_t i = 0; i < wk->n; i++) {
-				rz_notify_busy(d->notify, (unsigned)w->index);
-				rz_job_run(&ctx, &wk->jobs[i], &wk->out[i]);
-			}
-		}
-		for (size_t i = 0; i < wk->n; i++) {
-			const struct rz_job *job = &wk->jobs[i];
-
-			rz_metric_inc(rz_instr.steps, rz_kind_name(job->kind), job->step_name);
-			if (wk->out[i].res.failed)
-				rz_metric_inc(rz_instr.step_retries, rz_kind_name(job->kind),
-				              job->step_name);
-			wk->fin[i] = (struct store_finish){ .job = job, .res = &wk->out[i].res };
-		}
+		cert = run_steps(d, w, &ctx, wk);
 		/* what libcurl keeps open without close-on-exec (its connections'
 		 * socketpairs) after a cert step; a dns step leaves nothing open
 		 * (the control socket closes with its batch, the DNS sockets are
