@@ -149,6 +149,17 @@ static int list_widths(PGconn *db, const char *where, int n, const char *const *
 	return 0;
 }
 
+static void list_open(bool json, const size_t w[LIST_NCOL])
+{
+	if (json) {
+		printf("[");
+		return;
+	}
+	for (size_t c = 0; c + 1 < LIST_NCOL; c++)
+		printf("%-*s  ", (int)w[c], list_head[c]);
+	printf("%s\n", list_head[LIST_NCOL - 1]);
+}
+
 int cmd_list(const struct ctl_args *a, struct rz_config *cfg)
 {
 	char sql[1024];
@@ -177,13 +188,6 @@ int cmd_list(const struct ctl_args *a, struct rz_config *cfg)
 		fprintf(stderr, "regzonectl: list: %s", PQerrorMessage(db));
 		goto out;
 	}
-	if (!a->json) {
-		for (size_t c = 0; c + 1 < LIST_NCOL; c++)
-			printf("%-*s  ", (int)w[c], list_head[c]);
-		printf("%s\n", list_head[LIST_NCOL - 1]);
-	} else {
-		printf("[");
-	}
 	while ((r = PQgetResult(db)) != NULL) {
 		ExecStatusType t = PQresultStatus(r);
 		struct rz_state st;
@@ -193,7 +197,12 @@ int cmd_list(const struct ctl_args *a, struct rz_config *cfg)
 				fprintf(stderr, "regzonectl: list: a state regzone does not know in row "
 				        "%d\n", row);
 				bad = true;
-			} else if (a->json) {
+				PQclear(r);
+				continue;
+			}
+			if (first)
+				list_open(a->json, w);
+			if (a->json) {
 				json_t *j = rz_state_json(&st);
 				char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 
@@ -221,7 +230,11 @@ int cmd_list(const struct ctl_args *a, struct rz_config *cfg)
 		}
 		PQclear(r);
 	}
-	if (a->json)
+	/* the header (or "[") with the first row: a statement that fails at
+	 * once prints nothing on stdout but the error on stderr */
+	if (!bad && first)
+		list_open(a->json, w);
+	if (!bad && a->json)
 		printf("]\n");
 	rc = !bad && fflush(stdout) == 0 ? EXIT_OK : EXIT_REFUSED;
 out:

@@ -262,7 +262,7 @@ struct clash_buf {
 
 /* Could enable req live beside service (profile, params) of its domain?
  * false with the reason in why when their records clash. */
-static bool fits_beside(const struct intake *t, struct clash_buf *cb, const struct rz_req *req,
+static bool fits_beside(const struct intake *t, struct clash_buf **cbp, const struct rz_req *req,
                         const char *service, const char *profile, const char *params_json,
                         char *why, size_t whylen)
 {
@@ -272,7 +272,17 @@ static bool fits_beside(const struct intake *t, struct clash_buf *cb, const stru
 	const struct zg_profile *p = rz_config_profile(t->cfg, req->profile);
 	char clash[600], err[256];
 	size_t na = 0, nb = 0;
+	struct clash_buf *cb;
 
+	/* room for two record sets (about 450 KB), only for a domain with
+	 * another service: most enables have none */
+	if (*cbp == NULL && (*cbp = calloc(1, sizeof(**cbp))) == NULL) {
+		rz_log_zone(RZ_LOG_WARN, req->domain, "request %s: out of memory to compare its "
+		            "records with service '%s': only the check at publication applies",
+		            req->id, service);
+		return true;
+	}
+	cb = *cbp;
 	if (p == NULL || zg_expand_with(p, req->domain, &bi, req->params, req->n_params, cb->rr,
 	                                &na, err, sizeof(err)) != 0)
 		return true;    /* the worker says what is wrong with it */
@@ -302,7 +312,7 @@ static bool fits_beside(const struct intake *t, struct clash_buf *cb, const stru
 static size_t refuse_clashes(struct intake *t, struct msg **batch, size_t n)
 {
 	const char **domains = calloc(n ? n : 1, sizeof(*domains));
-	struct clash_buf *cb = calloc(1, sizeof(*cb));
+	struct clash_buf *cb = NULL;
 	struct store_svc *svc = NULL;
 	size_t nd = 0, ns = 0, kept = 0;
 	char err[512], why[1024];
@@ -310,10 +320,12 @@ static size_t refuse_clashes(struct intake *t, struct msg **batch, size_t n)
 	for (size_t i = 0; domains != NULL && i < n; i++)
 		if (batch[i]->req.action == RZ_ACT_ENABLE)
 			domains[nd++] = batch[i]->req.domain;
-	if (nd == 0 || cb == NULL || intake_connect(t, err, sizeof(err)) != 0 ||
+	err[0] = '\0';
+	if (nd == 0 || intake_connect(t, err, sizeof(err)) != 0 ||
 	    store_services_enabled(t->db, domains, nd, &svc, &ns, err, sizeof(err)) != 0) {
+		if (err[0] != '\0')   /* the batch then fails the same way, or stores */
+			rz_log(RZ_LOG_WARN, "intake: the enables' other services not read: %s", err);
 		free(domains);
-		free(cb);
 		return n;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -323,14 +335,14 @@ static size_t refuse_clashes(struct intake *t, struct msg **batch, size_t n)
 		for (size_t j = 0; ok && m->req.action == RZ_ACT_ENABLE && j < ns; j++)
 			if (strcmp(svc[j].domain, m->req.domain) == 0 &&
 			    strcmp(svc[j].service, m->req.service) != 0)
-				ok = fits_beside(t, cb, &m->req, svc[j].service, svc[j].profile,
+				ok = fits_beside(t, &cb, &m->req, svc[j].service, svc[j].profile,
 				                 svc[j].params_json, why, sizeof(why));
 		for (size_t j = 0; ok && m->req.action == RZ_ACT_ENABLE && j < kept; j++) {
 			const struct rz_req *o = &batch[j]->req;
 
 			if (o->action == RZ_ACT_ENABLE && strcmp(o->domain, m->req.domain) == 0 &&
 			    strcmp(o->service, m->req.service) != 0)
-				ok = fits_beside(t, cb, &m->req, o->service, o->profile, o->params_json,
+				ok = fits_beside(t, &cb, &m->req, o->service, o->profile, o->params_json,
 				                 why, sizeof(why));
 		}
 		if (ok) {
